@@ -1,0 +1,1 @@
+"""Benchmarks of arledger (see docs/performance.md)."""

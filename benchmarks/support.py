@@ -1,0 +1,327 @@
+"""Shared pieces of the benchmarks: throwaway databases, worker processes, memory readings, and
+bulk generation of orders and write-offs through the same domain and repository code the product
+uses (set-based, so a million lines load in minutes, not hours).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import redis
+from psycopg import sql
+
+from config.settings import Settings
+from ledger.db import dispose_engines, unit_of_work
+from ledger.inputs import LoadFile, OrderIn, validate_load_file
+from ledger.loading import load
+from ledger.migrate import upgrade
+from ledger.model import Reason
+from ledger.money import Money
+from ledger.repository import load_orders, order_ids_by_number, write_journals
+
+ROOT = Path(__file__).resolve().parent.parent
+ARLEDGER = str(Path(sys.executable).with_name("arledger"))
+ADMIN_URL = os.environ.get(
+    "ARLEDGER_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("ARLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+DAY = date(2026, 11, 4)
+
+
+@dataclass
+class Environment:
+    """Where a benchmark run writes: a database, a broker, a GL sink; dropped at the end if ours."""
+
+    database_url: str
+    broker_url: str
+    sink_url: str
+    owned_database: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            database_url=self.database_url, broker_url=self.broker_url, gl_sink=self.sink_url
+        )
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARLEDGER_")}
+        env.update(
+            ARLEDGER_DATABASE_URL=self.database_url,
+            ARLEDGER_BROKER_URL=self.broker_url,
+            ARLEDGER_GL_SINK=self.sink_url,
+            ARLEDGER_WEBHOOK_SECRET="bench-secret",
+            **extra,
+        )
+        return env
+
+    def close(self) -> None:
+        dispose_engines()
+        if self.owned_database:
+            drop_database(self.owned_database)
+        redis.Redis.from_url(self.broker_url).flushdb()
+
+
+def create_database(prefix: str = "arledger_bench") -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def environment() -> Environment:
+    """ARLEDGER_DATABASE_URL / ARLEDGER_BROKER_URL when set, else a throwaway database on the local
+    PostgreSQL and the local Redis (database 12, flushed)."""
+    broker = os.environ.get("ARLEDGER_BROKER_URL") or REDIS_URL
+    redis.Redis.from_url(broker).flushdb()
+    if os.environ.get("ARLEDGER_DATABASE_URL"):
+        url, owned = os.environ["ARLEDGER_DATABASE_URL"], None
+    else:
+        owned, url = create_database()
+    upgrade(url)
+    return Environment(url, broker, broker, owned)
+
+
+# --- processes and memory ----------------------------------------------------------------------
+
+
+class Process:
+    """A child process of the benchmark with its output in a log file, stopped on exit."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("w")
+        self.process = subprocess.Popen(
+            args, env=env, stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"{text!r} never appeared in {self.log}")
+
+    def tree(self) -> list[int]:
+        return [self.process.pid, *_children(self.process.pid)]
+
+    def tree_peak_mb(self) -> float:
+        """Peak RSS (VmHWM) of this process and each of its children, the largest, in MB."""
+        peaks = [_hwm_kb(pid) for pid in [self.process.pid, *_children(self.process.pid)]]
+        return max(peaks, default=0) / 1024
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.handle.close()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds consumed so far by these processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    result = [int(child) for child in found]
+    for child in list(result):
+        result += _children(child)
+    return result
+
+
+def _hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def start_worker(env: Environment, log_dir: Path, concurrency: int = 2) -> Process:
+    worker = Process(
+        [ARLEDGER, "worker", "--concurrency", str(concurrency), "--loglevel", "WARNING"],
+        env.env(),
+        log_dir / "worker.log",
+    )
+    deadline = time.monotonic() + 60
+    celery = str(Path(ARLEDGER).with_name("celery"))
+    while time.monotonic() < deadline:
+        ping = subprocess.run(
+            [celery, "-A", "workers.celery_app:app", "inspect", "ping", "--timeout", "2"],
+            env=env.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if "pong" in ping.stdout:
+            return worker
+        time.sleep(0.5)
+    raise RuntimeError("the worker never answered a ping")
+
+
+# --- data generation ---------------------------------------------------------------------------
+
+REFERENCE = {
+    "accounts": [
+        {"code": "1000", "name": "Cash", "type": "asset"},
+        {"code": "1100", "name": "AR", "type": "asset"},
+        {"code": "2100", "name": "Unapplied receipts", "type": "liability"},
+        {"code": "2200", "name": "Unearned income", "type": "liability"},
+        {"code": "4000", "name": "Revenue", "type": "revenue"},
+        {"code": "6100", "name": "Bad debt", "type": "expense"},
+    ],
+    "org_units": [
+        {
+            "code": "ASSN",
+            "cash_account": "1000",
+            "ar_account": "1100",
+            "unapplied_account": "2100",
+            "credit_writeoff_account": "2200",
+        }
+    ],
+    "subsystems": [
+        {"code": "MTG", "priority": 1},
+        {"code": "SUB", "priority": 2},
+        {"code": "FND", "priority": 3},
+    ],
+    "products": [
+        {
+            "code": "DUES",
+            "subsystem": "MTG",
+            "priority": 1,
+            "revenue_account": "4000",
+            "writeoff_account": "6100",
+        },
+        {
+            "code": "COURSE",
+            "subsystem": "MTG",
+            "priority": 2,
+            "revenue_account": "4000",
+            "writeoff_account": "6100",
+        },
+        {
+            "code": "BOOK",
+            "subsystem": "SUB",
+            "priority": 5,
+            "revenue_account": "4000",
+            "writeoff_account": "6100",
+            "inventoried": True,
+        },
+        {
+            "code": "DONATION",
+            "subsystem": "FND",
+            "priority": 0,
+            "revenue_account": "4000",
+            "writeoff_account": "6100",
+        },
+    ],
+    "customers": [{"id": f"C-{i}", "name": f"Customer {i}"} for i in range(100)],
+}
+PRODUCTS = ["DUES", "COURSE", "BOOK", "DONATION"]
+
+
+def order_lines(index: int) -> list[int]:
+    """The three line amounts (cents) of order ``index``: deterministic, varied."""
+    rng = random.Random(index)
+    return [rng.randrange(1_000, 30_000) for _ in range(3)]
+
+
+def generate_orders(env: Environment, count: int, *, start: int = 0, chunk: int = 5_000) -> None:
+    """Load ``count`` orders of three lines (mixed priorities) with their SALE journals, then write
+    off part of some lines — standard and advanced adjustments — in bulk."""
+    settings = env.settings
+    with unit_of_work(settings.database_url) as session:
+        load(session, validate_load_file(__import__("json").dumps(REFERENCE)))
+        session.commit()
+    for first in range(start, start + count, chunk):
+        numbers = range(first, min(first + chunk, start + count))
+        data = LoadFile(
+            orders=[
+                OrderIn(
+                    number=f"B-{i}",
+                    customer=f"C-{i % 100}",
+                    org_unit="ASSN",
+                    currency="USD",
+                    date=DAY,
+                    lines=[
+                        {
+                            "line": n + 1,
+                            "product": PRODUCTS[(i + n) % 4],
+                            "amount": str(Money.from_minor(cents, "USD")),
+                            "shipped": True,
+                        }
+                        for n, cents in enumerate(order_lines(i))
+                    ],
+                )
+                for i in numbers
+            ]
+        )
+        with unit_of_work(settings.database_url) as session:
+            load(session, data)
+            _write_offs(session, [f"B-{i}" for i in numbers if i % 5 == 0])
+            session.commit()
+
+
+def _write_offs(session, numbers: list[str]) -> None:
+    """Every fifth order: a standard write-off on line 2 and an advanced one on line 3."""
+    ids = order_ids_by_number(session, numbers)
+    orders = load_orders(session, ids.values(), lock=True)
+    journals = []
+    for order in orders.values():
+        for line_no, advanced in ((2, False), (3, True)):
+            line = order.line(line_no)
+            share = Money.from_minor(max(1, line.balance.minor // 10), "USD")
+            journals.append(
+                order.write_off(
+                    line_no, share, Reason.BAD_DEBT, posting_date=DAY, advanced=advanced
+                )[1]
+            )
+    write_journals(session, journals, orders.values())

@@ -1,0 +1,1 @@
+"""arledger: accounts-receivable cash application (domain, posting rules, persistence)."""

@@ -1,0 +1,101 @@
+"""Engines and the unit of work: how a service gets a database transaction.
+
+PostgreSQL is driven through psycopg 3 (``postgresql://`` URLs are rewritten to
+``postgresql+psycopg://``). SQLite, the embedded default, runs in WAL mode with foreign keys on
+and every transaction opened with ``BEGIN IMMEDIATE``: SQLite has one writer at a time, and taking
+the write lock up front is its equivalent of the order row lock, so two processes distributing on
+the same order serialise instead of failing mid-transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+
+def normalise_url(url: str) -> str:
+    """SQLAlchemy URL for a configured database URL (psycopg 3 for PostgreSQL)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_postgres(engine_or_session: Engine | Session) -> bool:
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
+    return bind.dialect.name == "postgresql"
+
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(url: str) -> Engine:
+    """One engine (and pool) per database URL per process."""
+    engine = _engines.get(url)
+    if engine is None:
+        sa_url = normalise_url(url)
+        if sa_url.startswith("sqlite"):
+            engine = create_engine(sa_url, connect_args={"timeout": 60})
+            _configure_sqlite(engine)
+        else:
+            engine = create_engine(sa_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        _engines[url] = engine
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (after a fork, or at the end of a test run)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def unit_of_work(url: str) -> Iterator[Session]:
+    """A session in one database transaction that rolls back unless the caller commits.
+
+    Services call ``session.commit()`` as their last step; any exception, or returning without
+    committing (a dry run), rolls everything back.
+    """
+    session = Session(get_engine(url), expire_on_commit=False, autoflush=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def ping(url: str) -> bool:
+    """True when the database answers a trivial query (the health endpoint)."""
+    try:
+        with get_engine(url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,457 @@
+"""`arledger load`: upsert reference data and orders from the JSON file of SPEC section 11.
+
+The whole file is one transaction: validated against what it says and what the database already
+holds, then written, or refused with one line and nothing written. Reference data is upserted
+(names, flags, priorities, accounts may change). Orders are append-only where money is concerned:
+an invoiced line's product and amount cannot change (that would need an adjustment transaction),
+new lines may be added, and the ``shipped`` flag may change. Every newly invoiced line is posted
+in a SALE journal (Dr the line's AR account, Cr the product's revenue account), one per order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger import schema
+from ledger.errors import InvalidInput
+from ledger.inputs import LoadFile, OrderIn
+from ledger.journal import Journal, TxnType, credit, debit
+from ledger.money import Money
+from ledger.repository import allocate_ids, load_calendar, write_journals
+
+_CHUNK = 5000
+
+
+@dataclass
+class LoadSummary:
+    """What a load created, updated and left unchanged, per kind of row."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    sale_journals: int = 0
+
+    def count(self, bucket: str, kind: str, n: int = 1) -> None:
+        target = getattr(self, bucket)
+        target[kind] = target.get(kind, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "sale_journals": self.sale_journals,
+        }
+
+
+def _existing(session: Session, model: Any, key: str, values: Iterable[str]) -> dict[str, Any]:
+    wanted = sorted(set(values))
+    column = getattr(model, key)
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for row in session.execute(
+            select(model).where(column.in_(wanted[start : start + _CHUNK]))
+        ).scalars():
+            found[getattr(row, key)] = row
+    return found
+
+
+def _upsert(
+    session: Session,
+    summary: LoadSummary,
+    kind: str,
+    model: Any,
+    key: str,
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """Insert new rows, update changed ones; count which was which."""
+    if not rows:
+        return
+    existing = _existing(session, model, key, (row[key] for row in rows))
+    new = [row for row in rows if row[key] not in existing]
+    if new:
+        session.execute(insert(model), new)
+        summary.count("created", kind, len(new))
+    for row in rows:
+        current = existing.get(row[key])
+        if current is None:
+            continue
+        changes = {name: value for name, value in row.items() if getattr(current, name) != value}
+        if changes:
+            session.execute(update(model).where(getattr(model, key) == row[key]).values(**changes))
+            summary.count("updated", kind)
+        else:
+            summary.count("unchanged", kind)
+
+
+def load(session: Session, data: LoadFile) -> LoadSummary:
+    """Validate the file against the database and write it; the caller commits."""
+    summary = LoadSummary()
+    accounts = _existing(session, schema.Account, "code", _referenced_accounts(data))
+    file_accounts = {account.code: account for account in data.accounts}
+
+    def account_type(code: str, where: str) -> str:
+        if code in file_accounts:
+            return file_accounts[code].type
+        if code in accounts:
+            return str(accounts[code].type)
+        raise InvalidInput(f"{where}: unknown GL account {code}")
+
+    for unit in data.org_units:
+        where = f"org unit {unit.code}"
+        types = {
+            "cash_account": account_type(unit.cash_account, where),
+            "ar_account": account_type(unit.ar_account, where),
+            "unapplied_account": account_type(unit.unapplied_account, where),
+            "credit_writeoff_account": account_type(unit.credit_writeoff_account, where),
+        }
+        for role, expected in (
+            ("cash_account", "asset"),
+            ("ar_account", "asset"),
+            ("unapplied_account", "liability"),
+        ):
+            if types[role] != expected:
+                raise InvalidInput(
+                    f"{where}: {role} {getattr(unit, role)} is a {types[role]} account; it must be "
+                    f"a {expected} account"
+                )
+        others = {unit.cash_account, unit.unapplied_account, unit.credit_writeoff_account}
+        if unit.ar_account in others:
+            raise InvalidInput(
+                f"{where}: the AR account {unit.ar_account} must not double as its cash, unapplied or credit write-off account"
+            )
+
+    ar_accounts = {unit.ar_account for unit in data.org_units} | set(
+        session.execute(select(schema.OrgUnit.ar_account)).scalars()
+    )
+    subsystems = {s.code for s in data.subsystems} | set(
+        _existing(session, schema.Subsystem, "code", (p.subsystem for p in data.products))
+    )
+    for product in data.products:
+        where = f"product {product.code}"
+        if product.subsystem not in subsystems:
+            raise InvalidInput(f"{where}: unknown subsystem {product.subsystem}")
+        for role in ("revenue_account", "writeoff_account"):
+            code = getattr(product, role)
+            account_type(code, where)
+            if code in ar_accounts:
+                raise InvalidInput(f"{where}: {role} {code} is an AR account")
+
+    customer_ids = (
+        {c.id for c in data.customers}
+        | {c.parent for c in data.customers if c.parent}
+        | {o.customer for o in data.orders}
+    )
+    known_customers = {c.id for c in data.customers} | set(
+        _existing(session, schema.Customer, "id", customer_ids)
+    )
+    for customer in data.customers:
+        if customer.parent is not None and customer.parent not in known_customers:
+            raise InvalidInput(f"customer {customer.id}: unknown parent customer {customer.parent}")
+    _refuse_parent_cycles(session, data)
+    _refuse_overlapping_periods(session, data)
+
+    _upsert(
+        session,
+        summary,
+        "accounts",
+        schema.Account,
+        "code",
+        [a.model_dump() for a in data.accounts],
+    )
+    _upsert(
+        session,
+        summary,
+        "org_units",
+        schema.OrgUnit,
+        "code",
+        [u.model_dump() for u in data.org_units],
+    )
+    _upsert(
+        session,
+        summary,
+        "subsystems",
+        schema.Subsystem,
+        "code",
+        [s.model_dump() for s in data.subsystems],
+    )
+    _upsert(
+        session,
+        summary,
+        "products",
+        schema.Product,
+        "code",
+        [p.model_dump() for p in data.products],
+    )
+    # Parents first, so the self-referencing foreign key holds at every insert.
+    customers = sorted(
+        data.customers, key=lambda c: _depth(c.id, {x.id: x.parent for x in data.customers})
+    )
+    _upsert(
+        session,
+        summary,
+        "customers",
+        schema.Customer,
+        "id",
+        [
+            {
+                "id": c.id,
+                "name": c.name,
+                "parent_id": c.parent,
+                "bills_to_parent": c.bills_to_parent,
+            }
+            for c in customers
+        ],
+    )
+    _upsert(
+        session,
+        summary,
+        "periods",
+        schema.Period,
+        "name",
+        [
+            {"name": p.name, "start_date": p.start, "end_date": p.end, "is_open": p.open}
+            for p in data.periods
+        ],
+    )
+    if data.orders:
+        _load_orders(session, data.orders, known_customers, summary)
+    return summary
+
+
+def _referenced_accounts(data: LoadFile) -> set[str]:
+    codes = {a.code for a in data.accounts}
+    for unit in data.org_units:
+        codes |= {
+            unit.cash_account,
+            unit.ar_account,
+            unit.unapplied_account,
+            unit.credit_writeoff_account,
+        }
+    for product in data.products:
+        codes |= {product.revenue_account, product.writeoff_account}
+    for order in data.orders:
+        codes |= {line.ar_account for line in order.lines if line.ar_account}
+    return codes
+
+
+def _depth(customer: str, parents: dict[str, str | None]) -> int:
+    depth, seen = 0, set()
+    while (parent := parents.get(customer)) is not None and customer not in seen:
+        seen.add(customer)
+        customer, depth = parent, depth + 1
+    return depth
+
+
+def _refuse_parent_cycles(session: Session, data: LoadFile) -> None:
+    if not data.customers:
+        return
+    parents: dict[str, str | None] = dict(
+        session.execute(select(schema.Customer.id, schema.Customer.parent_id)).all()
+    )
+    parents.update({c.id: c.parent for c in data.customers})
+    for customer in data.customers:
+        seen, current = {customer.id}, customer.parent
+        while current is not None:
+            if current in seen:
+                raise InvalidInput(f"customer {customer.id}: parent chain loops through {current}")
+            seen.add(current)
+            current = parents.get(current)
+
+
+def _refuse_overlapping_periods(session: Session, data: LoadFile) -> None:
+    if not data.periods:
+        return
+    periods = {
+        p.name: (p.start_date, p.end_date) for p in session.execute(select(schema.Period)).scalars()
+    }
+    periods.update({p.name: (p.start, p.end) for p in data.periods})
+    ordered = sorted(periods.items(), key=lambda item: item[1][0])
+    for (name_a, (_, end_a)), (name_b, (start_b, _)) in pairwise(ordered):
+        if start_b <= end_a:
+            raise InvalidInput(f"periods {name_a} and {name_b} overlap")
+
+
+def _load_orders(
+    session: Session, orders: Sequence[OrderIn], known_customers: set[str], summary: LoadSummary
+) -> None:
+    org_units = {u.code: u for u in session.execute(select(schema.OrgUnit)).scalars()}
+    product_codes = {line.product for order in orders for line in order.lines}
+    products = _existing(session, schema.Product, "code", product_codes)
+    line_accounts = {line.ar_account for order in orders for line in order.lines if line.ar_account}
+    accounts = _existing(session, schema.Account, "code", line_accounts)
+    existing = _existing(session, schema.Order, "number", (o.number for o in orders))
+    existing_lines: dict[int, dict[int, Any]] = {}
+    if existing:
+        ids = [row.id for row in existing.values()]
+        for start in range(0, len(ids), _CHUNK):
+            for stored_line in session.execute(
+                select(schema.OrderLine).where(
+                    schema.OrderLine.order_id.in_(ids[start : start + _CHUNK])
+                )
+            ).scalars():
+                existing_lines.setdefault(stored_line.order_id, {})[stored_line.line_no] = (
+                    stored_line
+                )
+
+    new_orders = [o for o in orders if o.number not in existing]
+    order_ids = dict(
+        zip(
+            (o.number for o in new_orders),
+            allocate_ids(session, schema.ORDERS, len(new_orders)),
+            strict=True,
+        )
+    )
+    order_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    new_lines: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    shipped_changes: list[tuple[int, bool]] = []
+    for order in orders:
+        where = f"order {order.number}"
+        if order.customer not in known_customers:
+            raise InvalidInput(f"{where}: unknown customer {order.customer}")
+        unit = org_units.get(order.org_unit)
+        if unit is None:
+            raise InvalidInput(f"{where}: unknown org unit {order.org_unit}")
+        current = existing.get(order.number)
+        if current is None:
+            order_id = order_ids[order.number]
+            order_rows.append(
+                {
+                    "id": order_id,
+                    "number": order.number,
+                    "customer_id": order.customer,
+                    "org_unit": order.org_unit,
+                    "currency": order.currency,
+                    "order_date": order.date,
+                }
+            )
+            summary.count("created", "orders")
+        else:
+            order_id = current.id
+            for name, was, now in (
+                ("customer", current.customer_id, order.customer),
+                ("org unit", current.org_unit, order.org_unit),
+                ("currency", current.currency, order.currency),
+            ):
+                if was != now:
+                    raise InvalidInput(f"{where}: {name} is {was} and cannot change to {now}")
+        lines_now = existing_lines.get(order_id, {})
+        changed = False
+        for line in order.lines:
+            product = products.get(line.product)
+            if product is None:
+                raise InvalidInput(f"{where} line {line.line}: unknown product {line.product}")
+            amount = Money.parse(line.amount, order.currency)
+            if line.ar_account is not None:
+                account = accounts.get(line.ar_account)
+                if account is None:
+                    raise InvalidInput(
+                        f"{where} line {line.line}: unknown GL account {line.ar_account}"
+                    )
+                if account.type != "asset":
+                    raise InvalidInput(
+                        f"{where} line {line.line}: AR account {line.ar_account} is not an asset account"
+                    )
+            ar_account = line.ar_account or unit.ar_account
+            stored = lines_now.get(line.line)
+            if stored is None:
+                row = {
+                    "order_id": order_id,
+                    "line_no": line.line,
+                    "product": line.product,
+                    "amount_minor": amount.minor,
+                    "ar_account": ar_account,
+                    "shipped": line.shipped,
+                    "balance_minor": amount.minor,
+                }
+                line_rows.append(row)
+                new_lines.setdefault(order.number, []).append((row, product.revenue_account))
+                changed = True
+                continue
+            if stored.product != line.product or stored.amount_minor != amount.minor:
+                raise InvalidInput(
+                    f"{where} line {line.line} is invoiced as {stored.product} "
+                    f"{Money.from_minor(stored.amount_minor, order.currency)}; it cannot change to "
+                    f"{line.product} {amount} (post an adjustment instead)"
+                )
+            if stored.ar_account != ar_account:
+                raise InvalidInput(
+                    f"{where} line {line.line}: AR account {stored.ar_account} cannot change"
+                )
+            if stored.shipped != line.shipped:
+                shipped_changes.append((stored.id, line.shipped))
+                changed = True
+        if current is not None:
+            summary.count("updated" if changed else "unchanged", "orders")
+
+    for row, line_id in zip(
+        line_rows, allocate_ids(session, schema.LINES, len(line_rows)), strict=True
+    ):
+        row["id"] = line_id
+    if order_rows:
+        session.execute(insert(schema.Order), order_rows)
+    if line_rows:
+        session.execute(insert(schema.OrderLine), line_rows)
+    for line_id, shipped in shipped_changes:
+        session.execute(
+            update(schema.OrderLine).where(schema.OrderLine.id == line_id).values(shipped=shipped)
+        )
+
+    calendar = load_calendar(session)
+    journals = []
+    by_number = {o.number: o for o in orders}
+    for number, lines in new_lines.items():
+        order = by_number[number]
+        journal = sale_journal(
+            order_id=lines[0][0]["order_id"],
+            currency=order.currency,
+            order_date=order.date,
+            posting_date=calendar.automated_date(order.date),
+            lines=[
+                (row["id"], row["ar_account"], revenue, row["amount_minor"])
+                for row, revenue in lines
+            ],
+        )
+        if journal is not None:
+            journals.append(journal)
+    write_journals(session, journals)
+    summary.sale_journals = len(journals)
+
+
+def sale_journal(
+    *,
+    order_id: int,
+    currency: str,
+    order_date: date,
+    posting_date: date,
+    lines: Sequence[tuple[int, str, str, int]],
+) -> Journal | None:
+    """The SALE journal invoicing these lines: Dr each line's AR account, Cr its revenue account.
+
+    Lines of zero amount post nothing; an order of only such lines has no SALE journal.
+    """
+    entries = []
+    for line_id, ar_account, revenue_account, amount_minor in lines:
+        if amount_minor == 0:
+            continue
+        amount = Money.from_minor(amount_minor, currency)
+        entries.append(debit(ar_account, amount, order_id, line_id))
+        entries.append(credit(revenue_account, amount, order_id, line_id))
+    if not entries:
+        return None
+    return Journal(
+        type=TxnType.SALE,
+        posting_date=posting_date,
+        entries=tuple(entries),
+        currency=currency,
+        order_id=order_id,
+        original_date=order_date if posting_date != order_date else None,
+    )

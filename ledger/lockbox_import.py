@@ -1,0 +1,302 @@
+"""`arledger lockbox import`: a bank file's checks become receipts, exactly once.
+
+The file is validated whole first (structure, amounts, dates, counts, control totals — see
+``ledger.lockbox``); a failing file is refused with its line number and nothing is recorded. A
+file already imported — the same content, or the same bank file id under another name — is
+refused as a duplicate. Then the file is recorded and every check is received as a queued
+receipt under the key ``lockbox:<file hash>:<batch>:<item>``, streamed from the file in chunks
+committed in bulk so memory stays flat, and each chunk's distribution is dispatched as soon as it
+is committed. A check naming an order that cannot be found becomes an unapplied receipt, not an
+error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from ledger.db import unit_of_work
+from ledger.errors import Conflict
+from ledger.lockbox import (
+    LockboxItem,
+    LockboxProfile,
+    LockboxRefused,
+    LockboxSummary,
+    iter_items,
+    validate_file,
+)
+from ledger.money import Money
+from ledger.repository import allocate_ids, bulk_insert
+from ledger.schema import CUSTOMERS, JOURNALS, LOCKBOX_FILES, RECEIPTS
+
+_CHUNK = 2000
+
+
+class DuplicateLockboxFile(Conflict):
+    """The same file content, or the same bank file id, imported a second time."""
+
+    def __init__(self, what: str, file_id: int, name: str) -> None:
+        super().__init__(
+            f"lockbox file refused as a duplicate: {what} was already imported as file {file_id} ({name})",
+            field="file",
+        )
+
+
+@dataclass(frozen=True)
+class ImportedFile:
+    """A recorded lockbox file and how many of its checks this import received."""
+
+    file_id: int
+    summary: LockboxSummary
+    received: int  # receipts created by this import (fewer when it resumed an earlier one)
+    resumed: bool
+
+
+def import_lockbox(
+    settings: Settings,
+    path: str | Path,
+    *,
+    profile: LockboxProfile | None = None,
+    name: str | None = None,
+    on_received: Callable[[list[int]], object] | None = None,
+    on_validated: Callable[[LockboxSummary], object] | None = None,
+    chunk_size: int = 5_000,
+) -> ImportedFile:
+    """Validate the whole file, refuse it as a duplicate, or record it and receive its checks.
+
+    The file is first copied to a private temporary file, so what is validated is exactly what
+    is read, whatever happens to the original meanwhile. Checks are received in chunks, each
+    committed and handed to ``on_received`` (the caller dispatches distribution) as soon as it
+    is, so distribution starts while the rest of the file is still being received. The file is
+    marked complete when its last check is in; importing an incomplete file again (the importer
+    died half way) resumes it, receiving only the checks still missing.
+    """
+    source = Path(path)
+    with tempfile.TemporaryDirectory(prefix="arledger-lockbox-") as directory:
+        private = Path(directory) / "file"
+        try:
+            shutil.copyfile(source, private)
+        except OSError as exc:
+            raise LockboxRefused(None, f"cannot read {source}: {exc.strerror}") from None
+        summary = validate_file(private, profile)
+        file_id, resumed = _record_file(settings, summary, name or source.name)
+        if on_validated is not None:
+            on_validated(summary)
+        received = 0
+        items = iter_items(private, profile)
+        while chunk := list(islice(items, chunk_size)):
+            with unit_of_work(settings.database_url) as session:
+                created, pending = _receive(
+                    session, file_id, summary.sha256, chunk, resuming=resumed
+                )
+                session.commit()
+            received += created
+            if on_received is not None and pending:
+                on_received(pending)
+        with unit_of_work(settings.database_url) as session:
+            session.execute(
+                update(LOCKBOX_FILES).where(LOCKBOX_FILES.c.id == file_id).values(complete=True)
+            )
+            session.commit()
+    return ImportedFile(file_id, summary, received, resumed)
+
+
+def _record_file(settings: Settings, summary: LockboxSummary, name: str) -> tuple[int, bool]:
+    """The file's id, recorded now or found incomplete (to resume); refuses a duplicate."""
+    with unit_of_work(settings.database_url) as session:
+        earlier = session.execute(
+            select(LOCKBOX_FILES.c.id, LOCKBOX_FILES.c.complete).where(
+                LOCKBOX_FILES.c.sha256 == summary.sha256
+            )
+        ).first()
+        if earlier is not None and not earlier.complete:
+            return int(earlier.id), True
+        _refuse_duplicate(session, summary)
+        file_id = allocate_ids(session, LOCKBOX_FILES, 1)[0]
+        try:
+            session.execute(
+                insert(LOCKBOX_FILES).values(
+                    id=file_id,
+                    sha256=summary.sha256,
+                    bank_file_id=summary.bank_file_id,
+                    name=name,
+                    format=summary.format,
+                    items=summary.items,
+                    complete=False,
+                )
+            )
+            session.commit()
+        except IntegrityError:
+            # Another process recorded the same file between our check and our insert.
+            session.rollback()
+            _refuse_duplicate(session, summary)
+            raise
+        return file_id, False
+
+
+def _refuse_duplicate(session: Session, summary: LockboxSummary) -> None:
+    same_content = session.execute(
+        select(LOCKBOX_FILES.c.id, LOCKBOX_FILES.c.name).where(
+            LOCKBOX_FILES.c.sha256 == summary.sha256
+        )
+    ).first()
+    if same_content is not None:
+        raise DuplicateLockboxFile("the same content", same_content.id, same_content.name)
+    if summary.bank_file_id is not None:
+        same_id = session.execute(
+            select(LOCKBOX_FILES.c.id, LOCKBOX_FILES.c.name).where(
+                LOCKBOX_FILES.c.bank_file_id == summary.bank_file_id
+            )
+        ).first()
+        if same_id is not None:
+            raise DuplicateLockboxFile(
+                f"bank file id {summary.bank_file_id}", same_id.id, same_id.name
+            )
+
+
+def _receive(
+    session: Session, file_id: int, sha256: str, items: list[LockboxItem], *, resuming: bool
+) -> tuple[int, list[int]]:
+    """Insert one chunk of checks as queued receipts. Returns how many were created and the ids
+    of every receipt of the chunk still waiting for distribution, in file order."""
+    pending: list[int] = []
+    if resuming:
+        keys = [f"lockbox:{sha256}:{item.batch}:{item.item}" for item in items]
+        found = {
+            row.external_key: row
+            for row in session.execute(
+                select(RECEIPTS.c.id, RECEIPTS.c.external_key, RECEIPTS.c.status).where(
+                    RECEIPTS.c.external_key.in_(keys)
+                )
+            ).all()
+        }
+        pending = [int(row.id) for row in found.values() if row.status == "queued"]
+        items = [item for item, key in zip(items, keys, strict=True) if key not in found]
+    named = {item.customer for item in items if item.customer}
+    known = (
+        set(session.execute(select(CUSTOMERS.c.id).where(CUSTOMERS.c.id.in_(named))).scalars())
+        if named
+        else set()
+    )
+    ids = allocate_ids(session, RECEIPTS, len(items))
+    rows = [
+        _receipt_row(receipt_id, file_id, sha256, item, known)
+        for receipt_id, item in zip(ids, items, strict=True)
+    ]
+    bulk_insert(session, RECEIPTS, rows)
+    return len(rows), sorted(pending + ids)
+
+
+def _receipt_row(
+    receipt_id: int, file_id: int, sha256: str, item: LockboxItem, known: set[str]
+) -> dict[str, Any]:
+    request = {
+        "amount_minor": item.amount.minor,
+        "currency": item.amount.currency,
+        "customer": item.customer,
+        "orders": [
+            {"order": order, "amount_minor": amount.minor} for order, amount in item.allocations
+        ],
+        "date": item.deposit_date.isoformat(),
+        "org_unit": None,
+        "reference": None,
+        "check_number": item.check_number,
+    }
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    unknown = item.customer is not None and item.customer not in known
+    return {
+        "id": receipt_id,
+        "source": "lockbox",
+        "external_key": f"lockbox:{sha256}:{item.batch}:{item.item}",
+        "payload_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "customer_id": None if unknown else item.customer,
+        "org_unit": None,
+        "currency": item.amount.currency,
+        "amount_minor": item.amount.minor,
+        "received_date": item.deposit_date,
+        "automated": True,
+        "request": text,
+        "status": "queued",
+        "status_reason": f"unknown customer {item.customer}" if unknown else None,
+        "lockbox_file_id": file_id,
+        "reference": None,
+        "replaces_id": None,
+    }
+
+
+def progress(settings: Settings, file_id: int) -> tuple[int, int]:
+    """(receipts of the file processed, receipts of the file). Cheap enough to poll: the file row
+    knows its size, and the still-queued receipts are found through the status index."""
+    with unit_of_work(settings.database_url) as session:
+        total = session.execute(
+            select(LOCKBOX_FILES.c["items"]).where(LOCKBOX_FILES.c.id == file_id)
+        ).scalar_one()
+        pending = session.execute(
+            select(func.count()).where(
+                RECEIPTS.c.status == "queued", RECEIPTS.c.lockbox_file_id == file_id
+            )
+        ).scalar_one()
+    return int(total) - int(pending), int(total)
+
+
+def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
+    """Items, amounts, and where the money went, per currency: what `lockbox import` ends with."""
+    with unit_of_work(settings.database_url) as session:
+        head = session.execute(select(LOCKBOX_FILES).where(LOCKBOX_FILES.c.id == file_id)).one()
+        statuses: dict[str, int] = dict(
+            session.execute(
+                select(RECEIPTS.c.status, func.count())
+                .where(RECEIPTS.c.lockbox_file_id == file_id)
+                .group_by(RECEIPTS.c.status)
+            ).all()
+        )
+        received = session.execute(
+            select(RECEIPTS.c.currency, func.sum(RECEIPTS.c.amount_minor))
+            .where(RECEIPTS.c.lockbox_file_id == file_id)
+            .group_by(RECEIPTS.c.currency)
+        ).all()
+        moved: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for currency, journal_type, total in session.execute(
+            select(RECEIPTS.c.currency, JOURNALS.c.type, func.sum(JOURNALS.c.amount_minor))
+            .join(JOURNALS, JOURNALS.c.receipt_id == RECEIPTS.c.id)
+            .where(
+                RECEIPTS.c.lockbox_file_id == file_id,
+                JOURNALS.c.type.in_(("RECEIPT", "UNAPPLIED", "TRANSFER")),
+            )
+            .group_by(RECEIPTS.c.currency, JOURNALS.c.type)
+        ):
+            moved[currency][journal_type] = int(total)
+    amounts = {}
+    for currency, total in received:
+        kinds = moved[currency]
+        amounts[currency] = {
+            "amount": str(Money.from_minor(int(total), currency)),
+            "applied": str(Money.from_minor(kinds["RECEIPT"] + kinds["TRANSFER"], currency)),
+            "unapplied": str(Money.from_minor(kinds["UNAPPLIED"] - kinds["TRANSFER"], currency)),
+        }
+    return {
+        "id": file_id,
+        "name": head.name,
+        "format": head.format,
+        "sha256": head.sha256,
+        "bank_file_id": head.bank_file_id,
+        "items": head.items,
+        "applied_items": statuses.get("applied", 0),
+        "unapplied_items": statuses.get("unapplied", 0) + statuses.get("unidentified", 0),
+        "refused_items": statuses.get("failed", 0),
+        "pending_items": statuses.get("queued", 0),
+        "amounts": amounts,
+    }

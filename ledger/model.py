@@ -1,0 +1,491 @@
+"""The order aggregate: lines, balances, write-offs, and the rules that move money between them.
+
+This module is the product's heart and has no I/O. An :class:`Order` is loaded (locked) by the
+persistence layer, a rule runs on it — :meth:`Order.distribute` (SPEC section 5),
+:meth:`Order.write_off` and :meth:`Order.reverse_write_off` (section 6) — and the rule returns
+balanced journals. Every balance change goes through :meth:`Order.post`, so a line's balance is
+always the running sum of the AR entries posted to it, exactly as the database will see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from ledger.errors import (
+    AmountNotPositive,
+    ChildOrderAlreadyPaid,
+    ChildWriteOffMustBeFullBalance,
+    CurrencyMismatch,
+    NothingToWriteOff,
+    ProductNotShipped,
+    UnknownLine,
+    UnknownReason,
+    UnknownWriteOff,
+    WriteOffAccountIsArAccount,
+    WriteOffExceedsBalance,
+    WriteOffExceedsCreditBalance,
+    WriteOffExceedsLineAmount,
+    WriteOffReversalExceedsUnreversed,
+)
+from ledger.journal import Entry, Journal, Side, TxnType, credit, debit
+from ledger.money import Money
+
+
+class Reason(StrEnum):
+    """Write-off reasons: a fixed list, deliberately not configurable (SPEC section 6)."""
+
+    BAD_DEBT = "BAD_DEBT"
+    GOODWILL = "GOODWILL"
+    BILLING_ERROR = "BILLING_ERROR"
+    SALES_RETURN = "SALES_RETURN"
+    PROMOTIONAL_DISCOUNT = "PROMOTIONAL_DISCOUNT"
+    SMALL_BALANCE = "SMALL_BALANCE"
+    OTHER = "OTHER"
+
+    @classmethod
+    def parse(cls, text: str) -> Reason:
+        try:
+            return cls(text)
+        except ValueError:
+            raise UnknownReason(text, [reason.value for reason in cls]) from None
+
+
+class WriteOffKind(StrEnum):
+    """Which balance a write-off eliminated; it decides the accounts and whether it is reversible."""
+
+    DEBIT = "debit"  # balance > 0: Dr write-off account, Cr AR
+    ZERO = "zero"  # balance == 0: posted like a debit write-off, leaves a credit balance
+    CREDIT = "credit"  # balance < 0: Dr AR, Cr the org unit's credit-balance write-off account
+
+
+def line_priority(subsystem_priority: int, product_priority: int) -> int:
+    """Payment priority of a line: subsystem priority x 100 + product priority (lower pays first)."""
+    return subsystem_priority * 100 + product_priority
+
+
+@dataclass(eq=False, slots=True)
+class WriteOff:
+    """A line-level write-off as the order aggregate sees it. ``id`` is None until stored."""
+
+    line_id: int
+    amount: Money
+    kind: WriteOffKind
+    advanced: bool
+    reason: Reason
+    debit_account: str
+    credit_account: str
+    posting_date: date
+    comment: str | None = None
+    reversed: Money | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.reversed is None:
+            self.reversed = Money.zero(self.amount.currency)
+
+    @property
+    def reversed_amount(self) -> Money:
+        assert self.reversed is not None
+        return self.reversed
+
+    @property
+    def unreversed(self) -> Money:
+        return self.amount - self.reversed_amount
+
+    @property
+    def reversible_by_receipt(self) -> bool:
+        """Step 2 of distribution may reverse it: Dr write-off/Cr AR, not advanced, not used up.
+
+        A zero-balance write-off posts exactly like a debit-balance one (Dr write-off account,
+        Cr AR), so an overpayment reverses it the same way; a credit-balance write-off goes the
+        other way and is never touched by a receipt.
+        """
+        return (
+            self.kind is not WriteOffKind.CREDIT
+            and not self.advanced
+            and self.unreversed.is_positive
+        )
+
+
+@dataclass(eq=False, slots=True)
+class Line:
+    """An order line with what the rules need to know about it."""
+
+    id: int
+    line_no: int
+    product: str
+    priority: int
+    amount: Money
+    balance: Money
+    ar_account: str
+    revenue_account: str
+    writeoff_account: str
+    inventoried: bool
+    shipped: bool
+    write_offs: list[WriteOff] = field(default_factory=list)  # oldest first
+
+    def reversible_write_offs(self) -> list[WriteOff]:
+        return [write_off for write_off in self.write_offs if write_off.reversible_by_receipt]
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """Money of a receipt put on one line, and the distribution step that put it there."""
+
+    line: Line
+    amount: Money
+    step: str  # "priority", "write_off" or "credit"
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """What one receipt did to an order: the applications, in order, and the journals."""
+
+    amount: Money
+    applications: tuple[Application, ...]
+    journals: tuple[Journal, ...]
+
+
+@dataclass(eq=False, slots=True)
+class Order:
+    """The aggregate: an order and its lines, loaded under a lock and changed only through rules."""
+
+    id: int
+    number: str
+    customer_id: str
+    currency: str
+    org_unit: str
+    credit_writeoff_account: str
+    lines: list[Line]  # ascending line number
+    bills_to_parent: bool = False
+    paid: Money | None = None  # receipt money applied and not reversed (the child-account rule)
+    dirty_lines: set[int] = field(default_factory=set)
+    _by_id: dict[int, Line] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.lines.sort(key=lambda line: line.line_no)
+        if self.paid is None:
+            self.paid = Money.zero(self.currency)
+        self._by_id = {line.id: line for line in self.lines}
+
+    # --- lookup --------------------------------------------------------------------------------
+
+    def line(self, line_no: int) -> Line:
+        for line in self.lines:
+            if line.line_no == line_no:
+                return line
+        raise UnknownLine(self.number, line_no)
+
+    def write_off_by_id(self, write_off_id: int) -> tuple[Line, WriteOff]:
+        for line in self.lines:
+            for write_off in line.write_offs:
+                if write_off.id == write_off_id:
+                    return line, write_off
+        raise UnknownWriteOff(write_off_id)
+
+    @property
+    def balance(self) -> Money:
+        total = Money.zero(self.currency)
+        for line in self.lines:
+            total += line.balance
+        return total
+
+    # --- the single place balances change ------------------------------------------------------
+
+    def post(self, journal: Journal) -> None:
+        """Apply a journal's effects to this order: AR entries move line balances; write-off
+        reversals (and their mirrors) move the write-off's reversed amount; receipt money on the
+        order's lines moves ``paid``."""
+        for entry in journal.entries:
+            line = self._by_id.get(entry.line_id) if entry.line_id is not None else None
+            if line is None or entry.account != line.ar_account:
+                continue
+            line.balance = (
+                line.balance + entry.amount
+                if entry.side is Side.DEBIT
+                else line.balance - entry.amount
+            )
+            self.dirty_lines.add(line.id)
+        if journal.write_off is not None:
+            if journal.type is TxnType.WRITE_OFF_REVERSAL:
+                journal.write_off.reversed = journal.write_off.reversed_amount + journal.amount
+            elif journal.type is TxnType.RECEIPT_REVERSAL:
+                journal.write_off.reversed = journal.write_off.reversed_amount - journal.amount
+        if journal.receipt_id is not None and journal.type in (TxnType.RECEIPT, TxnType.TRANSFER):
+            self.paid = self._paid + self._ar_credits(journal)
+        elif journal.type is TxnType.RECEIPT_REVERSAL and journal.write_off is None:
+            self.paid = self._paid - self._ar_debits(journal)
+
+    @property
+    def _paid(self) -> Money:
+        assert self.paid is not None
+        return self.paid
+
+    def _ar_credits(self, journal: Journal) -> Money:
+        return self._ar_sum(journal, Side.CREDIT)
+
+    def _ar_debits(self, journal: Journal) -> Money:
+        return self._ar_sum(journal, Side.DEBIT)
+
+    def _ar_sum(self, journal: Journal, side: Side) -> Money:
+        total = Money.zero(self.currency)
+        for entry in journal.entries:
+            line = self._by_id.get(entry.line_id) if entry.line_id is not None else None
+            if line is not None and entry.account == line.ar_account and entry.side is side:
+                total += entry.amount
+        return total
+
+    # --- SPEC section 5: receipt distribution --------------------------------------------------
+
+    def by_payment_priority(self) -> list[Line]:
+        """Lines in the order step 1 pays them: ascending priority, ties by line number."""
+        return sorted(self.lines, key=lambda line: (line.priority, line.line_no))
+
+    def distribute(
+        self,
+        amount: Money,
+        *,
+        debit_account: str,
+        posting_date: date,
+        receipt_id: int | None,
+        journal_type: TxnType = TxnType.RECEIPT,
+        original_date: date | None = None,
+        debit_line: Line | None = None,
+        memo: str | None = None,
+    ) -> Distribution:
+        """Distribute ``amount`` over this order's lines and post the journals.
+
+        1. pay lines with a positive balance by payment priority, each up to its balance;
+        2. with money left, walk the lines by line number and reverse their reversible
+           write-offs oldest first, each up to min(money left, unreversed), applying the same
+           amount to the line;
+        3. put whatever is left on the first line as a credit.
+
+        The money comes from ``debit_account`` (the receipt's cash account for a RECEIPT, the
+        unapplied-receipts account or a line's AR account for a TRANSFER). Returns the
+        applications and journals: the RECEIPT/TRANSFER first, then one WRITE_OFF_REVERSAL per
+        write-off reversed.
+        """
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(self.currency, amount.currency, what="receipt")
+        remaining = amount
+        applications: list[Application] = []
+        reversals: list[tuple[Line, WriteOff, Money]] = []
+
+        for line in self.by_payment_priority():
+            if remaining.is_zero:
+                break
+            if line.balance.is_positive:
+                share = remaining.min(line.balance)
+                applications.append(Application(line, share, "priority"))
+                remaining -= share
+
+        for line in self.lines:
+            if remaining.is_zero:
+                break
+            for write_off in line.reversible_write_offs():
+                if remaining.is_zero:
+                    break
+                share = remaining.min(write_off.unreversed)
+                reversals.append((line, write_off, share))
+                applications.append(Application(line, share, "write_off"))
+                remaining -= share
+
+        if remaining.is_positive:
+            applications.append(Application(self.lines[0], remaining, "credit"))
+
+        entries: list[Entry] = [
+            debit(debit_account, amount, self.id, debit_line.id if debit_line is not None else None)
+        ]
+        entries += [
+            credit(app.line.ar_account, app.amount, self.id, app.line.id) for app in applications
+        ]
+        journals = [
+            Journal(
+                type=journal_type,
+                posting_date=posting_date,
+                entries=tuple(entries),
+                currency=self.currency,
+                order_id=self.id,
+                receipt_id=receipt_id,
+                original_date=original_date,
+                memo=memo,
+            )
+        ]
+        for line, write_off, share in reversals:
+            journals.append(
+                self._write_off_reversal(write_off, line, share, posting_date, receipt_id, None)
+            )
+        for journal in journals:
+            self.post(journal)
+        return Distribution(amount, tuple(applications), tuple(journals))
+
+    def _write_off_reversal(
+        self,
+        write_off: WriteOff,
+        line: Line,
+        amount: Money,
+        posting_date: date,
+        receipt_id: int | None,
+        memo: str | None,
+    ) -> Journal:
+        # The reversal swaps the original write-off's accounts: Dr its credit account, Cr its
+        # debit account.
+        return Journal(
+            type=TxnType.WRITE_OFF_REVERSAL,
+            posting_date=posting_date,
+            entries=(
+                debit(write_off.credit_account, amount, self.id, line.id),
+                credit(write_off.debit_account, amount, self.id, line.id),
+            ),
+            currency=self.currency,
+            order_id=self.id,
+            receipt_id=receipt_id,
+            write_off=write_off,
+            memo=memo,
+        )
+
+    # --- SPEC section 6: write-offs ------------------------------------------------------------
+
+    def write_off(
+        self,
+        line_no: int,
+        amount: Money,
+        reason: Reason,
+        *,
+        posting_date: date,
+        customer_id: str | None = None,
+        advanced: bool = False,
+        account: str | None = None,
+        comment: str | None = None,
+    ) -> tuple[WriteOff, Journal]:
+        """Write off ``amount`` on one line, by the rules of SPEC section 6.
+
+        ``account`` overrides the write-off side's account (the product's write-off account for
+        a debit or zero balance, the org unit's credit-balance account for a credit balance);
+        the caller has already checked it exists and is active. Raises one error per rule.
+        """
+        line = self.line(line_no)
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(self.currency, amount.currency, what="write-off")
+        if not amount.is_positive:
+            raise AmountNotPositive("amount", amount)
+        if line.inventoried and not line.shipped:
+            raise ProductNotShipped(self.number, line.line_no, line.product)
+        if self.bills_to_parent:
+            if self._paid.is_positive:
+                raise ChildOrderAlreadyPaid(
+                    customer_id or self.customer_id, self.number, self._paid
+                )
+            if amount != line.balance:
+                raise ChildWriteOffMustBeFullBalance(
+                    customer_id or self.customer_id, amount, line.balance
+                )
+        if account is not None and account == line.ar_account:
+            raise WriteOffAccountIsArAccount(account)
+
+        if line.balance.is_positive:
+            if amount > line.balance:
+                raise WriteOffExceedsBalance(amount, line.balance)
+            kind = WriteOffKind.DEBIT
+        elif line.balance.is_zero:
+            if amount > line.amount:
+                raise WriteOffExceedsLineAmount(amount, line.amount)
+            kind = WriteOffKind.ZERO
+        else:
+            if amount > abs(line.balance):
+                raise WriteOffExceedsCreditBalance(amount, abs(line.balance))
+            kind = WriteOffKind.CREDIT
+
+        if kind is WriteOffKind.CREDIT:
+            debit_account, credit_account = line.ar_account, account or self.credit_writeoff_account
+        else:
+            debit_account, credit_account = account or line.writeoff_account, line.ar_account
+        write_off = WriteOff(
+            line_id=line.id,
+            amount=amount,
+            kind=kind,
+            advanced=advanced,
+            reason=reason,
+            debit_account=debit_account,
+            credit_account=credit_account,
+            posting_date=posting_date,
+            comment=comment,
+        )
+        journal = Journal(
+            type=TxnType.WRITE_OFF,
+            posting_date=posting_date,
+            entries=(
+                debit(debit_account, amount, self.id, line.id),
+                credit(credit_account, amount, self.id, line.id),
+            ),
+            currency=self.currency,
+            order_id=self.id,
+            write_off=write_off,
+            memo=reason.value,
+        )
+        line.write_offs.append(write_off)
+        self.post(journal)
+        return write_off, journal
+
+    def write_off_order(
+        self,
+        reason: Reason,
+        *,
+        posting_date: date,
+        advanced: bool = False,
+        account: str | None = None,
+        comment: str | None = None,
+    ) -> list[tuple[WriteOff, Journal]]:
+        """Write off a whole order: one write-off of the full balance per line that is owed money.
+
+        All or nothing: if any line refuses (an unshipped inventoried product, say), the caller's
+        transaction rolls back and nothing is written off.
+        """
+        owed = [line for line in self.lines if line.balance.is_positive]
+        if not owed:
+            raise NothingToWriteOff(self.number)
+        return [
+            self.write_off(
+                line.line_no,
+                line.balance,
+                reason,
+                posting_date=posting_date,
+                advanced=advanced,
+                account=account,
+                comment=comment,
+            )
+            for line in owed
+        ]
+
+    def reverse_write_off(
+        self,
+        write_off_id: int,
+        amount: Money | None,
+        *,
+        posting_date: date,
+        memo: str | None = None,
+    ) -> Journal:
+        """An operator's reversal of (part of) a write-off, up to its unreversed amount."""
+        line, write_off = self.write_off_by_id(write_off_id)
+        amount = write_off.unreversed if amount is None else amount
+        if not amount.is_positive:
+            if amount.is_zero and write_off.unreversed.is_zero:
+                raise WriteOffReversalExceedsUnreversed(
+                    write_off_id, write_off.amount, write_off.unreversed
+                )
+            raise AmountNotPositive("amount", amount)
+        if amount > write_off.unreversed:
+            raise WriteOffReversalExceedsUnreversed(write_off_id, amount, write_off.unreversed)
+        journal = self._write_off_reversal(write_off, line, amount, posting_date, None, memo)
+        self.post(journal)
+        return journal
+
+    # --- receipt reversal ----------------------------------------------------------------------
+
+    def post_all(self, journals: Iterable[Journal]) -> None:
+        for journal in journals:
+            self.post(journal)

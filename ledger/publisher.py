@@ -1,0 +1,158 @@
+"""The GL outbox publisher (SPEC section 8): journals to the general ledger, in commit order.
+
+Journals are written in the same transaction as the subledger change; each posting transaction is
+one ledger commit, numbered in commit order (see ``repository.seal_commit``). The publisher holds
+the cursor row's lock, reads the commits after the cursor in sequence order, hands their journals
+— exactly the objects ``gl journals --json`` prints — to the sink, and only then moves the cursor.
+A sink that fails raises before the cursor moves: the same journals go again next time, in the
+same order, so delivery is at least once and never out of order. Consumers drop repeats by the
+journal ``id`` every object carries.
+
+Sinks: a JSON-lines file (one journal per line, appended and fsynced) or the Redis stream
+``arledger:gl`` (one entry per journal, the journal JSON in field ``journal``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy import func, select, update
+
+from config.settings import Settings
+from ledger.db import unit_of_work
+from ledger.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
+from ledger.views import commit_journal_dicts
+
+STREAM = "arledger:gl"
+
+
+class Sink(Protocol):
+    """Where journals go. ``publish`` returns only once the sink holds them all."""
+
+    def publish(self, journals: list[dict[str, Any]]) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class FileSink:
+    """Appends one JSON object per line; flushed and fsynced before the cursor moves."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def publish(self, journals: list[dict[str, Any]]) -> None:
+        if not journals:
+            return
+        payload = "".join(json.dumps(journal, separators=(",", ":")) + "\n" for journal in journals)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+
+class RedisStreamSink:
+    """XADDs each journal to the stream ``arledger:gl`` with the JSON in field ``journal``."""
+
+    def __init__(self, url: str, stream: str = STREAM) -> None:
+        import redis  # noqa: PLC0415 - only this sink needs the client
+
+        self.url = url
+        self.stream = stream
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+    def publish(self, journals: list[dict[str, Any]]) -> None:
+        if not journals:
+            return
+        pipeline = self.client.pipeline(transaction=False)
+        for journal in journals:
+            pipeline.xadd(self.stream, {"journal": json.dumps(journal, separators=(",", ":"))})
+        pipeline.execute()
+
+    def describe(self) -> str:
+        parsed = urlparse(self.url)
+        return f"Redis stream {self.stream} at {parsed.hostname}:{parsed.port or 6379}{parsed.path}"
+
+
+def sink_for(settings: Settings) -> Sink:
+    """The sink ``ARLEDGER_GL_SINK`` names: ``redis://…``, ``file://…`` or a plain path."""
+    target = settings.gl_sink
+    if target.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStreamSink(target)
+    if target.startswith("file://"):
+        return FileSink(unquote(urlparse(target).path))
+    return FileSink(target)
+
+
+class PublisherBusy(Exception):
+    """Another publisher holds the cursor; it delivers what is pending, in order."""
+
+
+def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits: int = 500) -> int:
+    """Publish every unpublished journal, a bounded number of commits per transaction, and
+    return how many journals went out. Raises whatever the sink raises, having marked nothing
+    that the sink did not take; raises PublisherBusy when another publisher is at work (waiting
+    for it would only idle a worker process)."""
+    sink = sink or sink_for(settings)
+    published = 0
+    while True:
+        count = _publish_some(settings, sink, max_commits)
+        if count is None:
+            if published:
+                return published
+            raise PublisherBusy()
+        published += count
+        if count == 0:
+            return published
+
+
+def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> int | None:
+    with unit_of_work(settings.database_url) as session:
+        cursor = session.execute(
+            select(PUBLISHER_CURSOR.c.published_seq)
+            .where(PUBLISHER_CURSOR.c.id == 1)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if cursor is None:
+            return None
+        commits = session.execute(
+            select(COMMITS.c.id, COMMITS.c.seq)
+            .where(COMMITS.c.seq > cursor)
+            .order_by(COMMITS.c.seq)
+            .limit(max_commits)
+        ).all()
+        if not commits:
+            return 0
+        journals = commit_journal_dicts(session, [c.id for c in commits])
+        sink.publish(journals)
+        session.execute(
+            update(PUBLISHER_CURSOR)
+            .where(PUBLISHER_CURSOR.c.id == 1)
+            .values(published_seq=commits[-1].seq)
+        )
+        session.commit()
+        return len(journals)
+
+
+def unpublished_count(settings: Settings) -> int:
+    """Journals committed but not yet delivered (0 is cheap to see: the cursor caught up with the
+    clock)."""
+    with unit_of_work(settings.database_url) as session:
+        cursor = session.execute(select(PUBLISHER_CURSOR.c.published_seq)).scalar_one()
+        last = session.execute(select(CLOCK.c.last_seq)).scalar_one()
+        if cursor >= last:
+            return 0
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(JOURNALS)
+                .join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id)
+                .where(COMMITS.c.seq > cursor)
+            ).scalar_one()
+        )

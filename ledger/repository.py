@@ -1,0 +1,440 @@
+"""Persistence of the order aggregate and of posted journals, set-based.
+
+Reads: :func:`load_orders` turns locked order rows, their lines and their write-offs into
+:class:`ledger.model.Order` aggregates with one query per kind of row, however many orders a
+batch touches. Orders are locked in ascending id, the one fixed order every writer uses, so two
+batches never deadlock on each other.
+
+Writes: :func:`write_journals` stores whatever a rule produced — write-offs, journals, journal
+lines, the lines' new balances — with ids allocated up front and rows inserted in bulk, then
+stamps the commit (:func:`seal_commit`): the last step of every posting transaction takes the
+outbox clock's row lock, numbers the commit and extends the audit chain. Commit numbers therefore
+follow commit order, which is the order the publisher delivers journals in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
+from sqlalchemy.orm import Session, aliased
+
+from ledger import schema
+from ledger.audit import chain, commit_digest
+from ledger.calendar import Calendar, Period
+from ledger.db import is_postgres
+from ledger.journal import Journal, Side
+from ledger.model import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
+from ledger.money import Money
+from ledger.schema import (
+    CLOCK,
+    COMMITS,
+    CUSTOMERS,
+    JOURNAL_LINES,
+    JOURNALS,
+    LINES,
+    ORDERS,
+    ORG_UNITS,
+    PRODUCTS,
+    RECEIPTS,
+    SUBSYSTEMS,
+    WRITE_OFFS,
+)
+
+# --- ids ---------------------------------------------------------------------------------------
+
+_sequence_names: dict[str, str] = {}
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Reserve ``count`` primary keys of ``table`` before inserting, so rows can point at each
+    other (journal lines at journals) and be written in bulk without a round trip per row.
+
+    PostgreSQL: values of the table's identity sequence. SQLite: max(id)+1 onwards, safe because
+    every SQLite transaction holds the database's write lock (BEGIN IMMEDIATE).
+    """
+    if count <= 0:
+        return []
+    if is_postgres(session):
+        sequence = _sequence_names.get(table.name)
+        if sequence is None:
+            sequence = session.execute(
+                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+            ).scalar_one()
+            _sequence_names[table.name] = sequence
+        return list(
+            session.execute(
+                text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                {"seq": sequence, "n": count},
+            ).scalars()
+        )
+    high_water: dict[str, int] = session.info.setdefault("id_high_water", {})
+    current = session.execute(select(func.max(table.c.id))).scalar() or 0
+    start = max(current, high_water.get(table.name, 0)) + 1
+    high_water[table.name] = start + count - 1
+    return list(range(start, start + count))
+
+
+# --- bulk writes -------------------------------------------------------------------------------
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows in one go: COPY on PostgreSQL (psycopg 3, in the session's transaction),
+    executemany on SQLite. Every row has the same keys."""
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    cursor = _driver_connection(session).cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(values(row))
+
+
+def bulk_update(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id"
+) -> None:
+    """Update rows by key in one statement: ``UPDATE … FROM unnest(arrays)`` on PostgreSQL,
+    executemany on SQLite. Every row has the same keys; ``key`` names the row to update."""
+    if not rows:
+        return
+    columns = [column for column in rows[0] if column != key]
+    if not is_postgres(session):
+        session.execute(
+            update(table)
+            .where(table.c[key] == bindparam(f"_{key}"))
+            .values({column: bindparam(f"_{column}") for column in columns}),
+            [{f"_{name}": value for name, value in row.items()} for row in rows],
+        )
+        return
+    dialect = session.get_bind().dialect
+    names = [key, *columns]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names
+    )
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+    session.execute(
+        text(
+            f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
+            f"WHERE {table.name}.{key} = v.{key}"
+        ),
+        {name: [row[name] for row in rows] for name in names},
+    )
+
+
+def _driver_connection(session: Session) -> Any:
+    return session.connection().connection.driver_connection
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def order_ids_by_number(session: Session, numbers: Collection[str]) -> dict[str, int]:
+    if not numbers:
+        return {}
+    rows = session.execute(
+        select(ORDERS.c.number, ORDERS.c.id).where(ORDERS.c.number.in_(sorted(numbers)))
+    )
+    return {number: order_id for number, order_id in rows}
+
+
+def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> dict[int, Order]:
+    """The aggregates of these orders, locked against concurrent distribution when ``lock``.
+
+    The lock is taken on the order rows, in ascending id, before lines and write-offs are read,
+    so what is read is what the holder of the lock last committed.
+    """
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    head = (
+        select(
+            ORDERS.c.id,
+            ORDERS.c.number,
+            ORDERS.c.customer_id,
+            ORDERS.c.currency,
+            ORDERS.c.org_unit,
+            ORG_UNITS.c.credit_writeoff_account,
+            CUSTOMERS.c.bills_to_parent,
+        )
+        .join(ORG_UNITS, ORG_UNITS.c.code == ORDERS.c.org_unit)
+        .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
+        .where(ORDERS.c.id.in_(ids))
+        .order_by(ORDERS.c.id)
+    )
+    if lock:
+        head = head.with_for_update(of=ORDERS)
+    heads = session.execute(head).all()
+
+    lines_by_order: dict[int, list[Line]] = defaultdict(list)
+    line_rows = session.execute(
+        select(
+            LINES.c.id,
+            LINES.c.order_id,
+            LINES.c.line_no,
+            LINES.c.product,
+            LINES.c.amount_minor,
+            LINES.c.balance_minor,
+            LINES.c.ar_account,
+            LINES.c.shipped,
+            PRODUCTS.c.priority,
+            SUBSYSTEMS.c.priority.label("subsystem_priority"),
+            PRODUCTS.c.revenue_account,
+            PRODUCTS.c.writeoff_account,
+            PRODUCTS.c.inventoried,
+        )
+        .join(PRODUCTS, PRODUCTS.c.code == LINES.c.product)
+        .join(SUBSYSTEMS, SUBSYSTEMS.c.code == PRODUCTS.c.subsystem)
+        .where(LINES.c.order_id.in_(ids))
+    )
+    lines_by_id: dict[int, Line] = {}
+    currency_of = {row.id: row.currency for row in heads}
+    for row in line_rows:
+        currency = currency_of[row.order_id]
+        line = Line(
+            id=row.id,
+            line_no=row.line_no,
+            product=row.product,
+            priority=line_priority(row.subsystem_priority, row.priority),
+            amount=Money.from_minor(row.amount_minor, currency),
+            balance=Money.from_minor(row.balance_minor, currency),
+            ar_account=row.ar_account,
+            revenue_account=row.revenue_account,
+            writeoff_account=row.writeoff_account,
+            inventoried=row.inventoried,
+            shipped=row.shipped,
+        )
+        lines_by_order[row.order_id].append(line)
+        lines_by_id[line.id] = line
+
+    for row in session.execute(
+        write_offs_with_reversed().where(WRITE_OFFS.c.order_id.in_(ids)).order_by(WRITE_OFFS.c.id)
+    ):
+        currency = currency_of[row.order_id]
+        lines_by_id[row.line_id].write_offs.append(
+            WriteOff(
+                id=row.id,
+                line_id=row.line_id,
+                amount=Money.from_minor(row.amount_minor, currency),
+                reversed=Money.from_minor(int(row.reversed_minor), currency),
+                kind=WriteOffKind(row.kind),
+                advanced=row.advanced,
+                reason=Reason(row.reason),
+                debit_account=row.debit_account,
+                credit_account=row.credit_account,
+                posting_date=row.posting_date,
+                comment=row.comment,
+            )
+        )
+
+    paid = order_paid(session, [row.id for row in heads if row.bills_to_parent])
+    return {
+        row.id: Order(
+            id=row.id,
+            number=row.number,
+            customer_id=row.customer_id,
+            currency=row.currency,
+            org_unit=row.org_unit,
+            credit_writeoff_account=row.credit_writeoff_account,
+            lines=lines_by_order[row.id],
+            bills_to_parent=row.bills_to_parent,
+            paid=Money.from_minor(paid.get(row.id, 0), row.currency),
+        )
+        for row in heads
+    }
+
+
+def write_offs_with_reversed() -> Any:
+    """Write-offs with their reversed amount: reversals minus the receipt reversals undoing them.
+
+    The sum is a correlated subquery, so each write-off's reversals are found through the
+    journals' write-off index — the cost follows the write-offs asked for, not the ledger's size.
+    """
+    reversals = aliased(JOURNALS)
+    reversed_minor = (
+        select(
+            func.coalesce(
+                func.sum(
+                    case(
+                        (reversals.c.type == "WRITE_OFF_REVERSAL", reversals.c.amount_minor),
+                        (reversals.c.type == "RECEIPT_REVERSAL", -reversals.c.amount_minor),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+        )
+        .where(reversals.c.write_off_id == WRITE_OFFS.c.id)
+        .scalar_subquery()
+        .label("reversed_minor")
+    )
+    return select(
+        WRITE_OFFS.c.id,
+        WRITE_OFFS.c.order_id,
+        WRITE_OFFS.c.line_id,
+        WRITE_OFFS.c.amount_minor,
+        WRITE_OFFS.c.kind,
+        WRITE_OFFS.c.advanced,
+        WRITE_OFFS.c.reason,
+        WRITE_OFFS.c.comment,
+        WRITE_OFFS.c.debit_account,
+        WRITE_OFFS.c.credit_account,
+        WRITE_OFFS.c.posting_date,
+        reversed_minor,
+    )
+
+
+def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:
+    """Receipt money applied to each order and not reversed, in minor units."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(JOURNALS.c.order_id, func.sum(JOURNALS.c.amount_minor))
+        .join(RECEIPTS, RECEIPTS.c.id == JOURNALS.c.receipt_id)
+        .where(
+            JOURNALS.c.order_id.in_(order_ids),
+            JOURNALS.c.type.in_(("RECEIPT", "TRANSFER")),
+            RECEIPTS.c.status != "reversed",
+        )
+        .group_by(JOURNALS.c.order_id)
+    )
+    return {order_id: int(total) for order_id, total in rows}
+
+
+def load_calendar(session: Session) -> Calendar:
+    periods = session.execute(select(schema.Period)).scalars()
+    return Calendar([Period(p.name, p.start_date, p.end_date, p.is_open) for p in periods])
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def write_journals(
+    session: Session, journals: Sequence[Journal], orders: Iterable[Order] = ()
+) -> int | None:
+    """Store journals (and the write-offs they create) and the new balances of ``orders``' lines,
+    then seal the commit. Returns the commit sequence number, or None when there was nothing.
+
+    Every id is allocated before the first insert, so each table is written with one bulk
+    statement whatever the number of rows.
+    """
+    if not journals:
+        _write_balances(session, orders)
+        return None
+    commit_id = allocate_ids(session, COMMITS, 1)[0]
+    session.execute(insert(COMMITS), [{"id": commit_id}])
+
+    new_write_offs = [
+        journal
+        for journal in journals
+        if journal.write_off is not None and journal.write_off.id is None
+    ]
+    for journal, write_off_id in zip(
+        new_write_offs, allocate_ids(session, WRITE_OFFS, len(new_write_offs)), strict=True
+    ):
+        assert journal.write_off is not None
+        journal.write_off.id = write_off_id
+    write_off_rows = [_write_off_row(journal) for journal in new_write_offs]
+    bulk_insert(session, WRITE_OFFS, write_off_rows)
+
+    for journal, journal_id in zip(
+        journals, allocate_ids(session, JOURNALS, len(journals)), strict=True
+    ):
+        journal.id = journal_id
+    journal_rows = [_journal_row(journal, commit_id) for journal in journals]
+    line_rows: list[dict[str, Any]] = []
+    line_ids = iter(
+        allocate_ids(session, JOURNAL_LINES, sum(len(journal.entries) for journal in journals))
+    )
+    for journal in journals:
+        for entry in journal.entries:
+            minor = entry.amount.minor
+            line_rows.append(
+                {
+                    "id": next(line_ids),
+                    "journal_id": journal.id,
+                    "account": entry.account,
+                    "debit_minor": minor if entry.side is Side.DEBIT else 0,
+                    "credit_minor": minor if entry.side is Side.CREDIT else 0,
+                    "order_id": entry.order_id,
+                    "line_id": entry.line_id,
+                }
+            )
+    bulk_insert(session, JOURNALS, journal_rows)
+    bulk_insert(session, JOURNAL_LINES, line_rows)
+    _write_balances(session, orders)
+    return seal_commit(session, commit_id, commit_digest(journal_rows, line_rows, write_off_rows))
+
+
+def _write_off_row(journal: Journal) -> dict[str, Any]:
+    write_off = journal.write_off
+    assert write_off is not None
+    return {
+        "id": write_off.id,
+        "order_id": journal.order_id,
+        "line_id": write_off.line_id,
+        "amount_minor": write_off.amount.minor,
+        "kind": write_off.kind.value,
+        "advanced": write_off.advanced,
+        "reason": write_off.reason.value,
+        "comment": write_off.comment,
+        "debit_account": write_off.debit_account,
+        "credit_account": write_off.credit_account,
+        "posting_date": write_off.posting_date,
+    }
+
+
+def _journal_row(journal: Journal, commit_id: int) -> dict[str, Any]:
+    return {
+        "id": journal.id,
+        "commit_id": commit_id,
+        "type": journal.type.value,
+        "code": journal.type.code,
+        "currency": journal.currency,
+        "amount_minor": journal.amount.minor,
+        "posting_date": journal.posting_date,
+        "original_date": journal.original_date,
+        "order_id": journal.order_id,
+        "receipt_id": journal.receipt_id,
+        "write_off_id": journal.write_off.id if journal.write_off is not None else None,
+        "reverses_id": journal.reverses,
+        "memo": journal.memo,
+    }
+
+
+def _write_balances(session: Session, orders: Iterable[Order]) -> None:
+    changes = [
+        {"id": line.id, "balance_minor": line.balance.minor}
+        for order in orders
+        for line in order.lines
+        if line.id in order.dirty_lines
+    ]
+    bulk_update(session, LINES, changes)
+    for order in orders:
+        order.dirty_lines.clear()
+
+
+def seal_commit(session: Session, commit_id: int, digest: str) -> int:
+    """Number the commit and extend the audit chain: the last statement before COMMIT.
+
+    The clock row stays locked until the transaction ends, so no other transaction can take the
+    next number before this one is committed: numbers are handed out in commit order.
+    """
+    clock = session.execute(
+        select(CLOCK.c.last_seq, CLOCK.c.chain_hash).where(CLOCK.c.id == 1).with_for_update()
+    ).one()
+    seq = clock.last_seq + 1
+    chain_hash = chain(clock.chain_hash, digest)
+    session.execute(
+        update(CLOCK).where(CLOCK.c.id == 1).values(last_seq=seq, chain_hash=chain_hash)
+    )
+    session.execute(
+        update(COMMITS).where(COMMITS.c.id == commit_id).values(seq=seq, chain_hash=chain_hash)
+    )
+    return int(seq)

@@ -1,0 +1,138 @@
+"""Where persisted intake goes next: a message on the broker, or straight in-process.
+
+Callers persist first (the receipt, the event, the lockbox file's checks), commit, and then
+dispatch ids. With a broker configured the ids travel as JSON task messages, in batches; with
+none (the embedded default) the same job bodies run here, synchronously, followed by their
+follow-ups and by publishing. Either way a dispatch that never happens (a crash, a lost queue)
+is repaired by the sweep, because the database remembers what is pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from config.settings import Settings
+from tasks import jobs
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _app(broker_url: str) -> Any:
+    from celery import Celery  # noqa: PLC0415 - in-process runs never import Celery
+
+    from workers.celery_app import ROUTES  # noqa: PLC0415
+
+    app = Celery("arledger-dispatch", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_routes=ROUTES,
+        broker_connection_retry_on_startup=True,
+    )
+    return app
+
+
+def _send(settings: Settings, name: str, args: list[Any]) -> None:
+    assert settings.broker_url is not None
+    _app(settings.broker_url).send_task(name, args=args)
+
+
+def distribute(
+    settings: Settings,
+    receipt_ids: Sequence[int],
+    *,
+    task: str = "arledger.distribute_receipts",
+    on_batch: Callable[[int], object] | None = None,
+) -> None:
+    """Distribute these receipts: batches of ``settings.batch_size`` per message. In-process,
+    ``on_batch`` hears how many receipts each finished batch held (for a progress bar)."""
+    ids = list(receipt_ids)
+    for start in range(0, len(ids), settings.batch_size):
+        chunk = ids[start : start + settings.batch_size]
+        if settings.broker_url:
+            _send(settings, task, [chunk])
+        else:
+            follow_up(settings, jobs.distribute(settings, chunk), and_publish=False)
+            if on_batch is not None:
+                on_batch(len(chunk))
+    if not settings.broker_url and ids:
+        publish(settings)
+
+
+def process_events(settings: Settings, event_rows: Sequence[int]) -> None:
+    for row in event_rows:
+        if settings.broker_url:
+            _send(settings, "arledger.process_event", [row])
+        else:
+            follow_up(settings, jobs.process_event(settings, row))
+
+
+def publish(settings: Settings) -> None:
+    """Publish pending journals: a task on the gl queue, or now. In-process, a sink that fails is
+    left for the next publish — the journals wait in the outbox, nothing is lost."""
+    if settings.broker_url:
+        _send(settings, "arledger.publish_gl", [])
+        return
+    try:
+        outcome = jobs.publish(settings)
+        if outcome.publish_later:
+            log.info("another publisher holds the GL cursor; it delivers what is pending")
+    except (OSError, ConnectionError) as exc:
+        log.warning("GL sink unavailable, journals kept for later: %s", exc)
+
+
+_IN_PROCESS: dict[str, Callable[[Settings, list[Any]], None]] = {
+    "arledger.distribute_receipts": lambda settings, args: distribute(settings, args[0]),
+    "arledger.distribute_lockbox_batch": lambda settings, args: distribute(settings, args[0]),
+    "arledger.process_event": lambda settings, args: process_events(settings, [args[0]]),
+    "arledger.publish_gl": lambda settings, args: publish(settings),
+    "arledger.sweep": lambda settings, args: _sweep_quietly(settings),
+}
+
+
+def _sweep_quietly(settings: Settings) -> None:
+    sweep(settings)
+
+
+def resend(settings: Settings, task: str, args: list[Any]) -> None:
+    """Send a message again (a poison message an operator retries), or run it here."""
+    if settings.broker_url:
+        _send(settings, task, args)
+        return
+    runner = _IN_PROCESS.get(task)
+    if runner is None:
+        from ledger.errors import InputRefused  # noqa: PLC0415
+
+        raise InputRefused(f"unknown task {task!r}")
+    runner(settings, args)
+
+
+def sweep(settings: Settings) -> dict[str, Any]:
+    outcome = jobs.sweep(settings)
+    follow_up(settings, outcome)
+    return outcome.result
+
+
+def follow_up(settings: Settings, outcome: jobs.Outcome, *, and_publish: bool = True) -> None:
+    """Dispatch what a job asked for next, the way this process dispatches."""
+    if outcome.receipts:
+        distribute(settings, outcome.receipts)
+    if outcome.events:
+        process_events(settings, outcome.events)
+    if and_publish and outcome.publish:
+        publish(settings)
+
+
+def distribute_now(settings: Settings, receipt_id: int) -> dict[str, Any]:
+    """Dispatch one receipt and return its view: distributed already when in-process, still
+    queued (or distributed by a fast worker) when on a broker."""
+    from ledger import views  # noqa: PLC0415
+    from ledger.db import unit_of_work  # noqa: PLC0415
+
+    distribute(settings, [receipt_id])
+    with unit_of_work(settings.database_url) as session:
+        return views.receipt_view(session, receipt_id)

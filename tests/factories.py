@@ -1,0 +1,70 @@
+"""Builders of domain objects for the pure tests: orders laid out like the SPEC's examples."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ledger.model import Line, Order
+from ledger.money import Money
+
+DAY = date(2026, 11, 5)
+
+
+def usd(text: str) -> Money:
+    return Money.parse(text, "USD")
+
+
+def line(
+    line_id: int,
+    line_no: int,
+    amount: str,
+    *,
+    priority: int = 100,
+    product: str = "P",
+    inventoried: bool = False,
+    shipped: bool = True,
+    balance: str | None = None,
+    currency: str = "USD",
+) -> Line:
+    return Line(
+        id=line_id,
+        line_no=line_no,
+        product=product,
+        priority=priority,
+        amount=Money.parse(amount, currency),
+        balance=Money.parse(balance if balance is not None else amount, currency),
+        ar_account="1100",
+        revenue_account="4000",
+        writeoff_account="6100",
+        inventoried=inventoried,
+        shipped=shipped,
+    )
+
+
+def order(
+    *lines: Line, bills_to_parent: bool = False, paid: str = "0.00", currency: str = "USD"
+) -> Order:
+    return Order(
+        id=1,
+        number="O-100",
+        customer_id="C-1",
+        currency=currency,
+        org_unit="ASSN",
+        credit_writeoff_account="2200",
+        lines=list(lines),
+        bills_to_parent=bills_to_parent,
+        paid=Money.parse(paid, currency),
+    )
+
+
+def worked_example_order() -> Order:
+    """SPEC section 5: O-100 with COURSE 200 (102), BOOK 50 (105, inventoried, shipped), DUES 100 (101)."""
+    return order(
+        line(11, 1, "200.00", priority=102, product="COURSE"),
+        line(12, 2, "50.00", priority=105, product="BOOK", inventoried=True),
+        line(13, 3, "100.00", priority=101, product="DUES"),
+    )
+
+
+def balances(o: Order) -> list[str]:
+    return [str(x.balance) for x in o.lines]

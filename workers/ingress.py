@@ -1,0 +1,167 @@
+"""The HTTP ingress (SPEC section 7): the signed gateway webhook and the health endpoint.
+
+``POST /v1/gateway/events`` takes the raw body (at most 64 KiB, refused with 413 beyond), checks
+the HMAC signature and its five-minute window (401), validates the event (400 with field
+errors), persists it (the inbox) and answers — 202 with ``{"receipt_id", "status"}`` once
+persisted, 200 with the same body for a repeat of the same event, 409 for an event id reused
+with another payload — then dispatches the work: a task on the broker, or, with none configured,
+in-process after the response has gone. ``GET /health`` answers 200 when the database is
+reachable. The app refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never
+appears in a response or a log line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from config.settings import Settings, get_settings
+from ledger.db import ping
+from ledger.errors import Conflict, InputRefused
+from ledger.gateway import (
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADER,
+    EventIntake,
+    EventInvalid,
+    GatewayEvent,
+    SignatureRefused,
+    parse_event,
+    submit_event,
+    verify,
+)
+from tasks import dispatch
+
+_RECEIPT_BODY = {
+    "type": "object",
+    "properties": {"receipt_id": {"type": ["integer", "null"]}, "status": {"type": "string"}},
+    "required": ["receipt_id", "status"],
+}
+_ERROR_BODY = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "fields": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["error"],
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+class MissingWebhookSecret(RuntimeError):
+    """The ingress cannot verify signatures without a secret, so it does not start."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        raise MissingWebhookSecret("ARLEDGER_WEBHOOK_SECRET is required to start the HTTP ingress")
+    secret = settings.webhook_secret.get_secret_value()
+    app = FastAPI(
+        title="arledger ingress",
+        version="1",
+        description="Signed payment-gateway webhook of arledger (SPEC section 7).",
+    )
+
+    @app.get(
+        "/health",
+        responses={
+            200: _json({"type": "object"}, "the database answers"),
+            503: _json({"type": "object"}, "it does not"),
+        },
+    )
+    async def health() -> JSONResponse:
+        reachable = await run_in_threadpool(ping, settings.database_url)
+        return JSONResponse(
+            {"status": "ok" if reachable else "database unreachable"},
+            status_code=200 if reachable else 503,
+        )
+
+    @app.post(
+        "/v1/gateway/events",
+        status_code=202,
+        responses={
+            202: _json(_RECEIPT_BODY, "persisted; processing follows"),
+            200: _json(_RECEIPT_BODY, "a repeat of an event already received"),
+            400: _json(_ERROR_BODY, "invalid event, with field errors"),
+            401: _json(_ERROR_BODY, "missing, wrong or stale signature"),
+            409: _json(_ERROR_BODY, "event id reused with a different payload"),
+            413: _json(_ERROR_BODY, "body over 64 KiB"),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": GatewayEvent.model_json_schema()}},
+            },
+            "parameters": [
+                {
+                    "name": SIGNATURE_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]+$"},
+                    "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+                }
+            ],
+        },
+    )
+    async def gateway_event(request: Request, background: BackgroundTasks) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        raw = bytes(body)
+        try:
+            verify(secret, request.headers.get(SIGNATURE_HEADER), raw)
+        except SignatureRefused as exc:
+            return _error(401, exc.message)
+        try:
+            event = parse_event(raw)
+        except EventInvalid as exc:
+            return _error(400, exc.message, exc.errors)
+        except InputRefused as exc:
+            return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
+        try:
+            intake: EventIntake = await run_in_threadpool(submit_event, settings, event)
+        except Conflict as exc:
+            return _error(409, exc.message)
+        except InputRefused as exc:
+            return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
+        if intake.created:
+            if settings.broker_url:
+                await run_in_threadpool(_dispatch, settings, intake)
+            else:
+                background.add_task(_dispatch, settings, intake)
+        return JSONResponse(
+            intake.body(), status_code=202 if intake.created else 200, background=background
+        )
+
+    return app
+
+
+def _dispatch(settings: Settings, intake: EventIntake) -> None:
+    if intake.event_row is not None:
+        dispatch.process_events(settings, [intake.event_row])
+    elif intake.receipt_id is not None:
+        dispatch.distribute(settings, [intake.receipt_id])
+
+
+def _error(status: int, message: str, fields: list[dict[str, str]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if fields is not None:
+        body["fields"] = fields
+    return JSONResponse(body, status_code=status)
