@@ -358,3 +358,70 @@ def received_messages(log: Path, *tasks: str) -> int:
         for line in lines
         if line.rstrip().endswith("received") and any(f"Task {task}[" in line for task in tasks)
     )
+
+
+# --- operator and gateway intake -------------------------------------------------------------
+
+
+@dataclass
+class Intake:
+    """Persisted intake not yet dispatched: the messages it needs, and the cents each intake key
+    must end up holding in cash (a fully refunded payment ends at zero)."""
+
+    receipts: list[int]
+    events: list[int]
+    expected_cash: dict[str, int]
+
+    def messages(self) -> list[tuple[str, list[object]]]:
+        """One task message per receipt and per refund event, as the pipeline sends them."""
+        return [("arledger.distribute_receipts", [[r]]) for r in self.receipts] + [
+            ("arledger.process_event", [e]) for e in self.events
+        ]
+
+
+def submit_intake(
+    settings: Settings, orders: int, receipts: int, payments: int, *, prefix: str, seed_value: int
+) -> Intake:
+    """Persist operator receipts and gateway payments on orders F-…, and full refunds of every
+    third payment, without dispatching anything."""
+    from ledger.gateway import parse_event, receipt_request, submit_event
+    from ledger.services import ReceiptRequest, submit_receipt
+
+    rng = random.Random(seed_value)
+    intake = Intake([], [], {})
+    for i in range(receipts):
+        amount = Money.from_minor(rng.randint(100, 25_000), "USD")
+        number = f"F-{rng.randrange(orders):04d}" if i % 7 else f"GONE-{i}"
+        request = ReceiptRequest(
+            "operator", f"{prefix}-R{i}", amount, DEPOSITED, allocations=((number, amount),)
+        )
+        intake.receipts.append(submit_receipt(settings, request).receipt_id)
+        intake.expected_cash[request.external_key] = amount.minor
+    for i in range(payments):
+        cents = rng.randint(100, 25_000)
+        body = {
+            "event_id": f"{prefix}-evt-{i}",
+            "type": "payment.succeeded",
+            "gateway": "stripe",
+            "payment_id": f"{prefix}-pi-{i}",
+            "amount": str(Money.from_minor(cents, "USD")),
+            "currency": "USD",
+            "order": f"F-{rng.randrange(orders):04d}",
+            "occurred_at": "2026-11-06T10:00:00Z",
+        }
+        event = parse_event(json.dumps(body))
+        submitted = submit_event(settings, event)
+        assert submitted.receipt_id is not None
+        intake.receipts.append(submitted.receipt_id)
+        key = receipt_request(event).external_key
+        intake.expected_cash[key] = cents
+        if i % 3 == 0:
+            refund = parse_event(
+                json.dumps({**body, "event_id": f"{prefix}-refund-{i}", "type": "payment.refunded"})
+            )
+            refunded = submit_event(settings, refund)
+            assert refunded.event_row is not None
+            intake.events.append(refunded.event_row)
+            intake.expected_cash[key] = 0
+    dispose_engines()
+    return intake
