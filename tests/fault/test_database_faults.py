@@ -1,0 +1,110 @@
+"""Fault 3: PostgreSQL kills the worker's connections (`pg_terminate_backend`) again and again
+while a lockbox import is being distributed. Tasks meet the lost connection, are retried with
+backoff by the worker and finish — no sweep is run, so nothing but the retries can finish them —
+and no partial transaction is ever visible: while the faults go on, `check_invariants` runs on
+consistent snapshots (REPEATABLE READ) of the ledger and must find nothing, every time.
+
+The worker's connections are told apart by their ``application_name`` (set in the worker's
+database URL), so the test's own connections and other test processes on the shared server are
+never touched. A full server restart is not injected: the server is shared by the other test
+processes of the run (see docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from ledger.check import check_invariants
+from ledger.db import get_engine
+from tests.conftest import PG_ADMIN_URL
+from tests.fault import figures
+from tests.fault.conftest import ORDERS
+from tests.fault.harness import (
+    import_lockbox_no_wait,
+    lockbox_cash,
+    lockbox_file,
+    poison_messages,
+    stream_audit,
+    stream_complete,
+    unprocessed,
+    violations,
+    wait_until,
+    worker_env,
+)
+
+ITEMS = figures.scaled(300, 3000)
+KILL_ROUNDS = figures.scaled(25, 200)
+APPLICATION = "arledger-fault-worker"
+
+
+def snapshot_violations(url: str) -> list[str]:
+    """`check_invariants` on one consistent snapshot of the ledger, taken while work is going on."""
+    engine = get_engine(url).execution_options(isolation_level="REPEATABLE READ")
+    with Session(engine) as session:
+        found = [str(v) for v in check_invariants(session)]
+        session.rollback()
+    return found
+
+
+def terminate_worker_backends(database: str) -> tuple[int, int]:
+    """Terminate every backend of the worker on ``database``: (terminated, of which busy — in a
+    query or inside a transaction, not idle in the pool)."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid), state FROM pg_stat_activity "
+            "WHERE datname = %s AND application_name = %s AND pid <> pg_backend_pid()",
+            (database, APPLICATION),
+        ).fetchall()
+    terminated = [state for ok, state in rows if ok]
+    return len(terminated), sum(1 for state in terminated if state != "idle")
+
+
+def test_killed_database_connections_are_retried_and_no_partial_transaction_is_visible(
+    faulty: Settings, start_worker, tmp_path: Path
+):
+    rng = random.Random()
+    url = faulty.database_url
+    database = url.rsplit("/", 1)[1]
+    worker_url = f"{url}?application_name={APPLICATION}"
+    env = worker_env(faulty, ARLEDGER_BATCH_SIZE="10")
+    worker = start_worker({**env, "ARLEDGER_DATABASE_URL": worker_url})
+    file = lockbox_file(tmp_path / "bank.txt", ITEMS, ORDERS, bank_file_id="PGKILL1")
+    summary = import_lockbox_no_wait(env, file.path)
+
+    killed = busy = snapshots = 0
+    seen: list[str] = []
+    for _ in range(KILL_ROUNDS):
+        if unprocessed(url) == 0:
+            break
+        terminated, in_flight = terminate_worker_backends(database)
+        killed += terminated
+        busy += in_flight
+        seen += snapshot_violations(url)
+        snapshots += 1
+        time.sleep(rng.uniform(0.02, 0.25))
+    figures.record(
+        faults_injected=killed,
+        messages_sent=-(-ITEMS // 10),
+        invariant_violations=len(seen),
+    )
+    assert seen == [], f"a snapshot taken during the faults broke an invariant: {seen[:3]}"
+    assert busy >= 1, f"no connection was killed in the middle of work ({killed} killed idle)"
+
+    # No sweep: the retries alone must finish every task.
+    wait_until(lambda: unprocessed(url) == 0, timeout=120, what="the retried tasks")
+    wait_until(lambda: stream_complete(faulty.gl_sink, url), what="every journal on the stream")
+    log = worker.log.read_text(errors="replace")
+    assert "Retry in" in log, "no task was retried after its connection was killed"
+    assert poison_messages(url) == []
+    assert lockbox_cash(url, file, summary["sha256"]) == {"lost": 0, "doubled": 0}
+    assert violations(url) == []
+    stream = stream_audit(faulty.gl_sink, url)
+    figures.record(sink_repeats=int(stream["repeats"]))  # type: ignore[call-overload]
+    assert stream["first_seen"] == stream["committed"]
+    assert snapshots >= 1
