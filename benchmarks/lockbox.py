@@ -22,11 +22,8 @@ the local PostgreSQL (dropped after) and the local Redis (database 12, flushed).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -42,7 +39,6 @@ import psycopg
 from sqlalchemy import func, select
 
 from benchmarks.support import (
-    ADMIN_URL,
     ARLEDGER,
     Environment,
     cpu_seconds,
@@ -50,6 +46,7 @@ from benchmarks.support import (
     drop_database,
     environment,
     generate_orders,
+    machine,
     order_lines,
     postgres_pids,
     start_worker,
@@ -353,25 +350,6 @@ def run_phase_scaled(env: Environment, args: argparse.Namespace, workdir: Path) 
     orders added for it."""
     n = args.items * args.scale
     return run_phase(env, n, n, args.items, workdir, bank_file_id="BENCH-2")
-
-
-def machine() -> dict:
-    """What the figures were measured on: CPU model and count, Python and PostgreSQL versions."""
-    cpu = ""
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    with psycopg.connect(ADMIN_URL) as connection:
-        version = connection.execute("SHOW server_version").fetchone()[0]
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "postgres": version,
-    }
 
 
 if __name__ == "__main__":

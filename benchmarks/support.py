@@ -5,7 +5,9 @@ uses (set-based, so a million lines load in minutes, not hours).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
 import random
 import signal
 import subprocess
@@ -96,6 +98,25 @@ def environment() -> Environment:
         owned, url = create_database()
     upgrade(url)
     return Environment(url, broker, broker, owned)
+
+
+def machine() -> dict:
+    """What the figures were measured on: CPU model and count, Python and PostgreSQL versions."""
+    cpu = ""
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    with psycopg.connect(ADMIN_URL) as connection:
+        version = connection.execute("SHOW server_version").fetchone()[0]
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "postgres": version,
+    }
 
 
 # --- processes and memory ----------------------------------------------------------------------

@@ -194,11 +194,13 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     an event id reused with a different payload."""
     with unit_of_work(settings.database_url) as session:
         if event.type == "payment.succeeded":
-            if _event_row(session, event.intake_key) is not None:
+            intake = intake_receipt(session, settings, receipt_request(event))
+            # Checked after the insert (rolled back on conflict): a repeat is rare, and a new
+            # payment then costs two statements instead of three.
+            if intake.created and _event_row(session, event.intake_key) is not None:
                 raise IdempotencyConflict(
                     f"event id {event.event_id}", ["it was a refund or dispute"], field="event_id"
                 )
-            intake = intake_receipt(session, settings, receipt_request(event))
             session.commit()
             return EventIntake(intake.receipt_id, intake.status, intake.created)
         if session.execute(

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 _RECEIPT_IDS = TypeAdapter(list[StrictInt])
+# A gateway receipt's task takes up to this many other queued receipts with it (see
+# services.distribute_receipts): one transaction for a burst instead of one per receipt, which is
+# what lets two worker processes keep up with hundreds of webhook events a second.
+TOP_UP = 100
 _ID = TypeAdapter(StrictInt)
 
 
@@ -100,7 +104,9 @@ def register(app: Celery) -> None:
     @app.task(name="arledger.distribute_receipts", base=ArledgerTask)
     def distribute_receipts(receipt_ids: Any) -> dict[str, Any] | None:
         ids = _ids("arledger.distribute_receipts", receipt_ids)
-        return None if ids is None else _follow_up(jobs.distribute(get_settings(), ids))
+        if ids is None:
+            return None
+        return _follow_up(jobs.distribute(get_settings(), ids, top_up=TOP_UP))
 
     @app.task(name="arledger.distribute_lockbox_batch", base=ArledgerTask)
     def distribute_lockbox_batch(receipt_ids: Any) -> dict[str, Any] | None:

@@ -36,6 +36,14 @@ def _app(broker_url: str) -> Any:
     return app
 
 
+def connect(settings: Settings) -> None:
+    """Build the broker client now, in the calling thread. A server that dispatches from a
+    thread pool calls this at start-up: Celery's package is loaded lazily, and its first import
+    racing in several threads at once fails ("cannot import name 'Celery'")."""
+    if settings.broker_url:
+        _app(settings.broker_url)
+
+
 def _send(settings: Settings, name: str, args: list[Any]) -> None:
     assert settings.broker_url is not None
     _app(settings.broker_url).send_task(name, args=args)

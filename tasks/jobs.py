@@ -32,8 +32,8 @@ class Outcome:
     publish_later: bool = False
 
 
-def distribute(settings: Settings, receipt_ids: list[int]) -> Outcome:
-    batch = services.distribute_receipts(settings, receipt_ids)
+def distribute(settings: Settings, receipt_ids: list[int], *, top_up: int = 0) -> Outcome:
+    batch = services.distribute_receipts(settings, receipt_ids, top_up=top_up)
     events: list[int] = []
     if batch.references:
         with unit_of_work(settings.database_url) as session:

@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
         raise MissingWebhookSecret("ARLEDGER_WEBHOOK_SECRET is required to start the HTTP ingress")
     secret = settings.webhook_secret.get_secret_value()
+    dispatch.connect(settings)  # before requests arrive on several threads at once
     app = FastAPI(
         title="arledger ingress",
         version="1",
@@ -136,21 +137,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except InputRefused as exc:
             return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
         try:
-            intake: EventIntake = await run_in_threadpool(submit_event, settings, event)
+            intake: EventIntake = await run_in_threadpool(_intake, settings, event)
         except Conflict as exc:
             return _error(409, exc.message)
         except InputRefused as exc:
             return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
-        if intake.created:
-            if settings.broker_url:
-                await run_in_threadpool(_dispatch, settings, intake)
-            else:
-                background.add_task(_dispatch, settings, intake)
+        if intake.created and not settings.broker_url:
+            background.add_task(_dispatch, settings, intake)
         return JSONResponse(
             intake.body(), status_code=202 if intake.created else 200, background=background
         )
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from ``ARLEDGER_*`` variables: what each process of ``serve --workers N``
+    runs."""
+    return create_app(get_settings())
+
+
+def _intake(settings: Settings, event: GatewayEvent) -> EventIntake:
+    """Persist the event, then (with a broker) send its task: one trip to the thread pool for
+    both. Without a broker the work runs after the response instead, in the background."""
+    intake = submit_event(settings, event)
+    if intake.created and settings.broker_url:
+        _dispatch(settings, intake)
+    return intake
 
 
 def _dispatch(settings: Settings, intake: EventIntake) -> None:

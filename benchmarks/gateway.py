@@ -1,0 +1,390 @@
+"""Gateway benchmark: signed webhook events at a sustained rate through the real pipeline.
+
+    python benchmarks/gateway.py --rate 200 --seconds 60 [--json]
+
+Generates one open order of three lines per event, then starts the production processes as an
+operator does — `arledger serve` (the HTTP ingress), `arledger worker` at concurrency 2 and
+`arledger beat` — and a load generator on loopback that sends signed `payment.succeeded` events
+open-loop at ``--rate`` per second for ``--seconds``: most pay an order in full, some partly,
+some name an order that does not exist (unapplied), and one in twenty is a gateway retry of the
+event before it (answered 200, applied once).
+
+Two latencies per event, both timed from the moment the event was due to be sent (so a stalled
+load generator counts against the figures, never for them):
+- ack: until the 202 (or, for a retry, the 200) response arrived;
+- published: until the event's first journal — the distribution of its receipt — was read back
+  from the GL sink (the Redis stream the publisher appends to).
+
+``lost`` counts events that were not acknowledged with 2xx, or were acknowledged and whose
+journal never reached the sink within ``--drain`` seconds after the last send. The run ends with
+the SPEC section 10 invariants checked on the database.
+
+Uses ARLEDGER_DATABASE_URL and ARLEDGER_BROKER_URL when set; otherwise a throwaway database on
+the local PostgreSQL (dropped after) and the local Redis (database 12, flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import redis
+
+from benchmarks.support import (
+    ARLEDGER,
+    Environment,
+    Process,
+    cpu_seconds,
+    environment,
+    generate_orders,
+    machine,
+    order_lines,
+    postgres_pids,
+    start_worker,
+)
+from ledger.check import check_invariants
+from ledger.db import dispose_engines, unit_of_work
+from ledger.gateway import SIGNATURE_HEADER, sign
+from ledger.money import Money
+from ledger.publisher import publish_pending
+
+SECRET = "bench-secret"
+STREAM = "arledger:gl"
+
+
+@dataclass
+class Sent:
+    """One request of the run: when it was due, when its answer came, what it was."""
+
+    due: float
+    body: bytes
+    retry: bool
+    acked: float | None = None
+    status: int | None = None
+    receipt_id: int | None = None
+    error: str | None = None
+
+
+def event_body(index: int, occurred_at: str) -> bytes:
+    """Event ``index``: pays order B-index in full (three in four), in part, or names no order."""
+    owed = sum(order_lines(index))
+    kind = index % 8
+    if kind == 0:
+        order, minor = f"NOPE-{index}", 4_200  # unknown order: received, unapplied
+    elif kind in (1, 2):
+        order, minor = f"B-{index}", owed // 2
+    else:
+        order, minor = f"B-{index}", owed
+    return json.dumps(
+        {
+            "event_id": f"evt_{index}",
+            "type": "payment.succeeded",
+            "gateway": "bench",
+            "payment_id": f"pay_{index}",
+            "currency": "USD",
+            "amount": str(Money.from_minor(minor, "USD")),
+            "order": order,
+            "customer": f"C-{index % 100}",
+            "occurred_at": occurred_at,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class StreamReader(threading.Thread):
+    """Reads the GL stream as the general ledger would, noting when each receipt's first journal
+    arrives."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.client = redis.Redis.from_url(url)
+        self.first_seen: dict[int, float] = {}
+        self.journals = 0
+        self.journal_ids: set[int] = set()
+        self.stopping = threading.Event()
+        # Start after what is already there: the set-up's own journals are not the run's.
+        last = self.client.xrevrange(STREAM, count=1)
+        self.last_id = last[0][0] if last else b"0-0"
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            answer = self.client.xread({STREAM: self.last_id}, block=200, count=1000)
+            now = time.perf_counter()
+            for _, entries in answer:
+                for entry_id, fields in entries:
+                    self.last_id = entry_id
+                    journal = json.loads(fields[b"journal"])
+                    self.journals += 1
+                    self.journal_ids.add(journal["id"])
+                    if journal["receipt"] is not None:
+                        self.first_seen.setdefault(journal["receipt"], now)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the ingress. A minimal client on purpose: a general
+    one (httpx) spends more CPU per request than the server under test once hundreds are queued,
+    and would then measure itself."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+            f"{head}\r\n".encode()
+            + body
+        )
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("the server closed the connection")
+        status = int(status_line.split()[1])
+        length, closing = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+            elif name.strip().lower() == "connection" and "close" in value.lower():
+                closing = True
+        payload = await self.reader.readexactly(length)
+        if closing:
+            self.writer.close()
+            self.reader = self.writer = None
+        return status, payload
+
+
+async def send_all(
+    host: str, port: int, rate: float, seconds: float, connections: int = 64
+) -> tuple[list[Sent], float]:
+    """Send ``rate`` events per second for ``seconds``, open loop: each request is due at its
+    time whether or not earlier ones have been answered, and waits for a free connection (of
+    ``connections``) if none is — that wait counts in its latency."""
+    total = int(rate * seconds)
+    sent: list[Sent] = []
+    queue: asyncio.Queue[Sent | None] = asyncio.Queue()
+
+    async def connection_loop() -> None:
+        connection = Connection(host, port)
+        while (record := await queue.get()) is not None:
+            headers = {
+                SIGNATURE_HEADER: sign(SECRET, record.body),
+                "Content-Type": "application/json",
+            }
+            try:
+                status, payload = await connection.post("/v1/gateway/events", record.body, headers)
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                record.error = f"{type(exc).__name__}: {exc}"
+                connection = Connection(host, port)
+                continue
+            record.acked = time.perf_counter()
+            record.status = status
+            if status in (200, 202):
+                record.receipt_id = json.loads(payload).get("receipt_id")
+            else:
+                record.error = payload[:200].decode(errors="replace")
+
+    loops = [asyncio.create_task(connection_loop()) for _ in range(connections)]
+    start = time.perf_counter() + 0.2
+    previous = b""
+    for n in range(total):
+        due = start + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        # One request in twenty is the gateway retrying the event before it.
+        if n % 20 == 19 and previous:
+            record = Sent(due, previous, retry=True)
+        else:
+            occurred = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            record = Sent(due, event_body(n, occurred), retry=False)
+            previous = record.body
+        sent.append(record)
+        queue.put_nowait(record)
+    for _ in loops:
+        queue.put_nowait(None)
+    await asyncio.gather(*loops)
+    return sent, time.perf_counter() - start
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile (no interpolation): a value that was actually observed."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_healthy(url: str, server: Process, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the ingress never became healthy; see {server.log}")
+
+
+def run(
+    env: Environment,
+    rate: float,
+    seconds: float,
+    drain: float,
+    workdir: Path,
+    server_processes: int = 2,
+) -> dict:
+    events = int(rate * seconds)
+    started = time.monotonic()
+    generate_orders(env, events)
+    publish_pending(env.settings)  # the set-up's journals are published before the clock starts
+    generation = time.monotonic() - started
+    dispose_engines()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    worker = start_worker(env, workdir)
+    beat = Process(
+        [ARLEDGER, "beat", "--loglevel", "WARNING", "--schedule", str(workdir / "beat-schedule")],
+        env.env(),
+        workdir / "beat.log",
+    )
+    server = Process([ARLEDGER, "serve", "--port", str(port)], env.env(), workdir / "serve.log")
+    reader = StreamReader(env.sink_url)
+    try:
+        wait_healthy(url, server)
+        reader.start()
+        before = {
+            "worker": cpu_seconds(worker.tree()),
+            "server": cpu_seconds(server.tree()),
+            "beat": cpu_seconds(beat.tree()),
+            "postgres": cpu_seconds(postgres_pids()),
+        }
+        sent, send_seconds = asyncio.run(send_all("127.0.0.1", port, rate, seconds))
+        accepted = [r for r in sent if not r.retry and r.status == 202 and r.receipt_id]
+        deadline = time.perf_counter() + drain
+        while time.perf_counter() < deadline:
+            if all(r.receipt_id in reader.first_seen for r in accepted):
+                break
+            time.sleep(0.1)
+        cpu = {
+            "worker": cpu_seconds(worker.tree()) - before["worker"],
+            "server": cpu_seconds(server.tree()) - before["server"],
+            "beat": cpu_seconds(beat.tree()) - before["beat"],
+            "postgres": cpu_seconds(postgres_pids()) - before["postgres"],
+        }
+        server_peak, worker_peak = server.tree_peak_mb(), worker.tree_peak_mb()
+    finally:
+        reader.stopping.set()
+        for process in (server, beat, worker):
+            process.stop()
+    reader.join(timeout=5)
+    if any(r.status not in (200, 202) for r in sent):
+        # The requests that failed are the ones to explain: show what the ingress logged.
+        print(server.log.read_text(errors="replace")[-4000:], file=sys.stderr)
+    with unit_of_work(env.database_url) as session:
+        violations = check_invariants(session)
+    acks = [r.acked - r.due for r in sent if r.acked is not None and r.status in (200, 202)]
+    published = [
+        reader.first_seen[r.receipt_id] - r.due
+        for r in accepted
+        if r.receipt_id in reader.first_seen
+    ]
+    failed = [r for r in sent if r.status not in (200, 202)]
+    retries = [r for r in sent if r.retry]
+    unpublished = [r for r in accepted if r.receipt_id not in reader.first_seen]
+    return {
+        "events": events - len(retries),
+        "requests": len(sent),
+        "retries": len(retries),
+        "retries_answered_200": sum(1 for r in retries if r.status == 200),
+        "rate": rate,
+        "achieved_rate": round(len(sent) / send_seconds, 1),
+        "ack_p50_ms": ms(percentile(acks, 0.50)),
+        "ack_p99_ms": ms(percentile(acks, 0.99)),
+        "ack_max_ms": ms(max(acks, default=None)),
+        "published_p50_ms": ms(percentile(published, 0.50)),
+        "published_p99_ms": ms(percentile(published, 0.99)),
+        "published_max_ms": ms(max(published, default=None)),
+        "lost": len(failed) + len(unpublished),
+        "failed_requests": len(failed),
+        "first_failures": sorted({r.error or str(r.status) for r in failed})[:5],
+        "journals_on_stream": reader.journals,
+        "invariant_violations": len(violations),
+        "server_peak_mb": round(server_peak, 1),
+        "worker_peak_mb": round(worker_peak, 1),
+        "generation_seconds": round(generation, 1),
+        "cpu_seconds": {name: round(value, 2) for name, value in cpu.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200, help="events per second")
+    parser.add_argument("--seconds", type=float, default=60, help="how long to send")
+    parser.add_argument(
+        "--drain", type=float, default=60, help="seconds to wait for the last journals"
+    )
+    parser.add_argument(
+        "--server-processes", type=int, default=2, help="`arledger serve --workers` (default 2)"
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON object")
+    args = parser.parse_args()
+    if args.rate <= 0 or args.seconds <= 0:
+        parser.error("--rate and --seconds must be positive")
+    env = environment()
+    try:
+        with tempfile.TemporaryDirectory(prefix="arledger-gateway-") as directory:
+            report = {
+                **run(
+                    env,
+                    args.rate,
+                    args.seconds,
+                    args.drain,
+                    Path(directory),
+                    args.server_processes,
+                )
+            }
+            report["machine"] = machine()
+    finally:
+        env.close()
+    print(
+        f"{report['events']} events at {report['achieved_rate']}/s: 202 p50 {report['ack_p50_ms']} ms,"
+        f" p99 {report['ack_p99_ms']} ms; published p50 {report['published_p50_ms']} ms,"
+        f" p99 {report['published_p99_ms']} ms; lost {report['lost']}",
+        file=sys.stderr,
+    )
+    print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
