@@ -327,6 +327,9 @@ def run(
         "requests": len(sent),
         "retries": len(retries),
         "retries_answered_200": sum(1 for r in retries if r.status == 200),
+        # A retry and its original race each other; whichever lands second is answered 200 with
+        # the first one's receipt. Either way: one receipt per event.
+        "distinct_receipts": len({r.receipt_id for r in sent if r.receipt_id is not None}),
         "rate": rate,
         "achieved_rate": round(len(sent) / send_seconds, 1),
         "ack_p50_ms": ms(percentile(acks, 0.50)),
