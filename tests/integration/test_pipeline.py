@@ -175,12 +175,16 @@ def test_a_lockbox_file_ends_with_every_item_distributed_and_published(
     assert (summary["items"], summary["pending_items"], summary["refused_items"]) == (240, 0, 0)
     assert summary["unapplied_items"] == 60  # every fourth check names O-404, which does not exist
     wait_until(
-        lambda: len(stream_journals(pipeline.gl_sink)) == journal_count(pipeline),
+        lambda: (
+            len({j["id"] for j in stream_journals(pipeline.gl_sink)}) == journal_count(pipeline)
+        ),
         what="every journal on the stream",
     )
-    published = [j["id"] for j in stream_journals(pipeline.gl_sink)]
+    # At least once, in commit order: a repeat (a sink timeout after Redis took the entries)
+    # carries the same id, and the first occurrences are every journal in posting order.
+    published = list(dict.fromkeys(j["id"] for j in stream_journals(pipeline.gl_sink)))
     with unit_of_work(pipeline.database_url) as session:
-        assert published == journal_ids(session)  # every journal, once, in posting order
+        assert published == journal_ids(session)
         assert check_invariants(session) == []
 
     again = subprocess.run(
