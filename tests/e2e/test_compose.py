@@ -97,7 +97,7 @@ def test_every_compose_service_command_runs_here(
     start_worker(
         env,
         *command("ingress", **{"0.0.0.0": "127.0.0.1", "8000": port})[1:],
-        ready="Uvicorn running",
+        ready="Application startup complete",  # a server process, not only the supervisor
     )
     probe = SERVICES["ingress"]["healthcheck"]["test"][-1].replace("8000", port)
     assert (
