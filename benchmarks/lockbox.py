@@ -1,6 +1,7 @@
 """Lockbox benchmark: a bank file of N checks through the real pipeline, against the COPY floor.
 
     python benchmarks/lockbox.py --items 100000 [--scale 10] [--json]
+    python benchmarks/lockbox.py --items 1000000 --parse-only [--json]
 
 Generates N open orders of three lines (mixed priorities; every fifth with a standard and an
 advanced write-off) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
@@ -305,6 +306,41 @@ def _load(connection: psycopg.Connection, table: str, data: bytes) -> None:
         copy.write(data)
 
 
+PARSE = """
+import json, resource, sys, time
+from ledger.lockbox import iter_items, validate_file
+started = time.monotonic()
+summary = validate_file(sys.argv[1])
+validated = time.monotonic() - started
+count = sum(1 for _ in iter_items(sys.argv[1]))
+print(json.dumps({
+    "items": count,
+    "validate_seconds": round(validated, 2),
+    "seconds": round(time.monotonic() - started, 2),
+    "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+}))
+"""
+
+
+def parse_only(items: int, workdir: Path) -> dict:
+    """Peak memory to validate and stream an ``items``-check file, in a fresh process (no
+    database): the file is written streamed, then parsed by the same two passes the importer
+    makes."""
+    path = workdir / "parse.txt"
+    with path.open("w") as handle:
+        write_bai(checks(0, items, items), handle, bank_file_id="PARSE", created=DEPOSIT)
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    report = json.loads(result.stdout)
+    report["file_mb"] = round(path.stat().st_size / 1024 / 1024, 1)
+    return {f"parse_{key}": value for key, value in report.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -313,8 +349,23 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=int, default=10, help="the second run's multiple of N (0: no second run)"
     )
+    parser.add_argument(
+        "--parse-only",
+        action="store_true",
+        help="only the parse: peak memory to validate and stream an N-check file (no database)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
+    if args.parse_only:
+        with tempfile.TemporaryDirectory(prefix="arledger-parse-") as directory:
+            report = {**parse_only(args.items, Path(directory)), "machine": machine()}
+        print(
+            f"parse of {report['parse_items']} checks ({report['parse_file_mb']} MB):"
+            f" peak {report['parse_peak_mb']} MB, {report['parse_seconds']} s",
+            file=sys.stderr,
+        )
+        print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+        return
     env = environment()
     try:
         with tempfile.TemporaryDirectory(prefix="arledger-bench-") as directory:

@@ -95,3 +95,9 @@ def test_the_gateway_benchmark_loses_nothing_and_answers_retries_once(clean_redi
     assert report["ack_p99_ms"] >= report["ack_p50_ms"] > 0
     assert report["published_p99_ms"] >= report["published_p50_ms"] > 0
     assert bench_databases() == before
+
+
+def test_the_parse_benchmark_streams_every_check_of_the_file(clean_redis):
+    report = run_benchmark(clean_redis, "benchmarks/lockbox.py", "--items", "500", "--parse-only")
+    assert report["parse_items"] == 500
+    assert report["parse_peak_mb"] > 0 and report["parse_file_mb"] > 0
