@@ -185,6 +185,30 @@ def unprocessed(url: str) -> int:
     return int(receipts) + int(events)
 
 
+def pending_summary(url: str) -> str:
+    """What is still unprocessed, for a failure message: receipt and event ids with statuses."""
+    with unit_of_work(url) as session:
+        receipts = session.execute(
+            select(RECEIPTS.c.id, RECEIPTS.c.source, RECEIPTS.c.status_reason)
+            .where(RECEIPTS.c.status == "queued")
+            .limit(10)
+        ).all()
+        events = session.execute(
+            select(INTAKE_EVENTS.c.id, INTAKE_EVENTS.c.status, INTAKE_EVENTS.c.status_reason)
+            .where(INTAKE_EVENTS.c.status.in_(("queued", "waiting")))
+            .limit(10)
+        ).all()
+    return f"queued receipts {[tuple(r) for r in receipts]}, events {[tuple(e) for e in events]}"
+
+
+def wait_until_processed(url: str, timeout: float = 90, what: str = "the intake") -> None:
+    """Wait until no intake is unprocessed; on timeout, say which intake is left."""
+    try:
+        wait_until(lambda: unprocessed(url) == 0, timeout=timeout, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; left: {pending_summary(url)}") from None
+
+
 def poison_messages(url: str) -> list[str]:
     with unit_of_work(url) as session:
         return [
@@ -383,15 +407,24 @@ def submit_intake(
     settings: Settings, orders: int, receipts: int, payments: int, *, prefix: str, seed_value: int
 ) -> Intake:
     """Persist operator receipts and gateway payments on orders F-…, and full refunds of every
-    third payment, without dispatching anything."""
+    third payment, without dispatching anything.
+
+    A refunded payment gets an order of its own, the last ones of the range. A refund restores
+    the lines its payment paid, so when another receipt on the same order is distributed between
+    them the end state legitimately depends on that order of events; on an order of its own it
+    cannot, and the final state must not depend on delivery order at all.
+    """
     from ledger.gateway import parse_event, receipt_request, submit_event
     from ledger.services import ReceiptRequest, submit_receipt
 
     rng = random.Random(seed_value)
+    refunded = -(-payments // 3)
+    shared = orders - refunded
+    assert shared > 0, "too few orders for the refunded payments to have their own"
     intake = Intake([], [], {})
     for i in range(receipts):
         amount = Money.from_minor(rng.randint(100, 25_000), "USD")
-        number = f"F-{rng.randrange(orders):04d}" if i % 7 else f"GONE-{i}"
+        number = f"F-{rng.randrange(shared):04d}" if i % 7 else f"GONE-{i}"
         request = ReceiptRequest(
             "operator", f"{prefix}-R{i}", amount, DEPOSITED, allocations=((number, amount),)
         )
@@ -406,7 +439,7 @@ def submit_intake(
             "payment_id": f"{prefix}-pi-{i}",
             "amount": str(Money.from_minor(cents, "USD")),
             "currency": "USD",
-            "order": f"F-{rng.randrange(orders):04d}",
+            "order": f"F-{shared + i // 3:04d}" if i % 3 == 0 else f"F-{rng.randrange(shared):04d}",
             "occurred_at": "2026-11-06T10:00:00Z",
         }
         event = parse_event(json.dumps(body))

@@ -34,6 +34,7 @@ from tests.fault.harness import (
     unprocessed,
     violations,
     wait_until,
+    wait_until_processed,
     worker_env,
 )
 
@@ -80,7 +81,7 @@ def test_the_sweep_recovers_every_intake_after_the_broker_loses_its_queues(
 
     swept = run_sweep(env)
     assert swept["receipts"] + swept["events"] > 0
-    wait_until(lambda: unprocessed(url) == 0, what="the sweep's redelivery")
+    wait_until_processed(url, what="the sweep's redelivery")
     wait_until(
         lambda: (
             set(file_sink_audit(sink, url)["first_seen"])  # type: ignore[arg-type]

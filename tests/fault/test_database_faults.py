@@ -35,6 +35,7 @@ from tests.fault.harness import (
     unprocessed,
     violations,
     wait_until,
+    wait_until_processed,
     worker_env,
 )
 
@@ -97,7 +98,7 @@ def test_killed_database_connections_are_retried_and_no_partial_transaction_is_v
     assert busy >= 1, f"no connection was killed in the middle of work ({killed} killed idle)"
 
     # No sweep: the retries alone must finish every task.
-    wait_until(lambda: unprocessed(url) == 0, timeout=120, what="the retried tasks")
+    wait_until_processed(url, timeout=120, what="the retried tasks")
     wait_until(lambda: stream_complete(faulty.gl_sink, url), what="every journal on the stream")
     log = worker.log.read_text(errors="replace")
     assert "Retry in" in log, "no task was retried after its connection was killed"

@@ -35,9 +35,8 @@ from tests.fault.harness import (
     cents_audit,
     net_cash_by_key,
     poison_messages,
-    unprocessed,
     violations,
-    wait_until,
+    wait_until_processed,
     worker_env,
 )
 from tests.integration.test_concurrency import NOV, ORDER, WRITE_OFFS
@@ -105,7 +104,7 @@ def test_fifty_receipts_on_one_order_through_the_worker_pool_equal_the_serial_re
     for receipt_id in ids:  # all at once: one message per receipt
         dispatch._send(settings, "arledger.distribute_receipts", [[receipt_id]])
     url = settings.database_url
-    wait_until(lambda: unprocessed(url) == 0, timeout=120, what="all fifty receipts")
+    wait_until_processed(url, timeout=120, what="all fifty receipts")
 
     with unit_of_work(url) as session:
         view = order_view(session, "HOT-1")

@@ -42,6 +42,7 @@ from tests.fault.harness import (
     unprocessed,
     violations,
     wait_until,
+    wait_until_processed,
     worker_env,
 )
 
@@ -108,7 +109,7 @@ def test_a_worker_killed_during_a_lockbox_import_loses_and_doubles_nothing(
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
 
     run_sweep(env)
-    wait_until(lambda: unprocessed(faulty.database_url) == 0, what="the sweep's redelivery")
+    wait_until_processed(faulty.database_url, what="the sweep's redelivery")
     wait_until(
         lambda: stream_complete(faulty.gl_sink, faulty.database_url),
         what="every journal on the GL stream",
@@ -178,7 +179,7 @@ def test_a_worker_killed_during_a_lockbox_import_on_rabbitmq_loses_and_doubles_n
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
 
     run_sweep(env)
-    wait_until(lambda: unprocessed(rabbit.database_url) == 0, what="redelivery and the sweep")
+    wait_until_processed(rabbit.database_url, what="redelivery and the sweep")
     wait_until(
         lambda: stream_complete(rabbit.gl_sink, rabbit.database_url),
         what="every journal on the GL stream",
