@@ -162,7 +162,9 @@ def test_a_missing_or_wrong_signature_is_401(gateway):
     assert gateway.balances("O-101") == ["75.00", "40.00", "120.00"]
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -100_000])
+# Well past the five minutes, not at the edge: the test itself may take a second or two to reach
+# the check on a loaded machine, which moves an edge case back inside the window.
+@pytest.mark.parametrize("skew", [-330, 330, -100_000])
 def test_a_timestamp_more_than_five_minutes_from_now_is_401(gateway, skew):
     status, body = gateway.post(event(), timestamp=int(time.time()) + skew)
     assert status == 401 and "5 minutes" in body["error"]

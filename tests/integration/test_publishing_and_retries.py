@@ -129,11 +129,11 @@ def test_a_task_meeting_transient_database_errors_is_retried_by_a_real_worker(
     calls: list[list[int]] = []
     real = jobs.distribute
 
-    def flaky(settings: Settings, receipt_ids: list[int]) -> jobs.Outcome:
+    def flaky(settings: Settings, receipt_ids: list[int], **options: int) -> jobs.Outcome:
         calls.append(receipt_ids)
         if len(calls) <= 2:
             raise OperationalError("SELECT", {}, Exception("deadlock detected"))
-        return real(settings, receipt_ids)
+        return real(settings, receipt_ids, **options)
 
     monkeypatch.setattr(jobs, "distribute", flaky)
     monkeypatch.setattr("tasks.celery_tasks.get_settings", lambda: loaded)
