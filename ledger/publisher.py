@@ -23,9 +23,10 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from ledger.db import unit_of_work
+from ledger.db import is_postgres, unit_of_work
 from ledger.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
 from ledger.views import commit_journal_dicts
 
@@ -136,17 +137,10 @@ def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> int | Non
     with unit_of_work(settings.database_url) as session:
         # Every commit this process made is visible here; when the cursor has reached the clock,
         # they are all delivered already and there is no reason to queue for the cursor's lock.
-        cursor, last = session.execute(
-            select(
-                select(PUBLISHER_CURSOR.c.published_seq)
-                .where(PUBLISHER_CURSOR.c.id == 1)
-                .scalar_subquery(),
-                select(CLOCK.c.last_seq).where(CLOCK.c.id == 1).scalar_subquery(),
-            )
-        ).one()
+        cursor, last = _cursor_and_clock(session)
         if cursor >= last:
             return 0
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgres(session):
             session.execute(text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}"))
         try:
             cursor = session.execute(
@@ -177,12 +171,24 @@ def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> int | Non
         return len(journals)
 
 
+def _cursor_and_clock(session: Session) -> tuple[int, int]:
+    """The last published commit sequence and the last sealed one, in one round trip."""
+    cursor, last = session.execute(
+        select(
+            select(PUBLISHER_CURSOR.c.published_seq)
+            .where(PUBLISHER_CURSOR.c.id == 1)
+            .scalar_subquery(),
+            select(CLOCK.c.last_seq).where(CLOCK.c.id == 1).scalar_subquery(),
+        )
+    ).one()
+    return int(cursor), int(last)
+
+
 def unpublished_count(settings: Settings) -> int:
     """Journals committed but not yet delivered (0 is cheap to see: the cursor caught up with the
     clock)."""
     with unit_of_work(settings.database_url) as session:
-        cursor = session.execute(select(PUBLISHER_CURSOR.c.published_seq)).scalar_one()
-        last = session.execute(select(CLOCK.c.last_seq)).scalar_one()
+        cursor, last = _cursor_and_clock(session)
         if cursor >= last:
             return 0
         return int(

@@ -171,7 +171,15 @@ def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest
         if existing is not None:
             return _repeat(request, existing)
         _validate_operator_receipt(session, settings, request)
-        receipt_id = _insert_if_new(session, {**_receipt_values(request), "status_reason": None})
+        receipt_id = _insert_if_new(
+            session,
+            {
+                **_receipt_values(request),
+                "customer_id": request.customer,
+                "status": "queued",
+                "status_reason": None,
+            },
+        )
     if receipt_id is None:  # recorded before, or a concurrent intake of it won the race
         existing = _receipt_by_key(session, request.external_key, request.reference)
         assert existing is not None
@@ -180,18 +188,17 @@ def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest
 
 
 def _receipt_values(request: ReceiptRequest) -> dict[str, Any]:
+    """The columns both intake paths write straight from the request."""
     return {
         "source": request.source,
         "external_key": request.external_key,
         "payload_hash": request.payload_hash(),
-        "customer_id": request.customer,
         "org_unit": request.org_unit,
         "currency": request.amount.currency,
         "amount_minor": request.amount.minor,
         "received_date": request.received_date,
         "automated": request.automated,
         "request": request.payload_json(),
-        "status": "queued",
         "reference": request.reference,
         "replaces_id": request.replaces,
     }
@@ -229,9 +236,8 @@ _AUTOMATED_INSERT = text(
 
 
 def _insert_automated(session: Session, request: ReceiptRequest) -> int | None:
-    values = _receipt_values(request)
     params = {
-        **{k: v for k, v in values.items() if k not in ("customer_id", "status")},
+        **_receipt_values(request),
         "customer": request.customer,
         "unknown_customer": (
             f"unknown customer {request.customer}" if request.customer is not None else None

@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 _RECEIPT_IDS = TypeAdapter(list[StrictInt])
+_ID = TypeAdapter(StrictInt)
 # A gateway receipt's task takes up to this many other queued receipts with it (see
 # services.distribute_receipts): one transaction for a burst instead of one per receipt, which is
 # what lets two worker processes keep up with hundreds of webhook events a second.
 TOP_UP = 100
-_ID = TypeAdapter(StrictInt)
 
 
 def record_poison(task: str, body: Any, reason: str) -> None:

@@ -10,6 +10,7 @@ is repaired by the sweep, because the database remembers what is pending.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -20,8 +21,18 @@ from tasks import jobs
 log = logging.getLogger(__name__)
 
 
-@cache
+# Celery's package loads lazily: its first import racing in several threads fails ("cannot
+# import name 'Celery'"), as a threaded server's first requests showed. One builder at a time.
+_APP_LOCK = threading.Lock()
+
+
 def _app(broker_url: str) -> Any:
+    with _APP_LOCK:
+        return _build_app(broker_url)
+
+
+@cache
+def _build_app(broker_url: str) -> Any:
     from celery import Celery  # noqa: PLC0415 - in-process runs never import Celery
 
     from workers.celery_app import ROUTES  # noqa: PLC0415
@@ -34,14 +45,6 @@ def _app(broker_url: str) -> Any:
         broker_connection_retry_on_startup=True,
     )
     return app
-
-
-def connect(settings: Settings) -> None:
-    """Build the broker client now, in the calling thread. A server that dispatches from a
-    thread pool calls this at start-up: Celery's package is loaded lazily, and its first import
-    racing in several threads at once fails ("cannot import name 'Celery'")."""
-    if settings.broker_url:
-        _app(settings.broker_url)
 
 
 def _send(settings: Settings, name: str, args: list[Any]) -> None:

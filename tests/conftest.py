@@ -19,13 +19,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 from psycopg import sql
+from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger.db import dispose_engines, get_engine
@@ -144,6 +145,33 @@ def loaded(settings: Settings) -> Settings:
     return settings
 
 
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 90, what: str = "condition"
+) -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def line_balances(session: Session) -> tuple[object, ...]:
+    """Every order line's (id, balance in minor units), in id order."""
+    from sqlalchemy import select
+
+    from ledger import schema
+
+    return tuple(
+        session.execute(
+            select(schema.OrderLine.id, schema.OrderLine.balance_minor).order_by(
+                schema.OrderLine.id
+            )
+        ).all()
+    )
+
+
 def ledger_fingerprint(url: str) -> tuple[object, ...]:
     """What a refused request must leave untouched: row counts, every balance, every status."""
     from sqlalchemy import func, select
@@ -163,13 +191,7 @@ def ledger_fingerprint(url: str) -> tuple[object, ...]:
                 schema.Account,
             )
         )
-        balances = tuple(
-            session.execute(
-                select(schema.OrderLine.id, schema.OrderLine.balance_minor).order_by(
-                    schema.OrderLine.id
-                )
-            ).all()
-        )
+        balances = line_balances(session)
         statuses = tuple(
             session.execute(
                 select(schema.Receipt.id, schema.Receipt.status).order_by(schema.Receipt.id)

@@ -71,7 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
         raise MissingWebhookSecret("ARLEDGER_WEBHOOK_SECRET is required to start the HTTP ingress")
     secret = settings.webhook_secret.get_secret_value()
-    dispatch.connect(settings)  # before requests arrive on several threads at once
     sender = BatchSender(settings) if settings.broker_url else None
     app = FastAPI(
         title="arledger ingress",
@@ -188,10 +187,9 @@ class BatchSender:
 
     def add(self, intake: EventIntake) -> None:
         with self.lock:
-            if intake.event_row is not None:
-                self.events.append(intake.event_row)
-            elif intake.receipt_id is not None:
-                self.receipts.append(intake.receipt_id)
+            receipts, events = _work(intake)
+            self.receipts += receipts
+            self.events += events
             if self.thread is None:  # started with the first event: no thread in idle test apps
                 self.thread = threading.Thread(target=self._run, name="ingress-sender", daemon=True)
                 self.thread.start()
@@ -208,10 +206,7 @@ class BatchSender:
             receipts, self.receipts = self.receipts, []
             events, self.events = self.events, []
         try:
-            if receipts:
-                dispatch.distribute(self.settings, receipts)
-            if events:
-                dispatch.process_events(self.settings, events)
+            _send(self.settings, receipts, events)
         except Exception as exc:  # the broker is away: the sweep sends these again
             log.warning(
                 "could not send %d receipts and %d events to the broker (%s); the sweep will",
@@ -221,11 +216,23 @@ class BatchSender:
             )
 
 
-def _dispatch(settings: Settings, intake: EventIntake) -> None:
+def _work(intake: EventIntake) -> tuple[list[int], list[int]]:
+    """What an intake asks for: a refund or dispute is an event to process, a payment a receipt
+    to distribute."""
     if intake.event_row is not None:
-        dispatch.process_events(settings, [intake.event_row])
-    elif intake.receipt_id is not None:
-        dispatch.distribute(settings, [intake.receipt_id])
+        return [], [intake.event_row]
+    return ([intake.receipt_id] if intake.receipt_id is not None else []), []
+
+
+def _send(settings: Settings, receipts: list[int], events: list[int]) -> None:
+    if receipts:
+        dispatch.distribute(settings, receipts)
+    if events:
+        dispatch.process_events(settings, events)
+
+
+def _dispatch(settings: Settings, intake: EventIntake) -> None:
+    _send(settings, *_work(intake))
 
 
 def _error(status: int, message: str, fields: list[dict[str, str]] | None = None) -> JSONResponse:

@@ -255,3 +255,33 @@ def test_the_openapi_schema_describes_the_webhook(gateway):
     assert {"event_id", "type", "amount", "currency", "payment_id", "occurred_at"} <= set(
         body["required"]
     )
+
+
+def test_with_the_broker_unreachable_the_event_is_still_answered_202_and_the_sweep_applies_it(
+    loaded: Settings, caplog
+):
+    """SPEC section 9: the database, not the broker, remembers what is pending. The ingress
+    answers once the event is committed; the task it then fails to send is sent by the sweep."""
+    from tasks import dispatch
+    from tests.conftest import wait_until
+
+    unreachable = loaded.model_copy(
+        update={
+            "webhook_secret": SecretStr(SECRET),
+            "broker_url": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "sweep_grace_seconds": 0.0,
+        }
+    )
+    gateway = Gateway(unreachable)
+    status, body = gateway.post(event())
+    assert status == 202 and body["status"] == "queued"
+    wait_until(
+        lambda: any("could not send 1 receipts" in r.getMessage() for r in caplog.records),
+        timeout=60,
+        what="the sender thread to give up on the broker",
+    )
+    assert gateway.balances("O-101") == ["75.00", "40.00", "120.00"]  # nothing applied yet
+
+    dispatch.sweep(loaded.model_copy(update={"sweep_grace_seconds": 0.0}))
+    assert gateway.balances("O-101") == ["75.00", "40.00", "0.00"]  # as when sent at once
+    assert gateway.sound() == []

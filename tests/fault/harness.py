@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,24 +25,12 @@ from ledger.money import Money
 from ledger.schema import INTAKE_EVENTS, JOURNAL_LINES, JOURNALS, POISON_MESSAGES, RECEIPTS
 from ledger.services import WriteOffRequest, create_write_off, load_file
 from ledger.views import journal_ids
-from tests.conftest import ARLEDGER, SAMPLE, pipeline_env
+from tests.conftest import ARLEDGER, SAMPLE, line_balances, pipeline_env, wait_until
 from tests.fault import figures
 
 DEPOSITED = date(2026, 11, 6)
 CASH = "1000"  # the sample org unit's cash account
 PRODUCTS = ("COURSE", "DUES", "DONATION", "JOURNAL")
-
-
-def wait_until(
-    predicate: Callable[[], object], timeout: float = 90, what: str = "condition"
-) -> None:
-    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 # --- the organisation ------------------------------------------------------------------------
@@ -277,13 +263,7 @@ def ledger_state(url: str) -> tuple[object, ...]:
     from ledger.repository import write_offs_with_reversed
 
     with unit_of_work(url) as session:
-        balances = tuple(
-            session.execute(
-                select(schema.OrderLine.id, schema.OrderLine.balance_minor).order_by(
-                    schema.OrderLine.id
-                )
-            ).all()
-        )
+        balances = line_balances(session)
         statuses = tuple(
             session.execute(
                 select(RECEIPTS.c.external_key, RECEIPTS.c.status).order_by(RECEIPTS.c.external_key)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -33,21 +32,10 @@ from ledger.money import Money
 from ledger.services import ReceiptRequest, load_file, submit_receipt
 from ledger.views import exceptions_view, journal_ids
 from tasks import dispatch
-from tests.conftest import ARLEDGER, SAMPLE, pipeline_env, reset_postgres
+from tests.conftest import ARLEDGER, SAMPLE, pipeline_env, reset_postgres, wait_until
 from workers.ingress import create_app
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-def wait_until(
-    predicate: Callable[[], object], timeout: float = 60, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stream_journals(url: str) -> list[dict]:
