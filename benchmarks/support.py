@@ -147,7 +147,7 @@ class Process:
 
     def tree_peak_mb(self) -> float:
         """Peak RSS (VmHWM) of this process and each of its children, the largest, in MB."""
-        peaks = [_hwm_kb(pid) for pid in [self.process.pid, *_children(self.process.pid)]]
+        peaks = [hwm_kb(pid) for pid in [self.process.pid, *_children(self.process.pid)]]
         return max(peaks, default=0) / 1024
 
     def stop(self) -> None:
@@ -196,7 +196,8 @@ def _children(pid: int) -> list[int]:
     return result
 
 
-def _hwm_kb(pid: int) -> int:
+def hwm_kb(pid: int) -> int:
+    """A process's peak RSS so far (VmHWM) in kB; 0 when it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
