@@ -603,3 +603,38 @@ def test_receipt_view_reports_where_the_money_went(loaded):
     view = receive(loaded, "R1", "10.00", "O-100")
     with unit_of_work(loaded.database_url) as session:
         assert receipt_view(session, view["id"])["orders"] == ["O-100"]
+
+
+@pytest.mark.parametrize(
+    ("customer", "org_unit", "stored", "reason"),
+    [
+        ("C-1", "ASSN", ("C-1", "ASSN"), None),
+        ("C-404", "NOWHERE", (None, None), "unknown customer C-404"),
+        (None, None, (None, None), None),
+    ],
+)
+def test_an_automated_receipt_is_recorded_whatever_names_it_carries(
+    loaded, customer, org_unit, stored, reason
+):
+    """Gateway and bank receipts are never refused for an unknown customer or org unit: the
+    names stay in the request, the columns stay empty, the reason names the customer; the same
+    intake again is recognised, not recorded twice."""
+    amount = Money.parse("10.00", "USD")
+    request = ReceiptRequest(
+        "gateway",
+        "evt-auto",
+        amount,
+        date(2026, 11, 5),
+        customer=customer,
+        org_unit=org_unit,
+        automated=True,
+        reference="stripe:pi-auto",
+    )
+    first = submit_receipt(loaded, request)
+    again = submit_receipt(loaded, request)
+    assert first.created and not again.created and again.receipt_id == first.receipt_id
+    with unit_of_work(loaded.database_url) as session:
+        row = session.get(schema.Receipt, first.receipt_id)
+        assert (row.customer_id, row.org_unit) == stored
+        assert (row.status, row.status_reason) == ("queued", reason)
+        assert json.loads(row.request)["customer"] == customer
