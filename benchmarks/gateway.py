@@ -278,7 +278,11 @@ def run(
         env.env(),
         workdir / "beat.log",
     )
-    server = Process([ARLEDGER, "serve", "--port", str(port)], env.env(), workdir / "serve.log")
+    server = Process(
+        [ARLEDGER, "serve", "--port", str(port), "--workers", str(server_processes)],
+        env.env(),
+        workdir / "serve.log",
+    )
     reader = StreamReader(env.sink_url)
     try:
         wait_healthy(url, server)

@@ -36,6 +36,10 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
 
 
 _engines: dict[str, Engine] = {}
+# Connections each engine keeps open. A caller that runs database work on threads runs at most
+# this many at once (the ingress does): a connection beyond it is opened for one use and closed,
+# and for PostgreSQL every new connection is a new backend process.
+POOL_SIZE = 5
 
 
 def get_engine(url: str) -> Engine:
@@ -47,7 +51,7 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(sa_url, connect_args={"timeout": 60})
             _configure_sqlite(engine)
         else:
-            engine = create_engine(sa_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            engine = create_engine(sa_url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=5)
         _engines[url] = engine
     return engine
 

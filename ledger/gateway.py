@@ -29,13 +29,18 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger import schema
-from ledger.db import is_postgres, unit_of_work
+from ledger.db import get_engine, is_postgres, unit_of_work
 from ledger.errors import ArledgerError, IdempotencyConflict, InputRefused, InvalidInput
 from ledger.inputs import CurrencyCode, DecimalString, format_validation_error, parse_json
 from ledger.money import Money
 from ledger.repository import load_calendar
 from ledger.schema import INTAKE_EVENTS, RECEIPTS
-from ledger.services import ReceiptRequest, intake_receipt, reverse_locked_receipt
+from ledger.services import (
+    ReceiptRequest,
+    insert_automated,
+    intake_receipt,
+    reverse_locked_receipt,
+)
 
 SIGNATURE_HEADER = "X-Arledger-Signature"
 REPLAY_WINDOW_SECONDS = 300
@@ -192,17 +197,20 @@ class EventIntake:
 def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     """Persist a gateway event (the inbox) or recognise a repeat; raises IdempotencyConflict for
     an event id reused with a different payload."""
-    with unit_of_work(settings.database_url) as session:
-        if event.type == "payment.succeeded":
-            intake = intake_receipt(session, settings, receipt_request(event))
-            # Checked after the insert (rolled back on conflict): a repeat is rare, and a new
-            # payment then costs two statements instead of three.
-            if intake.created and _event_row(session, event.intake_key) is not None:
-                raise IdempotencyConflict(
-                    f"event id {event.event_id}", ["it was a refund or dispute"], field="event_id"
-                )
+    if event.type == "payment.succeeded":
+        request = receipt_request(event)
+        # A new payment, the common case, is one statement and a commit on a plain connection.
+        # A repeat (or an event id a refund already holds) falls through to the session path,
+        # which finds the earlier intake and compares it.
+        with get_engine(settings.database_url).begin() as connection:
+            receipt_id = insert_automated(connection, request)
+        if receipt_id is not None:
+            return EventIntake(receipt_id, "queued", True)
+        with unit_of_work(settings.database_url) as session:
+            intake = intake_receipt(session, settings, request)
             session.commit()
             return EventIntake(intake.receipt_id, intake.status, intake.created)
+    with unit_of_work(settings.database_url) as session:
         if session.execute(
             select(RECEIPTS.c.id).where(RECEIPTS.c.external_key == event.intake_key)
         ).first():

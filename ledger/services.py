@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, String, Text, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -165,7 +166,7 @@ def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest
         # Gateway and bank receipts: a new one is the common case, so try the insert first —
         # one statement, which itself resolves the customer and org unit — and look for the
         # earlier intake only when the key or the payment reference is taken.
-        receipt_id = _insert_automated(session, request)
+        receipt_id = insert_automated(session.connection(), request)
     else:
         existing = _receipt_by_key(session, request.external_key, request.reference)
         if existing is not None:
@@ -182,7 +183,10 @@ def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest
         )
     if receipt_id is None:  # recorded before, or a concurrent intake of it won the race
         existing = _receipt_by_key(session, request.external_key, request.reference)
-        assert existing is not None
+        if existing is None:  # the insert yielded to the event inbox
+            raise IdempotencyConflict(
+                _intake_name(request), ["it was a refund or dispute"], field="event_id"
+            )
         return _repeat(request, existing)
     return Intake(receipt_id, True, "queued")
 
@@ -207,35 +211,51 @@ def _receipt_values(request: ReceiptRequest) -> dict[str, Any]:
 # An automated receipt naming a customer or org unit this ledger does not know is still recorded:
 # the names stay in its request, the columns are left empty (distribution marks it unidentified)
 # and the reason says which customer was unknown. One statement resolves both names, inserts, and
-# yields to an earlier intake of the same key or payment. Written as SQL once, not built per call:
-# on the webhook's path, building and fingerprinting the equivalent Core statement cost more CPU
-# than the database spent running it. Portable to PostgreSQL and SQLite (3.35+).
+# yields to an earlier intake of the same key or payment, and to a refund or dispute already in
+# the event inbox under the same key (an event id names one event, whichever inbox holds it).
+# Written as SQL once, not built per call: on the webhook's path, building and fingerprinting the
+# equivalent Core statement cost more CPU than the database spent running it. Portable to
+# PostgreSQL and SQLite (3.35+; the WHERE also keeps SQLite from reading ON CONFLICT as a join).
 _AUTOMATED_INSERT = text(
     """
     INSERT INTO receipts (source, external_key, payload_hash, customer_id, org_unit, currency,
         amount_minor, received_date, automated, request, status, status_reason, reference,
         replaces_id)
-    VALUES (:source, :external_key, :payload_hash,
+    SELECT :source, :external_key, :payload_hash,
         (SELECT id FROM customers WHERE id = :customer),
         (SELECT code FROM org_units WHERE code = :org_unit),
         :currency, :amount_minor, :received_date, :automated, :request, 'queued',
         CASE WHEN NOT EXISTS (SELECT 1 FROM customers WHERE id = :customer)
              THEN :unknown_customer END,
-        :reference, :replaces_id)
+        :reference, :replaces_id
+    WHERE NOT EXISTS (SELECT 1 FROM intake_events WHERE external_key = :external_key)
     ON CONFLICT DO NOTHING
     RETURNING id
     """
 ).bindparams(
+    bindparam("source", type_=String),
+    bindparam("external_key", type_=String),
+    bindparam("payload_hash", type_=String),
     bindparam("customer", type_=String),
     bindparam("org_unit", type_=String),
+    bindparam("currency", type_=String),
+    bindparam("amount_minor", type_=BigInteger),
     bindparam("received_date", type_=Date),
     bindparam("automated", type_=Boolean),
+    bindparam("request", type_=Text),
     bindparam("unknown_customer", type_=Text),
+    bindparam("reference", type_=String),
     bindparam("replaces_id", type_=BigInteger),
 )
 
 
-def _insert_automated(session: Session, request: ReceiptRequest) -> int | None:
+def insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+    """Insert an automated receipt in the connection's transaction; its id, or None when the
+    key, the payment or an inbox event already holds it (the caller finds out which).
+
+    Takes a plain connection, not a session: the webhook's common case is this one statement and
+    a commit, and an ORM session around it cost more CPU than the statement.
+    """
     params = {
         **_receipt_values(request),
         "customer": request.customer,
@@ -243,7 +263,14 @@ def _insert_automated(session: Session, request: ReceiptRequest) -> int | None:
             f"unknown customer {request.customer}" if request.customer is not None else None
         ),
     }
-    return session.execute(_AUTOMATED_INSERT, params).scalar()
+    return connection.execute(_AUTOMATED_INSERT, params).scalar()
+
+
+def _intake_name(request: ReceiptRequest) -> str:
+    """How a conflict names the intake: a gateway's event, or an external id."""
+    if request.source == "gateway":
+        return f"event id {request.external_id}"
+    return f"external id {request.external_id}"
 
 
 def _insert_if_new(session: Session, values: dict[str, Any]) -> int | None:
@@ -279,10 +306,8 @@ def _repeat(request: ReceiptRequest, existing: schema.Receipt) -> Intake:
         if before == now:
             return Intake(existing.id, False, existing.status)
         what = f"payment {request.reference}"
-    elif request.source == "gateway":
-        what = f"event id {request.external_id}"
     else:
-        what = f"external id {request.external_id}"
+        what = _intake_name(request)
     differences = [
         f"{name} {before[name]} then, {now[name]} now"
         for name in now

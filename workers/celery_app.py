@@ -9,10 +9,14 @@ with routing; a beat schedule for the outbox publisher and the intake sweep. Tas
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_process_init
 from kombu.entity import Queue
 
 from config.settings import Settings, get_settings
+from workers.runtime import freeze_startup_heap
 
 QUEUES = ("receipts", "lockbox", "gl")
 ROUTES = {
@@ -62,3 +66,9 @@ def create_app(settings: Settings) -> Celery:
 
 
 app = create_app(get_settings())
+
+
+@worker_process_init.connect(weak=False)
+def _pool_process_started(**_kwargs: Any) -> None:
+    # After the fork, before the first task: the imports and the app are all in place.
+    freeze_startup_heap()

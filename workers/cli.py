@@ -802,6 +802,9 @@ def serve(
 
     application = create_app(settings())  # refuses to start without a webhook secret
     if workers == 1:
+        from workers.runtime import freeze_startup_heap
+
+        freeze_startup_heap()
         uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
         return
     # Several processes need the app by import path: each builds its own from the environment.

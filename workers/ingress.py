@@ -13,16 +13,18 @@ appears in a response or a log line.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from fastapi import BackgroundTasks, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from config.settings import Settings, get_settings
-from ledger.db import ping
+from ledger.db import POOL_SIZE, ping
 from ledger.errors import Conflict, InputRefused
 from ledger.gateway import (
     MAX_BODY_BYTES,
@@ -36,6 +38,9 @@ from ledger.gateway import (
     verify,
 )
 from tasks import dispatch
+from workers.runtime import freeze_startup_heap
+
+T = TypeVar("T")
 
 _RECEIPT_BODY = {
     "type": "object",
@@ -72,6 +77,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise MissingWebhookSecret("ARLEDGER_WEBHOOK_SECRET is required to start the HTTP ingress")
     secret = settings.webhook_secret.get_secret_value()
     sender = BatchSender(settings) if settings.broker_url else None
+    # Database work runs on as many threads as the engine keeps connections. Under a burst a
+    # request waits here for a thread; with more threads than connections it would wait for an
+    # overflow connection opened and closed for it, a new PostgreSQL backend every time.
+    database = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="ingress-db")
+
+    async def in_database_thread(function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(database, function, *args)
+
     app = FastAPI(
         title="arledger ingress",
         version="1",
@@ -86,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     async def health() -> JSONResponse:
-        reachable = await run_in_threadpool(ping, settings.database_url)
+        reachable = await in_database_thread(ping, settings.database_url)
         return JSONResponse(
             {"status": "ok" if reachable else "database unreachable"},
             status_code=200 if reachable else 503,
@@ -140,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except InputRefused as exc:
             return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
         try:
-            intake: EventIntake = await run_in_threadpool(submit_event, settings, event)
+            intake: EventIntake = await in_database_thread(submit_event, settings, event)
         except Conflict as exc:
             return _error(409, exc.message)
         except InputRefused as exc:
@@ -160,7 +173,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app built from ``ARLEDGER_*`` variables: what each process of ``serve --workers N``
     runs."""
-    return create_app(get_settings())
+    app = create_app(get_settings())
+    freeze_startup_heap()
+    return app
 
 
 log = logging.getLogger(__name__)

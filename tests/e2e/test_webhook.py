@@ -13,6 +13,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from config.settings import Settings
 from ledger.check import check_invariants
@@ -229,6 +230,18 @@ def test_a_refund_larger_than_the_payment_fails_into_the_exception_queue(gateway
 def test_an_event_id_reused_across_payment_and_refund_is_409(gateway):
     gateway.post(event())
     assert gateway.post(event(type="payment.refunded"))[0] == 409
+
+
+def test_a_payment_reusing_a_refund_event_id_is_409_and_records_nothing(gateway):
+    # The other direction: the refund is in the event inbox first (waiting for its payment),
+    # and the intake insert itself yields to it.
+    assert (
+        gateway.post(event(event_id="evt_9", type="payment.refunded", payment_id="pi_9"))[0] == 202
+    )
+    status, body = gateway.post(event(event_id="evt_9"))
+    assert status == 409 and "evt_9" in body["error"] and "refund or dispute" in body["error"]
+    with unit_of_work(gateway.settings.database_url) as session:
+        assert session.execute(text("SELECT count(*) FROM receipts")).scalar() == 0
 
 
 def test_health_answers_200_when_the_database_is_reachable(gateway):
