@@ -9,11 +9,12 @@ the same order serialise instead of failing mid-transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,23 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
         else engine_or_session
     )
     return bind.dialect.name == "postgresql"
+
+
+def among(
+    session: Session, column: ColumnElement[Any], values: Collection[Any]
+) -> ColumnElement[bool]:
+    """``column IN (values)``, written on PostgreSQL as ``column = ANY(:array)``.
+
+    An IN list renders one placeholder per value, so its SQL text changes with every batch: on
+    every batch SQLAlchemy renders it again, psycopg parses it again and PostgreSQL plans it
+    again. A profile of the lockbox worker found a fifth of its time there. One array parameter
+    keeps one text per query, which psycopg prepares once per connection. SQLite has no arrays
+    and keeps the IN list.
+    """
+    if is_postgres(session):
+        array = bindparam("among", list(values), type_=ARRAY(column.type), unique=True)
+        return column == any_(array)
+    return column.in_(values)
 
 
 _engines: dict[str, Engine] = {}

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from ledger import schema
 from ledger.audit import chain, commit_digest
 from ledger.calendar import Calendar, Period
-from ledger.db import is_postgres
+from ledger.db import among, is_postgres
 from ledger.journal import Journal, Side
 from ledger.model import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
 from ledger.money import Money
@@ -139,7 +139,7 @@ def order_ids_by_number(session: Session, numbers: Collection[str]) -> dict[str,
     if not numbers:
         return {}
     rows = session.execute(
-        select(ORDERS.c.number, ORDERS.c.id).where(ORDERS.c.number.in_(sorted(numbers)))
+        select(ORDERS.c.number, ORDERS.c.id).where(among(session, ORDERS.c.number, sorted(numbers)))
     )
     return {number: order_id for number, order_id in rows}
 
@@ -165,7 +165,7 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
         )
         .join(ORG_UNITS, ORG_UNITS.c.code == ORDERS.c.org_unit)
         .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
-        .where(ORDERS.c.id.in_(ids))
+        .where(among(session, ORDERS.c.id, ids))
         .order_by(ORDERS.c.id)
     )
     if lock:
@@ -191,7 +191,7 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
         )
         .join(PRODUCTS, PRODUCTS.c.code == LINES.c.product)
         .join(SUBSYSTEMS, SUBSYSTEMS.c.code == PRODUCTS.c.subsystem)
-        .where(LINES.c.order_id.in_(ids))
+        .where(among(session, LINES.c.order_id, ids))
     )
     lines_by_id: dict[int, Line] = {}
     currency_of = {row.id: row.currency for row in heads}
@@ -214,7 +214,9 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
         lines_by_id[line.id] = line
 
     for row in session.execute(
-        write_offs_with_reversed().where(WRITE_OFFS.c.order_id.in_(ids)).order_by(WRITE_OFFS.c.id)
+        write_offs_with_reversed()
+        .where(among(session, WRITE_OFFS.c.order_id, ids))
+        .order_by(WRITE_OFFS.c.id)
     ):
         currency = currency_of[row.order_id]
         lines_by_id[row.line_id].write_offs.append(
@@ -298,7 +300,7 @@ def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:
         select(JOURNALS.c.order_id, func.sum(JOURNALS.c.amount_minor))
         .join(RECEIPTS, RECEIPTS.c.id == JOURNALS.c.receipt_id)
         .where(
-            JOURNALS.c.order_id.in_(order_ids),
+            among(session, JOURNALS.c.order_id, order_ids),
             JOURNALS.c.type.in_(("RECEIPT", "TRANSFER")),
             RECEIPTS.c.status != "reversed",
         )

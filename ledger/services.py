@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from ledger import schema, views
 from ledger.calendar import Calendar
-from ledger.db import is_postgres, unit_of_work
+from ledger.db import among, is_postgres, unit_of_work
 from ledger.errors import (
     AmountNotPositive,
     ApplyExceedsUnapplied,
@@ -396,7 +396,10 @@ def distribute_receipts(
         receipts = list(
             session.execute(
                 select(RECEIPTS)
-                .where(RECEIPTS.c.id.in_(sorted(set(receipt_ids))), RECEIPTS.c.status == "queued")
+                .where(
+                    among(session, RECEIPTS.c.id, sorted(set(receipt_ids))),
+                    RECEIPTS.c.status == "queued",
+                )
                 .order_by(RECEIPTS.c.id)
                 .with_for_update()
             ).all()

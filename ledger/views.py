@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ledger import schema
+from ledger.db import among
 from ledger.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
 from ledger.journal import Entry, Journal, Side, TxnType
 from ledger.model import Order, WriteOff, line_priority
@@ -48,7 +49,10 @@ def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str
     result: list[dict[str, Any]] = []
     for start in range(0, len(journal_ids), _CHUNK):
         chunk = list(journal_ids[start : start + _CHUNK])
-        by_id = {journal["id"]: journal for journal in _assemble(session, JOURNALS.c.id.in_(chunk))}
+        by_id = {
+            journal["id"]: journal
+            for journal in _assemble(session, among(session, JOURNALS.c.id, chunk))
+        }
         result.extend(by_id[journal_id] for journal_id in chunk)
     return result
 
@@ -56,7 +60,7 @@ def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str
 def commit_journal_dicts(session: Session, commit_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The journals of these ledger commits, in commit order: what the publisher sends. Selected
     by commit — a handful of ids — rather than by thousands of journal ids."""
-    return _assemble(session, JOURNALS.c.commit_id.in_(list(commit_ids)), by_commit=True)
+    return _assemble(session, among(session, JOURNALS.c.commit_id, commit_ids), by_commit=True)
 
 
 def _assemble(
@@ -83,7 +87,7 @@ def _assemble(
                 JOURNAL_LINES.c.order_id,
                 JOURNAL_LINES.c.line_id,
             )
-            .where(JOURNAL_LINES.c.journal_id.in_(journal_ids[start : start + _CHUNK]))
+            .where(among(session, JOURNAL_LINES.c.journal_id, journal_ids[start : start + _CHUNK]))
             .order_by(JOURNAL_LINES.c.id)
         ).all()
     order_ids = {row.order_id for row in line_rows if row.order_id is not None}
@@ -121,7 +125,9 @@ def _lookup(session: Session, key: Any, value: Any, ids: set[int]) -> dict[int, 
     wanted = sorted(ids)
     for start in range(0, len(wanted), _CHUNK):
         found.update(
-            session.execute(select(key, value).where(key.in_(wanted[start : start + _CHUNK]))).all()
+            session.execute(
+                select(key, value).where(among(session, key, wanted[start : start + _CHUNK]))
+            ).all()
         )
     return found
 
