@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -252,11 +253,15 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
     }
 
 
+@cache
 def write_offs_with_reversed() -> Any:
     """Write-offs with their reversed amount: reversals minus the receipt reversals undoing them.
 
     The sum is a correlated subquery, so each write-off's reversals are found through the
     journals' write-off index — the cost follows the write-offs asked for, not the ledger's size.
+    Built once per process: a statement is immutable (``where`` returns a new one), and building
+    the alias and subquery afresh, then fingerprinting them for SQLAlchemy's compiled cache, was
+    a tenth of the worker's time on the gateway path.
     """
     reversals = aliased(JOURNALS)
     reversed_minor = (
