@@ -53,6 +53,14 @@ def among(
     return column.in_(values)
 
 
+def among_param(column: ColumnElement[Any], name: str, *, postgres: bool) -> ColumnElement[bool]:
+    """``among`` with the list left as the parameter ``name``, given when the statement runs:
+    for a statement built once and run many times."""
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 _engines: dict[str, Engine] = {}
 # Connections each engine keeps open. A caller that runs database work on threads runs at most
 # this many at once (the ingress does): a connection beyond it is opened for one use and closed,

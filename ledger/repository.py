@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from ledger import schema
 from ledger.audit import chain, commit_digest
 from ledger.calendar import Calendar, Period
-from ledger.db import among, is_postgres
+from ledger.db import among, among_param, is_postgres
 from ledger.journal import Journal, Side
 from ledger.model import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
 from ledger.money import Money
@@ -154,46 +154,10 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
     ids = sorted(set(order_ids))
     if not ids:
         return {}
-    head = (
-        select(
-            ORDERS.c.id,
-            ORDERS.c.number,
-            ORDERS.c.customer_id,
-            ORDERS.c.currency,
-            ORDERS.c.org_unit,
-            ORG_UNITS.c.credit_writeoff_account,
-            CUSTOMERS.c.bills_to_parent,
-        )
-        .join(ORG_UNITS, ORG_UNITS.c.code == ORDERS.c.org_unit)
-        .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
-        .where(among(session, ORDERS.c.id, ids))
-        .order_by(ORDERS.c.id)
-    )
-    if lock:
-        head = head.with_for_update(of=ORDERS)
-    heads = session.execute(head).all()
-
+    head, locked_head, lines, write_offs = _order_statements(is_postgres(session))
+    heads = session.execute(locked_head if lock else head, {"ids": ids}).all()
     lines_by_order: dict[int, list[Line]] = defaultdict(list)
-    line_rows = session.execute(
-        select(
-            LINES.c.id,
-            LINES.c.order_id,
-            LINES.c.line_no,
-            LINES.c.product,
-            LINES.c.amount_minor,
-            LINES.c.balance_minor,
-            LINES.c.ar_account,
-            LINES.c.shipped,
-            PRODUCTS.c.priority,
-            SUBSYSTEMS.c.priority.label("subsystem_priority"),
-            PRODUCTS.c.revenue_account,
-            PRODUCTS.c.writeoff_account,
-            PRODUCTS.c.inventoried,
-        )
-        .join(PRODUCTS, PRODUCTS.c.code == LINES.c.product)
-        .join(SUBSYSTEMS, SUBSYSTEMS.c.code == PRODUCTS.c.subsystem)
-        .where(among(session, LINES.c.order_id, ids))
-    )
+    line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
     currency_of = {row.id: row.currency for row in heads}
     for row in line_rows:
@@ -214,11 +178,7 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
         lines_by_order[row.order_id].append(line)
         lines_by_id[line.id] = line
 
-    for row in session.execute(
-        write_offs_with_reversed()
-        .where(among(session, WRITE_OFFS.c.order_id, ids))
-        .order_by(WRITE_OFFS.c.id)
-    ):
+    for row in session.execute(write_offs, {"ids": ids}):
         currency = currency_of[row.order_id]
         lines_by_id[row.line_id].write_offs.append(
             WriteOff(
@@ -295,6 +255,55 @@ def write_offs_with_reversed() -> Any:
         WRITE_OFFS.c.posting_date,
         reversed_minor,
     )
+
+
+@cache
+def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
+    """What ``load_orders`` runs: the heads, the heads locked, the lines and the write-offs of
+    the orders in the parameter ``ids``. Built once per process: on the webhook's path, where a
+    batch holds a few receipts, building and fingerprinting these statements cost more than
+    running them."""
+    head = (
+        select(
+            ORDERS.c.id,
+            ORDERS.c.number,
+            ORDERS.c.customer_id,
+            ORDERS.c.currency,
+            ORDERS.c.org_unit,
+            ORG_UNITS.c.credit_writeoff_account,
+            CUSTOMERS.c.bills_to_parent,
+        )
+        .join(ORG_UNITS, ORG_UNITS.c.code == ORDERS.c.org_unit)
+        .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
+        .where(among_param(ORDERS.c.id, "ids", postgres=postgres))
+        .order_by(ORDERS.c.id)
+    )
+    lines = (
+        select(
+            LINES.c.id,
+            LINES.c.order_id,
+            LINES.c.line_no,
+            LINES.c.product,
+            LINES.c.amount_minor,
+            LINES.c.balance_minor,
+            LINES.c.ar_account,
+            LINES.c.shipped,
+            PRODUCTS.c.priority,
+            SUBSYSTEMS.c.priority.label("subsystem_priority"),
+            PRODUCTS.c.revenue_account,
+            PRODUCTS.c.writeoff_account,
+            PRODUCTS.c.inventoried,
+        )
+        .join(PRODUCTS, PRODUCTS.c.code == LINES.c.product)
+        .join(SUBSYSTEMS, SUBSYSTEMS.c.code == PRODUCTS.c.subsystem)
+        .where(among_param(LINES.c.order_id, "ids", postgres=postgres))
+    )
+    write_offs = (
+        write_offs_with_reversed()
+        .where(among_param(WRITE_OFFS.c.order_id, "ids", postgres=postgres))
+        .order_by(WRITE_OFFS.c.id)
+    )
+    return head, head.with_for_update(of=ORDERS), lines, write_offs
 
 
 def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:

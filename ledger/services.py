@@ -411,7 +411,8 @@ def distribute_receipts(
             receipts += session.execute(
                 select(RECEIPTS)
                 .where(
-                    RECEIPTS.c.status == "queued", RECEIPTS.c.id.not_in([r.id for r in receipts])
+                    RECEIPTS.c.status == "queued",
+                    ~among(session, RECEIPTS.c.id, [r.id for r in receipts]),
                 )
                 .order_by(RECEIPTS.c.id)
                 .limit(top_up)
