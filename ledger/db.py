@@ -47,18 +47,23 @@ def among(
     keeps one text per query, which psycopg prepares once per connection. SQLite has no arrays
     and keeps the IN list.
     """
-    if is_postgres(session):
-        array = bindparam("among", list(values), type_=ARRAY(column.type), unique=True)
-        return column == any_(array)
-    return column.in_(values)
+    return _among(column, is_postgres(session), "among", list(values))
 
 
 def among_param(column: ColumnElement[Any], name: str, *, postgres: bool) -> ColumnElement[bool]:
     """``among`` with the list left as the parameter ``name``, given when the statement runs:
     for a statement built once and run many times."""
+    return _among(column, postgres, name, None)
+
+
+def _among(
+    column: ColumnElement[Any], postgres: bool, name: str, values: list[Any] | None
+) -> ColumnElement[bool]:
+    # With values the parameter is anonymous (unique), so one statement may hold several.
+    unique = values is not None
     if postgres:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
+        return column == any_(bindparam(name, values, type_=ARRAY(column.type), unique=unique))
+    return column.in_(bindparam(name, values, expanding=True, unique=unique))
 
 
 _engines: dict[str, Engine] = {}

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger import schema
-from ledger.db import get_engine, is_postgres, unit_of_work
+from ledger.db import is_postgres, unit_of_work
 from ledger.errors import ArledgerError, IdempotencyConflict, InputRefused, InvalidInput
 from ledger.inputs import CurrencyCode, DecimalString, format_validation_error, parse_json
 from ledger.money import Money
@@ -37,9 +37,9 @@ from ledger.repository import load_calendar
 from ledger.schema import INTAKE_EVENTS, RECEIPTS
 from ledger.services import (
     ReceiptRequest,
-    insert_automated,
     intake_receipt,
     reverse_locked_receipt,
+    submit_automated,
 )
 
 SIGNATURE_HEADER = "X-Arledger-Signature"
@@ -198,18 +198,8 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     """Persist a gateway event (the inbox) or recognise a repeat; raises IdempotencyConflict for
     an event id reused with a different payload."""
     if event.type == "payment.succeeded":
-        request = receipt_request(event)
-        # A new payment, the common case, is one statement and a commit on a plain connection.
-        # A repeat (or an event id a refund already holds) falls through to the session path,
-        # which finds the earlier intake and compares it.
-        with get_engine(settings.database_url).begin() as connection:
-            receipt_id = insert_automated(connection, request)
-        if receipt_id is not None:
-            return EventIntake(receipt_id, "queued", True)
-        with unit_of_work(settings.database_url) as session:
-            intake = intake_receipt(session, settings, request)
-            session.commit()
-            return EventIntake(intake.receipt_id, intake.status, intake.created)
+        intake = submit_automated(settings, receipt_request(event))
+        return EventIntake(intake.receipt_id, intake.status, intake.created)
     with unit_of_work(settings.database_url) as session:
         if session.execute(
             select(RECEIPTS.c.id).where(RECEIPTS.c.external_key == event.intake_key)

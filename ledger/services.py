@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from ledger import schema, views
 from ledger.calendar import Calendar
-from ledger.db import among, is_postgres, unit_of_work
+from ledger.db import among, get_engine, is_postgres, unit_of_work
 from ledger.errors import (
     AmountNotPositive,
     ApplyExceedsUnapplied,
@@ -160,13 +160,29 @@ def submit_receipt(settings: Settings, request: ReceiptRequest) -> Intake:
         return intake
 
 
+def submit_automated(settings: Settings, request: ReceiptRequest) -> Intake:
+    """Record an automated receipt in its own transaction, or find it recorded (raising
+    IdempotencyConflict as ``intake_receipt`` does).
+
+    A new one, the webhook's common case, is one statement and a commit on a plain connection:
+    an ORM session around it cost more CPU than the statement. Only a repeat opens a session, to
+    find and compare the earlier intake.
+    """
+    with get_engine(settings.database_url).begin() as connection:
+        receipt_id = _insert_automated(connection, request)
+    if receipt_id is not None:
+        return Intake(receipt_id, True, "queued")
+    with unit_of_work(settings.database_url) as session:
+        return _recorded_before(session, request)
+
+
 def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest) -> Intake:
     """Record a receipt in the caller's transaction (the caller commits), or find it recorded."""
     if request.automated:
         # Gateway and bank receipts: a new one is the common case, so try the insert first —
         # one statement, which itself resolves the customer and org unit — and look for the
         # earlier intake only when the key or the payment reference is taken.
-        receipt_id = insert_automated(session.connection(), request)
+        receipt_id = _insert_automated(session.connection(), request)
     else:
         existing = _receipt_by_key(session, request.external_key, request.reference)
         if existing is not None:
@@ -182,13 +198,18 @@ def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest
             },
         )
     if receipt_id is None:  # recorded before, or a concurrent intake of it won the race
-        existing = _receipt_by_key(session, request.external_key, request.reference)
-        if existing is None:  # the insert yielded to the event inbox
-            raise IdempotencyConflict(
-                _intake_name(request), ["it was a refund or dispute"], field="event_id"
-            )
-        return _repeat(request, existing)
+        return _recorded_before(session, request)
     return Intake(receipt_id, True, "queued")
+
+
+def _recorded_before(session: Session, request: ReceiptRequest) -> Intake:
+    """The earlier intake an insert yielded to: the same receipt again, or a conflict."""
+    existing = _receipt_by_key(session, request.external_key, request.reference)
+    if existing is None:  # the insert yielded to the event inbox
+        raise IdempotencyConflict(
+            _intake_name(request), ["it was a refund or dispute"], field="event_id"
+        )
+    return _repeat(request, existing)
 
 
 def _receipt_values(request: ReceiptRequest) -> dict[str, Any]:
@@ -249,13 +270,9 @@ _AUTOMATED_INSERT = text(
 )
 
 
-def insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+def _insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
     """Insert an automated receipt in the connection's transaction; its id, or None when the
-    key, the payment or an inbox event already holds it (the caller finds out which).
-
-    Takes a plain connection, not a session: the webhook's common case is this one statement and
-    a commit, and an ORM session around it cost more CPU than the statement.
-    """
+    key, the payment or an inbox event already holds it (``_recorded_before`` finds which)."""
     params = {
         **_receipt_values(request),
         "customer": request.customer,

@@ -798,13 +798,10 @@ def serve(
     """The HTTP ingress: the signed gateway webhook and /health."""
     import uvicorn
 
-    from workers.ingress import create_app
+    from workers.ingress import app_from_environment
 
-    application = create_app(settings())  # refuses to start without a webhook secret
+    application = app_from_environment()  # refuses to start without a webhook secret
     if workers == 1:
-        from workers.runtime import freeze_startup_heap
-
-        freeze_startup_heap()
         uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
         return
     # Several processes need the app by import path: each builds its own from the environment.
