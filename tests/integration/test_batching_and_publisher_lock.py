@@ -79,6 +79,16 @@ def test_a_receipts_task_takes_the_oldest_queued_receipts_with_it(loaded: Settin
         assert check_invariants(session) == []
 
 
+def test_a_redelivered_message_still_tops_up_the_queued_receipts(loaded: Settings):
+    # Its own receipt is already applied, so the batch excludes nothing it holds and takes the
+    # oldest queued receipts as usual.
+    ids = queue_receipts(loaded, 3)
+    assert jobs.distribute(loaded, [ids[0]]).result["distributed"] == 1
+    outcome = jobs.distribute(loaded, [ids[0]], top_up=5)
+    assert outcome.result["distributed"] == 2
+    assert [statuses(loaded)[i] for i in ids] == ["applied"] * 3
+
+
 def test_without_top_up_a_task_distributes_only_its_own_receipts(loaded: Settings):
     ids = queue_receipts(loaded, 3)
     assert jobs.distribute(loaded, [ids[1]]).result["distributed"] == 1
