@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger.db import is_postgres, unit_of_work
@@ -123,72 +122,83 @@ def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits
     sink = sink or sink_for(settings)
     published = 0
     while True:
-        count = _publish_some(settings, sink, max_commits)
-        if count is None:
+        taken = _publish_some(settings, sink, max_commits)
+        if taken is None:
             if published:
                 return published
             raise PublisherBusy()
-        published += count
-        if count == 0:
+        commits, journals = taken
+        published += journals
+        # A round that took fewer commits than it could have left nothing behind that was there
+        # when it looked. What commits after that asks for a publish of its own, so another round
+        # here would only open a transaction to find the cursor caught up.
+        if commits < max_commits:
             return published
 
 
-def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> int | None:
+def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int, int] | None:
+    """One round: (commits, journals) delivered, or None when another publisher kept the
+    cursor's lock longer than ``LOCK_WAIT_MS``."""
+    cursor_and_clock, lock_cursor, commits_after, move_cursor = _statements()
     with unit_of_work(settings.database_url) as session:
         # Every commit this process made is visible here; when the cursor has reached the clock,
         # they are all delivered already and there is no reason to queue for the cursor's lock.
-        cursor, last = _cursor_and_clock(session)
+        cursor, last = session.execute(cursor_and_clock).one()
         if cursor >= last:
-            return 0
+            return 0, 0
         if is_postgres(session):
             session.execute(text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}"))
         try:
-            cursor = session.execute(
-                select(PUBLISHER_CURSOR.c.published_seq)
-                .where(PUBLISHER_CURSOR.c.id == 1)
-                .with_for_update()
-            ).scalar_one()
+            cursor = session.execute(lock_cursor).scalar_one()
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 return None
             raise
-        commits = session.execute(
-            select(COMMITS.c.id, COMMITS.c.seq)
-            .where(COMMITS.c.seq > cursor)
-            .order_by(COMMITS.c.seq)
-            .limit(max_commits)
-        ).all()
+        commits = session.execute(commits_after, {"cursor": cursor, "limit": max_commits}).all()
         if not commits:
-            return 0
+            return 0, 0
         journals = commit_journal_dicts(session, [c.id for c in commits])
         sink.publish(journals)
-        session.execute(
-            update(PUBLISHER_CURSOR)
-            .where(PUBLISHER_CURSOR.c.id == 1)
-            .values(published_seq=commits[-1].seq)
-        )
+        session.execute(move_cursor, {"seq": commits[-1].seq})
         session.commit()
-        return len(journals)
+        return len(commits), len(journals)
 
 
-def _cursor_and_clock(session: Session) -> tuple[int, int]:
-    """The last published commit sequence and the last sealed one, in one round trip."""
-    cursor, last = session.execute(
-        select(
-            select(PUBLISHER_CURSOR.c.published_seq)
-            .where(PUBLISHER_CURSOR.c.id == 1)
-            .scalar_subquery(),
-            select(CLOCK.c.last_seq).where(CLOCK.c.id == 1).scalar_subquery(),
-        )
-    ).one()
-    return int(cursor), int(last)
+@cache
+def _statements() -> tuple[Any, Any, Any, Any]:
+    """The publisher's statements, built once per process: a publish round runs on every
+    gateway batch, and building and fingerprinting them each time cost more than running them.
+
+    The last sealed sequence and the cursor come in one round trip.
+    """
+    cursor_and_clock = select(
+        select(PUBLISHER_CURSOR.c.published_seq)
+        .where(PUBLISHER_CURSOR.c.id == 1)
+        .scalar_subquery(),
+        select(CLOCK.c.last_seq).where(CLOCK.c.id == 1).scalar_subquery(),
+    )
+    lock_cursor = (
+        select(PUBLISHER_CURSOR.c.published_seq).where(PUBLISHER_CURSOR.c.id == 1).with_for_update()
+    )
+    commits_after = (
+        select(COMMITS.c.id, COMMITS.c.seq)
+        .where(COMMITS.c.seq > bindparam("cursor"))
+        .order_by(COMMITS.c.seq)
+        .limit(bindparam("limit"))
+    )
+    move_cursor = (
+        update(PUBLISHER_CURSOR)
+        .where(PUBLISHER_CURSOR.c.id == 1)
+        .values(published_seq=bindparam("seq"))
+    )
+    return cursor_and_clock, lock_cursor, commits_after, move_cursor
 
 
 def unpublished_count(settings: Settings) -> int:
     """Journals committed but not yet delivered (0 is cheap to see: the cursor caught up with the
     clock)."""
     with unit_of_work(settings.database_url) as session:
-        cursor, last = _cursor_and_clock(session)
+        cursor, last = session.execute(_statements()[0]).one()
         if cursor >= last:
             return 0
         return int(

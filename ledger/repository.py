@@ -52,31 +52,55 @@ _sequence_names: dict[str, str] = {}
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     """Reserve ``count`` primary keys of ``table`` before inserting, so rows can point at each
-    other (journal lines at journals) and be written in bulk without a round trip per row.
+    other (journal lines at journals) and be written in bulk without a round trip per row."""
+    return allocate_id_blocks(session, [(table, count)])[0]
 
-    PostgreSQL: values of the table's identity sequence. SQLite: max(id)+1 onwards, safe because
+
+def allocate_id_blocks(session: Session, wanted: Sequence[tuple[Table, int]]) -> list[list[int]]:
+    """Primary keys for several tables at once, ascending within each table: one round trip on
+    PostgreSQL however many tables a posting writes (a gateway batch writes four).
+
+    PostgreSQL: values of each table's identity sequence. SQLite: max(id)+1 onwards, safe because
     every SQLite transaction holds the database's write lock (BEGIN IMMEDIATE).
     """
-    if count <= 0:
-        return []
-    if is_postgres(session):
-        sequence = _sequence_names.get(table.name)
-        if sequence is None:
-            sequence = session.execute(
+    blocks: list[list[int]] = [[] for _ in wanted]
+    asked = [(index, table, count) for index, (table, count) in enumerate(wanted) if count > 0]
+    if not asked:
+        return blocks
+    if not is_postgres(session):
+        high_water: dict[str, int] = session.info.setdefault("id_high_water", {})
+        for index, table, count in asked:
+            current = session.execute(select(func.max(table.c.id))).scalar() or 0
+            start = max(current, high_water.get(table.name, 0)) + 1
+            high_water[table.name] = start + count - 1
+            blocks[index] = list(range(start, start + count))
+        return blocks
+    params: dict[str, Any] = {}
+    selects = []
+    for index, table, count in asked:
+        params[f"s{index}"] = _sequence_name(session, table)
+        params[f"n{index}"] = count
+        selects.append(
+            f"SELECT {index} AS block, nextval(CAST(:s{index} AS regclass)) AS id "
+            f"FROM generate_series(1, :n{index})"
+        )
+    for index, value in session.execute(text(" UNION ALL ".join(selects)), params):
+        blocks[index].append(int(value))
+    for block in blocks:
+        block.sort()
+    return blocks
+
+
+def _sequence_name(session: Session, table: Table) -> str:
+    sequence = _sequence_names.get(table.name)
+    if sequence is None:
+        sequence = str(
+            session.execute(
                 text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
             ).scalar_one()
-            _sequence_names[table.name] = sequence
-        return list(
-            session.execute(
-                text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                {"seq": sequence, "n": count},
-            ).scalars()
         )
-    high_water: dict[str, int] = session.info.setdefault("id_high_water", {})
-    current = session.execute(select(func.max(table.c.id))).scalar() or 0
-    start = max(current, high_water.get(table.name, 0)) + 1
-    high_water[table.name] = start + count - 1
-    return list(range(start, start + count))
+        _sequence_names[table.name] = sequence
+    return sequence
 
 
 # --- bulk writes -------------------------------------------------------------------------------
@@ -343,31 +367,33 @@ def write_journals(
     if not journals:
         _write_balances(session, orders)
         return None
-    commit_id = allocate_ids(session, COMMITS, 1)[0]
-    session.execute(insert(COMMITS), [{"id": commit_id}])
-
     new_write_offs = [
         journal
         for journal in journals
         if journal.write_off is not None and journal.write_off.id is None
     ]
-    for journal, write_off_id in zip(
-        new_write_offs, allocate_ids(session, WRITE_OFFS, len(new_write_offs)), strict=True
-    ):
+    commit_ids, write_off_ids, journal_ids, line_id_block = allocate_id_blocks(
+        session,
+        [
+            (COMMITS, 1),
+            (WRITE_OFFS, len(new_write_offs)),
+            (JOURNALS, len(journals)),
+            (JOURNAL_LINES, sum(len(journal.entries) for journal in journals)),
+        ],
+    )
+    commit_id = commit_ids[0]
+    session.execute(insert(COMMITS), [{"id": commit_id}])
+    for journal, write_off_id in zip(new_write_offs, write_off_ids, strict=True):
         assert journal.write_off is not None
         journal.write_off.id = write_off_id
     write_off_rows = [_write_off_row(journal) for journal in new_write_offs]
     bulk_insert(session, WRITE_OFFS, write_off_rows)
 
-    for journal, journal_id in zip(
-        journals, allocate_ids(session, JOURNALS, len(journals)), strict=True
-    ):
+    for journal, journal_id in zip(journals, journal_ids, strict=True):
         journal.id = journal_id
     journal_rows = [_journal_row(journal, commit_id) for journal in journals]
     line_rows: list[dict[str, Any]] = []
-    line_ids = iter(
-        allocate_ids(session, JOURNAL_LINES, sum(len(journal.entries) for journal in journals))
-    )
+    line_ids = iter(line_id_block)
     for journal in journals:
         for entry in journal.entries:
             minor = entry.amount.minor
@@ -442,15 +468,38 @@ def seal_commit(session: Session, commit_id: int, digest: str) -> int:
     The clock row stays locked until the transaction ends, so no other transaction can take the
     next number before this one is committed: numbers are handed out in commit order.
     """
-    clock = session.execute(
-        select(CLOCK.c.last_seq, CLOCK.c.chain_hash).where(CLOCK.c.id == 1).with_for_update()
-    ).one()
+    read_clock, stamp_clock, stamp_commit, stamp_both = _seal_statements()
+    clock = session.execute(read_clock).one()
     seq = clock.last_seq + 1
-    chain_hash = chain(clock.chain_hash, digest)
-    session.execute(
-        update(CLOCK).where(CLOCK.c.id == 1).values(last_seq=seq, chain_hash=chain_hash)
-    )
-    session.execute(
-        update(COMMITS).where(COMMITS.c.id == commit_id).values(seq=seq, chain_hash=chain_hash)
-    )
+    values = {"seq": seq, "chain_hash": chain(clock.chain_hash, digest), "commit_id": commit_id}
+    if is_postgres(session):
+        session.execute(stamp_both, values)
+    else:
+        session.execute(stamp_clock, values)
+        session.execute(stamp_commit, values)
     return int(seq)
+
+
+@cache
+def _seal_statements() -> tuple[Any, Any, Any, Any]:
+    """``seal_commit``'s statements, built once per process (it runs once per posting). On
+    PostgreSQL the clock and the commit are stamped in one statement."""
+    read_clock = (
+        select(CLOCK.c.last_seq, CLOCK.c.chain_hash).where(CLOCK.c.id == 1).with_for_update()
+    )
+    stamp_clock = (
+        update(CLOCK)
+        .where(CLOCK.c.id == 1)
+        .values(last_seq=bindparam("seq"), chain_hash=bindparam("chain_hash"))
+    )
+    stamp_commit = (
+        update(COMMITS)
+        .where(COMMITS.c.id == bindparam("commit_id"))
+        .values(seq=bindparam("seq"), chain_hash=bindparam("chain_hash"))
+    )
+    stamp_both = text(
+        f"WITH clock AS (UPDATE {CLOCK.name} SET last_seq = :seq, chain_hash = :chain_hash "
+        f"WHERE id = 1) UPDATE {COMMITS.name} SET seq = :seq, chain_hash = :chain_hash "
+        "WHERE id = :commit_id"
+    )
+    return read_clock, stamp_clock, stamp_commit, stamp_both
