@@ -371,11 +371,3 @@ def _settle(
         f"partial {what}: {rest} received again as receipt {intake.receipt_id}",
         intake.receipt_id,
     )
-
-
-def waiting_events(session: Session, references: list[str] | None = None) -> list[int]:
-    """Queued and waiting events (optionally only those naming these payments), oldest first."""
-    query = select(INTAKE_EVENTS.c.id).where(INTAKE_EVENTS.c.status.in_(("queued", "waiting")))
-    if references is not None:
-        query = query.where(INTAKE_EVENTS.c.reference.in_(references))
-    return [int(i) for i in session.execute(query.order_by(INTAKE_EVENTS.c.id)).scalars()]

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from ledger import schema
 from ledger.audit import chain, commit_digest
 from ledger.calendar import Calendar, Period
 from ledger.db import among, among_param, is_postgres
@@ -39,6 +38,7 @@ from ledger.schema import (
     LINES,
     ORDERS,
     ORG_UNITS,
+    PERIODS,
     PRODUCTS,
     RECEIPTS,
     SUBSYSTEMS,
@@ -163,9 +163,7 @@ def _driver_connection(session: Session) -> Any:
 def order_ids_by_number(session: Session, numbers: Collection[str]) -> dict[str, int]:
     if not numbers:
         return {}
-    rows = session.execute(
-        select(ORDERS.c.number, ORDERS.c.id).where(among(session, ORDERS.c.number, sorted(numbers)))
-    )
+    rows = session.execute(_order_statements(is_postgres(session))[4], {"numbers": sorted(numbers)})
     return {number: order_id for number, order_id in rows}
 
 
@@ -178,7 +176,7 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
     ids = sorted(set(order_ids))
     if not ids:
         return {}
-    head, locked_head, lines, write_offs = _order_statements(is_postgres(session))
+    head, locked_head, lines, write_offs, _ = _order_statements(is_postgres(session))
     heads = session.execute(locked_head if lock else head, {"ids": ids}).all()
     lines_by_order: dict[int, list[Line]] = defaultdict(list)
     line_rows = session.execute(lines, {"ids": ids})
@@ -282,9 +280,10 @@ def write_offs_with_reversed() -> Any:
 
 
 @cache
-def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
+def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any, Any]:
     """What ``load_orders`` runs: the heads, the heads locked, the lines and the write-offs of
-    the orders in the parameter ``ids``. Built once per process: on the webhook's path, where a
+    the orders in the parameter ``ids``; and what ``order_ids_by_number`` runs, the ids of the
+    order ``numbers``. Built once per process: on the webhook's path, where a
     batch holds a few receipts, building and fingerprinting these statements cost more than
     running them."""
     head = (
@@ -327,7 +326,10 @@ def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
         .where(among_param(WRITE_OFFS.c.order_id, "ids", postgres=postgres))
         .order_by(WRITE_OFFS.c.id)
     )
-    return head, head.with_for_update(of=ORDERS), lines, write_offs
+    by_number = select(ORDERS.c.number, ORDERS.c.id).where(
+        among_param(ORDERS.c.number, "numbers", postgres=postgres)
+    )
+    return head, head.with_for_update(of=ORDERS), lines, write_offs, by_number
 
 
 def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:
@@ -348,8 +350,12 @@ def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:
 
 
 def load_calendar(session: Session) -> Calendar:
-    periods = session.execute(select(schema.Period)).scalars()
+    periods = session.execute(_PERIODS).all()
     return Calendar([Period(p.name, p.start_date, p.end_date, p.is_open) for p in periods])
+
+
+# Read on every posting: a plain select of the columns, built once, not an ORM query of entities.
+_PERIODS = select(PERIODS.c.name, PERIODS.c.start_date, PERIODS.c.end_date, PERIODS.c.is_open)
 
 
 # --- writes ------------------------------------------------------------------------------------

@@ -422,6 +422,7 @@ class OutboxClock(Base):
 # Core handles on the tables, for the set-based reads and bulk writes of the hot path.
 ACCOUNTS = cast(Table, Account.__table__)
 ORG_UNITS = cast(Table, OrgUnit.__table__)
+PERIODS = cast(Table, Period.__table__)
 SUBSYSTEMS = cast(Table, Subsystem.__table__)
 PRODUCTS = cast(Table, Product.__table__)
 CUSTOMERS = cast(Table, Customer.__table__)

@@ -17,6 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, String, Text, bindparam, select, text, update
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from ledger import schema, views
 from ledger.calendar import Calendar
-from ledger.db import among, get_engine, is_postgres, unit_of_work
+from ledger.db import among_param, get_engine, is_postgres, unit_of_work
 from ledger.errors import (
     AmountNotPositive,
     ApplyExceedsUnapplied,
@@ -59,7 +60,7 @@ from ledger.repository import (
     order_ids_by_number,
     write_journals,
 )
-from ledger.schema import JOURNALS, RECEIPTS
+from ledger.schema import INTAKE_EVENTS, JOURNALS, ORG_UNITS, RECEIPTS
 
 
 def today() -> date:
@@ -388,7 +389,9 @@ class BatchResult:
 
     distributed: int
     statuses: dict[str, int]
-    references: tuple[str, ...]  # gateway payments now distributed (refunds may wait on them)
+    # Refunds and disputes naming the payments just distributed, found before the commit: they
+    # can go now.
+    waiting_events: tuple[int, ...]
 
 
 def distribute_receipts(
@@ -409,31 +412,17 @@ def distribute_receipts(
     has closed, no org unit to book it to) is marked failed with its reason, for the exception
     queue, without holding up the others.
     """
+    requested_receipts, queued_receipts, org_units, events_on = _distribution_statements(
+        get_engine(settings.database_url).dialect.name == "postgresql"
+    )
     with unit_of_work(settings.database_url) as session:
-        receipts = list(
-            session.execute(
-                select(RECEIPTS)
-                .where(
-                    among(session, RECEIPTS.c.id, sorted(set(receipt_ids))),
-                    RECEIPTS.c.status == "queued",
-                )
-                .order_by(RECEIPTS.c.id)
-                .with_for_update()
-            ).all()
-        )
+        receipts = list(session.execute(requested_receipts, {"ids": sorted(set(receipt_ids))}))
         if top_up > 0:
             # SKIP LOCKED: never wait for receipts another batch is distributing; whatever it
             # holds it will finish. Only the requested receipts are waited for, so every wait on
             # a receipt still happens before any order is locked.
             receipts += session.execute(
-                select(RECEIPTS)
-                .where(
-                    RECEIPTS.c.status == "queued",
-                    ~among(session, RECEIPTS.c.id, [r.id for r in receipts]),
-                )
-                .order_by(RECEIPTS.c.id)
-                .limit(top_up)
-                .with_for_update(skip_locked=True)
+                queued_receipts, {"ids": [r.id for r in receipts], "limit": top_up}
             ).all()
             receipts.sort(key=lambda r: r.id)
         if not receipts:
@@ -444,7 +433,7 @@ def distribute_receipts(
         )
         orders = load_orders(session, order_ids.values(), lock=True)
         calendar = load_calendar(session)
-        units = {unit.code: unit for unit in session.execute(select(schema.OrgUnit)).scalars()}
+        units = {unit.code: unit for unit in session.execute(org_units)}
         journals: list[Journal] = []
         updates: list[dict[str, Any]] = []
         now = datetime.now(UTC)
@@ -468,12 +457,53 @@ def distribute_receipts(
             )
         write_journals(session, journals, orders.values())
         bulk_update(session, RECEIPTS, updates)
+        references = sorted({r.reference for r in receipts if r.reference is not None})
+        # Read here, not after the commit in a transaction of its own: a refund or dispute locks
+        # its payment's receipt row before deciding to wait, and these rows are locked until the
+        # commit, so every event that decided to wait on them has committed by now.
+        waiting = (
+            [int(i) for i in session.execute(events_on, {"references": references}).scalars()]
+            if references
+            else []
+        )
         session.commit()
     statuses: dict[str, int] = {}
     for values in updates:
         statuses[values["status"]] = statuses.get(values["status"], 0) + 1
-    references = tuple(r.reference for r in receipts if r.reference is not None)
-    return BatchResult(len(receipts), statuses, references)
+    return BatchResult(len(receipts), statuses, tuple(waiting))
+
+
+@cache
+def _distribution_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
+    """``distribute_receipts``' own statements, built once per process: on the webhook's path a
+    batch holds a few receipts, and building and fingerprinting statements cost more than
+    running them. The requested receipts, locked; other queued receipts no one holds (the
+    top-up); the org units; the refunds and disputes waiting on named payments."""
+    requested = (
+        select(RECEIPTS)
+        .where(among_param(RECEIPTS.c.id, "ids", postgres=postgres), RECEIPTS.c.status == "queued")
+        .order_by(RECEIPTS.c.id)
+        .with_for_update()
+    )
+    queued = (
+        select(RECEIPTS)
+        .where(
+            RECEIPTS.c.status == "queued",
+            ~among_param(RECEIPTS.c.id, "ids", postgres=postgres),
+        )
+        .order_by(RECEIPTS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    waiting = (
+        select(INTAKE_EVENTS.c.id)
+        .where(
+            INTAKE_EVENTS.c.status.in_(("queued", "waiting")),
+            among_param(INTAKE_EVENTS.c.reference, "references", postgres=postgres),
+        )
+        .order_by(INTAKE_EVENTS.c.id)
+    )
+    return requested, queued, select(ORG_UNITS), waiting
 
 
 def _distribute_one(
@@ -483,7 +513,7 @@ def _distribute_one(
     order_ids: dict[str, int],
     orders: dict[int, Order],
     calendar: Calendar,
-    units: dict[str, schema.OrgUnit],
+    units: dict[str, Any],
 ) -> tuple[list[Journal], dict[str, Any]]:
     """The journals one receipt posts on the (locked, loaded) orders, and its new status.
 
@@ -551,9 +581,7 @@ def _distribute_one(
     }
 
 
-def _default_org_unit(
-    units: dict[str, schema.OrgUnit], settings: Settings, explicit: str | None
-) -> schema.OrgUnit:
+def _default_org_unit(units: dict[str, Any], settings: Settings, explicit: str | None) -> Any:
     """The org unit whose cash and unapplied accounts take a receipt no order claims."""
     code = explicit or settings.default_org_unit
     if code is not None:

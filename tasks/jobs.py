@@ -34,13 +34,9 @@ class Outcome:
 
 def distribute(settings: Settings, receipt_ids: list[int], *, top_up: int = 0) -> Outcome:
     batch = services.distribute_receipts(settings, receipt_ids, top_up=top_up)
-    events: list[int] = []
-    if batch.references:
-        with unit_of_work(settings.database_url) as session:
-            events = gateway.waiting_events(session, list(batch.references))
     return Outcome(
         {"distributed": batch.distributed, "statuses": batch.statuses},
-        events=events,
+        events=list(batch.waiting_events),
         publish=batch.distributed > 0,
     )
 
