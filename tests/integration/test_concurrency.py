@@ -14,12 +14,16 @@ import json
 import multiprocessing
 from datetime import date
 
+from sqlalchemy import func, select
+
 from config.settings import Settings
 from ledger.check import check_invariants
 from ledger.db import dispose_engines, unit_of_work
+from ledger.gateway import parse_event, submit_event
 from ledger.inputs import validate_load_file
 from ledger.model import Reason
 from ledger.money import Money
+from ledger.schema import RECEIPTS
 from ledger.services import (
     ReceiptRequest,
     WriteOffRequest,
@@ -134,3 +138,59 @@ def test_concurrent_receipts_on_one_order_end_as_if_run_one_after_another(pg_run
     reversed_ = [w["reversed"] for entry in view["lines"] for w in entry["write_offs"]]
     assert (balances, reversed_) == sequential_expectation()
     assert violations == []
+
+
+EVENT = {
+    "type": "payment.succeeded",
+    "gateway": "stripe",
+    "payment_id": "pi_race",
+    "amount": "35.00",
+    "currency": "USD",
+    "order": "HOT-1",
+    "customer": "C-1",
+    "occurred_at": "2026-11-05T10:00:00Z",
+}
+
+
+def _deliver(url: str, event_id: str, barrier, results) -> None:
+    dispose_engines()
+    settings = Settings(database_url=url)
+    event = parse_event(json.dumps({**EVENT, "event_id": event_id}).encode())
+    barrier.wait(timeout=60)
+    intake = submit_event(settings, event)
+    results.put((event_id, intake.receipt_id, intake.created))
+
+
+def test_a_gateway_event_delivered_many_times_at_once_is_recorded_once(pg_run_database):
+    """A gateway retrying while its first delivery is still being committed, on several ingress
+    processes at once, and announcing the same payment again under a new event id: one receipt,
+    one 202, every other delivery answered as a repeat of it."""
+    url = pg_run_database
+    reset_postgres(url)
+    settings = Settings(database_url=url)
+    load_file(settings, validate_load_file(SAMPLE.read_bytes()))
+    load_file(settings, validate_load_file(json.dumps(ORDER)))
+    dispose_engines()
+
+    event_ids = ["evt_race"] * 5 + ["evt_race_again"] * 3
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(event_ids))
+    results = context.Queue()
+    processes = [
+        context.Process(target=_deliver, args=(url, event_id, barrier, results))
+        for event_id in event_ids
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * len(event_ids)
+    answers = [results.get(timeout=10) for _ in processes]  # small: the pipe held them all
+
+    assert sum(created for _, _, created in answers) == 1
+    assert len({receipt_id for _, receipt_id, _ in answers}) == 1
+    with unit_of_work(url) as session:
+        recorded = session.execute(
+            select(func.count()).select_from(RECEIPTS).where(RECEIPTS.c.reference.is_not(None))
+        ).scalar_one()
+    assert recorded == 1
