@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import redis
+from sqlalchemy import func, select
 
 from benchmarks.support import (
     ARLEDGER,
@@ -59,6 +60,7 @@ from ledger.db import dispose_engines, unit_of_work
 from ledger.gateway import SIGNATURE_HEADER, sign
 from ledger.money import Money
 from ledger.publisher import publish_pending
+from ledger.schema import COMMITS, JOURNALS, RECEIPTS
 
 SECRET = "bench-secret"
 STREAM = "arledger:gl"
@@ -293,6 +295,8 @@ def run(
             "beat": cpu_seconds(beat.tree()),
             "postgres": cpu_seconds(postgres_pids()),
         }
+        # The database stamps times by the wall clock; the run times by perf_counter.
+        wall_offset = time.time() - time.perf_counter()
         sent, send_seconds = asyncio.run(send_all("127.0.0.1", port, rate, seconds))
         accepted = [r for r in sent if not r.retry and r.status == 202 and r.receipt_id]
         deadline = time.perf_counter() + drain
@@ -317,6 +321,7 @@ def run(
         print(server.log.read_text(errors="replace")[-4000:], file=sys.stderr)
     with unit_of_work(env.database_url) as session:
         violations = check_invariants(session)
+        legs = published_legs(session, accepted, reader.first_seen, wall_offset)
     acks = [r.acked - r.due for r in sent if r.acked is not None and r.status in (200, 202)]
     published = [
         reader.first_seen[r.receipt_id] - r.due
@@ -351,6 +356,63 @@ def run(
         "worker_peak_mb": round(worker_peak, 1),
         "generation_seconds": round(generation, 1),
         "cpu_seconds": {name: round(value, 2) for name, value in cpu.items()},
+        "published_legs_ms": legs,
+    }
+
+
+LEGS = ("to_intake", "to_distribution", "distribution_locks_and_loads", "to_published")
+
+
+def published_legs(
+    session, accepted: list[Sent], first_seen: dict[int, float], wall_offset: float
+) -> dict:
+    """Where the time from due to published goes, per event, from the database's own stamps:
+    the receipt's row written (``receipts.created_at``, the intake transaction's start), the
+    distributing transaction begun (its commit's ``committed_at``), the orders locked and loaded
+    (``receipts.processed_at``), and the journal read from the stream. Percentiles of each leg,
+    and the mean of each over the slowest 1 % of events by published latency."""
+    rows = session.execute(
+        select(
+            RECEIPTS.c.id,
+            RECEIPTS.c.created_at,
+            RECEIPTS.c.processed_at,
+            func.min(COMMITS.c.committed_at),
+        )
+        .join(JOURNALS, JOURNALS.c.receipt_id == RECEIPTS.c.id)
+        .join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id)
+        .where(RECEIPTS.c.id.in_([r.receipt_id for r in accepted]))
+        .group_by(RECEIPTS.c.id)
+    ).all()
+    stamps = {row[0]: row[1:] for row in rows}
+    per_event: list[tuple[float, dict[str, float]]] = []
+    for record in accepted:
+        if record.receipt_id not in first_seen or record.receipt_id not in stamps:
+            continue
+        created, processed, begun = (stamp.timestamp() for stamp in stamps[record.receipt_id])
+        due = record.due + wall_offset
+        seen = first_seen[record.receipt_id] + wall_offset
+        per_event.append(
+            (
+                seen - due,
+                {
+                    "to_intake": created - due,
+                    "to_distribution": begun - created,
+                    "distribution_locks_and_loads": processed - begun,
+                    "to_published": seen - processed,
+                },
+            )
+        )
+    if not per_event:
+        return {}
+    per_event.sort(key=lambda item: item[0])
+    slowest = [legs for _, legs in per_event[-max(1, len(per_event) // 100) :]]
+    return {
+        leg: {
+            "p50": ms(percentile([legs[leg] for _, legs in per_event], 0.50)),
+            "p99": ms(percentile([legs[leg] for _, legs in per_event], 0.99)),
+            "slowest_1pct_mean": ms(sum(legs[leg] for legs in slowest) / len(slowest)),
+        }
+        for leg in LEGS
     }
 
 
