@@ -15,6 +15,9 @@ load generator counts against the figures, never for them):
 - published: until the event's first journal — the distribution of its receipt — was read back
   from the GL sink (the Redis stream the publisher appends to).
 
+``published_legs_ms`` splits the second by the database's own stamps: to the receipt's row, to
+the distributing transaction, its locks and loads, and on to the stream (see ``published_legs``).
+
 ``lost`` counts events that were not acknowledged with 2xx, or were acknowledged and whose
 journal never reached the sink within ``--drain`` seconds after the last send. The run ends with
 the SPEC section 10 invariants checked on the database.
