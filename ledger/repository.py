@@ -21,6 +21,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from ledger.audit import chain, commit_digest
@@ -129,27 +130,36 @@ def bulk_update(
     executemany on SQLite. Every row has the same keys; ``key`` names the row to update."""
     if not rows:
         return
-    columns = [column for column in rows[0] if column != key]
+    columns = tuple(column for column in rows[0] if column != key)
+    statement = _update_statement(table, key, columns, is_postgres(session))
     if not is_postgres(session):
         session.execute(
-            update(table)
-            .where(table.c[key] == bindparam(f"_{key}"))
-            .values({column: bindparam(f"_{column}") for column in columns}),
-            [{f"_{name}": value for name, value in row.items()} for row in rows],
+            statement, [{f"_{name}": value for name, value in row.items()} for row in rows]
         )
         return
-    dialect = session.get_bind().dialect
+    names = (key, *columns)
+    session.execute(statement, {name: [row[name] for row in rows] for name in names})
+
+
+@cache
+def _update_statement(table: Table, key: str, columns: tuple[str, ...], postgres: bool) -> Any:
+    """``bulk_update``'s statement for these columns, built once per process: it runs twice in
+    every posting (line balances, receipt statuses)."""
+    if not postgres:
+        return (
+            update(table)
+            .where(table.c[key] == bindparam(f"_{key}"))
+            .values({column: bindparam(f"_{column}") for column in columns})
+        )
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     names = [key, *columns]
     arrays = ", ".join(
         f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names
     )
     assignments = ", ".join(f"{column} = v.{column}" for column in columns)
-    session.execute(
-        text(
-            f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
-            f"WHERE {table.name}.{key} = v.{key}"
-        ),
-        {name: [row[name] for row in rows] for name in names},
+    return text(
+        f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
+        f"WHERE {table.name}.{key} = v.{key}"
     )
 
 

@@ -11,13 +11,14 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ledger import schema
-from ledger.db import among
+from ledger.db import among_param, is_postgres
 from ledger.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
 from ledger.journal import Entry, Journal, Side, TxnType
 from ledger.model import Order, WriteOff, line_priority
@@ -46,13 +47,11 @@ def _money(minor: int, currency: str) -> str:
 
 def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Journals as `gl journals --json` prints them, in the order of ``journal_ids``."""
+    heads = _journal_statements(is_postgres(session)).heads_by_id
     result: list[dict[str, Any]] = []
     for start in range(0, len(journal_ids), _CHUNK):
         chunk = list(journal_ids[start : start + _CHUNK])
-        by_id = {
-            journal["id"]: journal
-            for journal in _assemble(session, among(session, JOURNALS.c.id, chunk))
-        }
+        by_id = {journal["id"]: journal for journal in _assemble(session, heads, chunk)}
         result.extend(by_id[journal_id] for journal_id in chunk)
     return result
 
@@ -60,43 +59,66 @@ def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str
 def commit_journal_dicts(session: Session, commit_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The journals of these ledger commits, in commit order: what the publisher sends. Selected
     by commit — a handful of ids — rather than by thousands of journal ids."""
-    return _assemble(session, among(session, JOURNALS.c.commit_id, commit_ids), by_commit=True)
+    heads = _journal_statements(is_postgres(session)).heads_by_commit
+    return _assemble(session, heads, list(commit_ids))
 
 
-def _assemble(
-    session: Session, journals_where: Any, *, by_commit: bool = False
-) -> list[dict[str, Any]]:
+class _JournalStatements(NamedTuple):
+    heads_by_id: Any
+    heads_by_commit: Any
+    lines: Any
+    order_numbers: Any
+    line_numbers: Any
+
+
+@cache
+def _journal_statements(postgres: bool) -> _JournalStatements:
+    """The reads that assemble journals, each taking its id list as the parameter ``ids``. Built
+    once per process: the publisher runs them for every gateway batch, and building and
+    fingerprinting them each time cost more than running them."""
+    heads = select(JOURNALS)
+    return _JournalStatements(
+        heads_by_id=heads.where(among_param(JOURNALS.c.id, "ids", postgres=postgres)),
+        heads_by_commit=heads.join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id)
+        .where(among_param(JOURNALS.c.commit_id, "ids", postgres=postgres))
+        .order_by(COMMITS.c.seq, JOURNALS.c.id),
+        # Lines by the journal ids in hand: always the journal_id index, never a scan of all.
+        lines=select(
+            JOURNAL_LINES.c.journal_id,
+            JOURNAL_LINES.c.account,
+            JOURNAL_LINES.c.debit_minor,
+            JOURNAL_LINES.c.credit_minor,
+            JOURNAL_LINES.c.order_id,
+            JOURNAL_LINES.c.line_id,
+        )
+        .where(among_param(JOURNAL_LINES.c.journal_id, "ids", postgres=postgres))
+        .order_by(JOURNAL_LINES.c.id),
+        order_numbers=select(ORDERS.c.id, ORDERS.c.number).where(
+            among_param(ORDERS.c.id, "ids", postgres=postgres)
+        ),
+        line_numbers=select(LINES.c.id, LINES.c.line_no).where(
+            among_param(LINES.c.id, "ids", postgres=postgres)
+        ),
+    )
+
+
+def _assemble(session: Session, heads_query: Any, ids: list[int]) -> list[dict[str, Any]]:
     # Order numbers and line numbers are looked up by id for just the orders and lines these
     # journals touch: joining the orders tables instead would scan them whole as they grow.
-    heads_query = select(JOURNALS)
-    if by_commit:
-        heads_query = heads_query.join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id).order_by(
-            COMMITS.c.seq, JOURNALS.c.id
-        )
-    heads = session.execute(heads_query.where(journals_where)).all()
-    # Lines by the journal ids in hand: always the journal_id index, never a scan of all lines.
-    line_rows: list[Any] = []
+    statements = _journal_statements(is_postgres(session))
+    heads = session.execute(heads_query, {"ids": ids}).all()
     journal_ids = [head.id for head in heads]
+    line_rows: list[Any] = []
     for start in range(0, len(journal_ids), _CHUNK):
         line_rows += session.execute(
-            select(
-                JOURNAL_LINES.c.journal_id,
-                JOURNAL_LINES.c.account,
-                JOURNAL_LINES.c.debit_minor,
-                JOURNAL_LINES.c.credit_minor,
-                JOURNAL_LINES.c.order_id,
-                JOURNAL_LINES.c.line_id,
-            )
-            .where(among(session, JOURNAL_LINES.c.journal_id, journal_ids[start : start + _CHUNK]))
-            .order_by(JOURNAL_LINES.c.id)
+            statements.lines, {"ids": journal_ids[start : start + _CHUNK]}
         ).all()
     order_ids = {row.order_id for row in line_rows if row.order_id is not None}
     order_ids |= {head.order_id for head in heads if head.order_id is not None}
-    numbers = _lookup(session, ORDERS.c.id, ORDERS.c.number, order_ids)
+    numbers = _lookup(session, statements.order_numbers, order_ids)
     line_nos = _lookup(
         session,
-        LINES.c.id,
-        LINES.c.line_no,
+        statements.line_numbers,
         {row.line_id for row in line_rows if row.line_id is not None},
     )
     lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -120,15 +142,12 @@ def _assemble(
     ]
 
 
-def _lookup(session: Session, key: Any, value: Any, ids: set[int]) -> dict[int, Any]:
+def _lookup(session: Session, statement: Any, ids: set[int]) -> dict[int, Any]:
+    """``statement`` (an id and a value, for the ids in ``ids``) as a dict, in chunks."""
     found: dict[int, Any] = {}
     wanted = sorted(ids)
     for start in range(0, len(wanted), _CHUNK):
-        found.update(
-            session.execute(
-                select(key, value).where(among(session, key, wanted[start : start + _CHUNK]))
-            ).all()
-        )
+        found.update(session.execute(statement, {"ids": wanted[start : start + _CHUNK]}).all())
     return found
 
 
@@ -178,11 +197,11 @@ def journal_dict(session: Session, journal: Journal) -> dict[str, Any]:
     order_ids = {e.order_id for e in journal.entries if e.order_id is not None}
     if journal.order_id is not None:
         order_ids.add(journal.order_id)
-    numbers = _lookup(session, ORDERS.c.id, ORDERS.c.number, order_ids)
+    statements = _journal_statements(is_postgres(session))
+    numbers = _lookup(session, statements.order_numbers, order_ids)
     line_nos = _lookup(
         session,
-        LINES.c.id,
-        LINES.c.line_no,
+        statements.line_numbers,
         {e.line_id for e in journal.entries if e.line_id is not None},
     )
     lines = [
