@@ -61,13 +61,20 @@ def snapshot_violations(url: str) -> list[str]:
 
 
 def terminate_worker_backends(database: str) -> tuple[int, int]:
-    """Terminate every backend of the worker on ``database``: (terminated, of which busy — in a
-    query or inside a transaction, not idle in the pool)."""
+    """Terminate every backend of the worker on ``database``, at a moment when at least one of
+    them is at work: (terminated, of which busy — in a query or inside a transaction, not idle in
+    the pool). (0, 0) when none was busy, and then none is terminated.
+
+    Waiting for a busy moment is what makes the kill land in the middle of work: a batch takes a
+    few milliseconds, so backends killed at random times are nearly always idle between tasks.
+    """
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid), state FROM pg_stat_activity "
-            "WHERE datname = %s AND application_name = %s AND pid <> pg_backend_pid()",
-            (database, APPLICATION),
+            "WHERE datname = %(db)s AND application_name = %(app)s AND pid <> pg_backend_pid() "
+            "AND EXISTS (SELECT 1 FROM pg_stat_activity busy WHERE busy.datname = %(db)s "
+            "AND busy.application_name = %(app)s AND busy.state <> 'idle')",
+            {"db": database, "app": APPLICATION},
         ).fetchall()
     terminated = [state for ok, state in rows if ok]
     return len(terminated), sum(1 for state in terminated if state != "idle")
@@ -85,12 +92,15 @@ def test_killed_database_connections_are_retried_and_no_partial_transaction_is_v
     file = lockbox_file(tmp_path / "bank.txt", ITEMS, ORDERS, bank_file_id="PGKILL1")
     summary = import_lockbox_no_wait(env, file.path)
 
-    killed = busy = snapshots = 0
+    killed = busy = snapshots = rounds = 0
     seen: list[str] = []
-    for _ in range(KILL_ROUNDS):
-        if unprocessed(url) == 0:
-            break
+    deadline = time.monotonic() + 120
+    while rounds < KILL_ROUNDS and time.monotonic() < deadline and unprocessed(url) > 0:
         terminated, in_flight = terminate_worker_backends(database)
+        if terminated == 0:
+            time.sleep(0.002)  # nothing at work this instant: look again
+            continue
+        rounds += 1
         killed += terminated
         busy += in_flight
         seen += snapshot_violations(url)
