@@ -50,6 +50,7 @@ from benchmarks.support import (
     ARLEDGER,
     Environment,
     Process,
+    calibration_ms,
     cpu_seconds,
     environment,
     generate_orders,
@@ -298,6 +299,7 @@ def run(
             "beat": cpu_seconds(beat.tree()),
             "postgres": cpu_seconds(postgres_pids()),
         }
+        calibration = {"before": calibration_ms()}
         # The database stamps times by the wall clock; the run times by perf_counter.
         wall_offset = time.time() - time.perf_counter()
         sent, send_seconds = asyncio.run(send_all("127.0.0.1", port, rate, seconds))
@@ -314,6 +316,7 @@ def run(
             "postgres": cpu_seconds(postgres_pids()) - before["postgres"],
         }
         server_peak, worker_peak = server.tree_peak_mb(), worker.tree_peak_mb()
+        calibration["after"] = calibration_ms()
     finally:
         reader.stopping.set()
         for process in (server, beat, worker):
@@ -360,6 +363,9 @@ def run(
         "generation_seconds": round(generation, 1),
         "cpu_seconds": {name: round(value, 2) for name, value in cpu.items()},
         "published_legs_ms": legs,
+        # The same fixed CPU work timed just before the load and just after it: how fast this
+        # machine was at the time (see benchmarks.support.calibration_ms).
+        "calibration_ms": calibration,
     }
 
 

@@ -100,6 +100,23 @@ def environment() -> Environment:
     return Environment(url, broker, broker, owned)
 
 
+def calibration_ms(repeats: int = 3) -> float:
+    """CPU milliseconds a fixed piece of pure Python takes here now (the least of ``repeats``).
+
+    This machine's speed moves with its neighbours' load by more than most changes move a
+    figure: the same code has spent half as much CPU again on the same run an hour later. Taken
+    before and after a run, this tells a slow machine from a slow change.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        table: dict[int, int] = {}
+        for i in range(300_000):
+            table[i & 1023] = table.get(i & 1023, 0) + i * i % 7
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
+
+
 def machine() -> dict:
     """What the figures were measured on: CPU model and count, Python and PostgreSQL versions."""
     cpu = ""

@@ -104,6 +104,8 @@ def test_the_gateway_benchmark_loses_nothing_and_answers_retries_once(clean_redi
         "to_published",
     ]
     assert all(leg["p99"] >= leg["p50"] >= 0 for leg in legs.values())
+    assert set(report["calibration_ms"]) == {"before", "after"}
+    assert min(report["calibration_ms"].values()) > 0
     assert bench_databases() == before
 
 
