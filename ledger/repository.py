@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
@@ -173,7 +173,8 @@ def _driver_connection(session: Session) -> Any:
 def order_ids_by_number(session: Session, numbers: Collection[str]) -> dict[str, int]:
     if not numbers:
         return {}
-    rows = session.execute(_order_statements(is_postgres(session))[4], {"numbers": sorted(numbers)})
+    statement = _order_statements(is_postgres(session)).ids_by_number
+    rows = session.execute(statement, {"numbers": sorted(numbers)})
     return {number: order_id for number, order_id in rows}
 
 
@@ -186,8 +187,35 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
     ids = sorted(set(order_ids))
     if not ids:
         return {}
-    head, locked_head, lines, write_offs, _ = _order_statements(is_postgres(session))
-    heads = session.execute(locked_head if lock else head, {"ids": ids}).all()
+    statements = _order_statements(is_postgres(session))
+    heads = session.execute(statements.locked_heads if lock else statements.heads, {"ids": ids})
+    return {order.id: order for order in _aggregates(session, heads.all(), statements)}
+
+
+def load_orders_by_number(
+    session: Session, numbers: Collection[str], *, lock: bool
+) -> dict[str, Order]:
+    """``load_orders`` for the orders with these numbers, keyed by number; a number no order
+    has is left out. One read fewer than looking the ids up first: the heads are read, and
+    locked in ascending id, by number."""
+    if not numbers:
+        return {}
+    statements = _order_statements(is_postgres(session))
+    heads = session.execute(
+        statements.locked_heads_by_number if lock else statements.heads_by_number,
+        {"numbers": sorted(set(numbers))},
+    )
+    return {order.number: order for order in _aggregates(session, heads.all(), statements)}
+
+
+def _aggregates(
+    session: Session, heads: Sequence[Any], statements: _OrderStatements
+) -> list[Order]:
+    """The orders of these head rows, with their lines and write-offs, in the heads' order."""
+    ids = [row.id for row in heads]
+    if not ids:
+        return []
+    lines, write_offs = statements.lines, statements.write_offs
     lines_by_order: dict[int, list[Line]] = defaultdict(list)
     line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
@@ -229,8 +257,8 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
         )
 
     paid = order_paid(session, [row.id for row in heads if row.bills_to_parent])
-    return {
-        row.id: Order(
+    return [
+        Order(
             id=row.id,
             number=row.number,
             customer_id=row.customer_id,
@@ -242,7 +270,7 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
             paid=Money.from_minor(paid.get(row.id, 0), row.currency),
         )
         for row in heads
-    }
+    ]
 
 
 @cache
@@ -289,13 +317,23 @@ def write_offs_with_reversed() -> Any:
     )
 
 
+class _OrderStatements(NamedTuple):
+    heads: Any
+    locked_heads: Any
+    heads_by_number: Any
+    locked_heads_by_number: Any
+    lines: Any
+    write_offs: Any
+    ids_by_number: Any
+
+
 @cache
-def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any, Any]:
-    """What ``load_orders`` runs: the heads, the heads locked, the lines and the write-offs of
-    the orders in the parameter ``ids``; and what ``order_ids_by_number`` runs, the ids of the
-    order ``numbers``. Built once per process: on the webhook's path, where a
-    batch holds a few receipts, building and fingerprinting these statements cost more than
-    running them."""
+def _order_statements(postgres: bool) -> _OrderStatements:
+    """What the order reads run: the heads of the orders in the parameter ``ids`` or with the
+    ``numbers``, plain or locked (in ascending id); the lines and the write-offs of the orders in
+    ``ids``; the ids of the orders with the ``numbers``. Built once per process: on the
+    webhook's path, where a batch holds a few receipts, building and fingerprinting these
+    statements cost more than running them."""
     head = (
         select(
             ORDERS.c.id,
@@ -308,9 +346,10 @@ def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any, Any]:
         )
         .join(ORG_UNITS, ORG_UNITS.c.code == ORDERS.c.org_unit)
         .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
-        .where(among_param(ORDERS.c.id, "ids", postgres=postgres))
         .order_by(ORDERS.c.id)
     )
+    by_id = head.where(among_param(ORDERS.c.id, "ids", postgres=postgres))
+    by_number = head.where(among_param(ORDERS.c.number, "numbers", postgres=postgres))
     lines = (
         select(
             LINES.c.id,
@@ -336,10 +375,17 @@ def _order_statements(postgres: bool) -> tuple[Any, Any, Any, Any, Any]:
         .where(among_param(WRITE_OFFS.c.order_id, "ids", postgres=postgres))
         .order_by(WRITE_OFFS.c.id)
     )
-    by_number = select(ORDERS.c.number, ORDERS.c.id).where(
-        among_param(ORDERS.c.number, "numbers", postgres=postgres)
+    return _OrderStatements(
+        heads=by_id,
+        locked_heads=by_id.with_for_update(of=ORDERS),
+        heads_by_number=by_number,
+        locked_heads_by_number=by_number.with_for_update(of=ORDERS),
+        lines=lines,
+        write_offs=write_offs,
+        ids_by_number=select(ORDERS.c.number, ORDERS.c.id).where(
+            among_param(ORDERS.c.number, "numbers", postgres=postgres)
+        ),
     )
-    return head, head.with_for_update(of=ORDERS), lines, write_offs, by_number
 
 
 def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:

@@ -57,6 +57,7 @@ from ledger.repository import (
     bulk_update,
     load_calendar,
     load_orders,
+    load_orders_by_number,
     order_ids_by_number,
     write_journals,
 )
@@ -428,10 +429,11 @@ def distribute_receipts(
         if not receipts:
             return BatchResult(0, {}, ())
         requested = {r.id: json.loads(r.request)["orders"] for r in receipts}
-        order_ids = order_ids_by_number(
-            session, {a["order"] for allocations in requested.values() for a in allocations}
+        orders = load_orders_by_number(
+            session,
+            {a["order"] for allocations in requested.values() for a in allocations},
+            lock=True,
         )
-        orders = load_orders(session, order_ids.values(), lock=True)
         calendar = load_calendar(session)
         units = {unit.code: unit for unit in session.execute(org_units)}
         journals: list[Journal] = []
@@ -440,7 +442,7 @@ def distribute_receipts(
         for receipt in receipts:
             try:
                 made, update_values = _distribute_one(
-                    settings, receipt, requested[receipt.id], order_ids, orders, calendar, units
+                    settings, receipt, requested[receipt.id], orders, calendar, units
                 )
             except InputRefused as exc:
                 made, update_values = [], {"status": "failed", "status_reason": exc.message}
@@ -510,8 +512,7 @@ def _distribute_one(
     settings: Settings,
     receipt: Any,
     requested: list[dict[str, Any]],
-    order_ids: dict[str, int],
-    orders: dict[int, Order],
+    orders: dict[str, Order],
     calendar: Calendar,
     units: dict[str, Any],
 ) -> tuple[list[Journal], dict[str, Any]]:
@@ -529,7 +530,7 @@ def _distribute_one(
         else calendar.operator_date(receipt.received_date)
     )
     original_date = receipt.received_date if posting_date != receipt.received_date else None
-    first_order = next((orders[order_ids[n]] for n, _ in allocations if n in order_ids), None)
+    first_order = next((orders[n] for n, _ in allocations if n in orders), None)
     unit = (
         units[first_order.org_unit]
         if first_order is not None
@@ -541,7 +542,7 @@ def _distribute_one(
     reasons: list[str] = []
     remaining = amount
     for number, share in allocations:
-        order = orders.get(order_ids[number]) if number in order_ids else None
+        order = orders.get(number)
         if order is None:
             reasons.append(f"order {number} not found")
             continue
