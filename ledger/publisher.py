@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from config.settings import Settings
 from ledger.db import is_postgres, unit_of_work
 from ledger.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
-from ledger.views import commit_journal_dicts
+from ledger.views import journals_after
 
 STREAM = "arledger:gl"
 
@@ -139,7 +139,7 @@ def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits
 def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int, int] | None:
     """One round: (commits, journals) delivered, or None when another publisher kept the
     cursor's lock longer than ``LOCK_WAIT_MS``."""
-    cursor_and_clock, lock_cursor, commits_after, move_cursor = _statements()
+    cursor_and_clock, lock_cursor, move_cursor = _statements()
     with unit_of_work(settings.database_url) as session:
         # Every commit this process made is visible here; when the cursor has reached the clock,
         # they are all delivered already and there is no reason to queue for the cursor's lock.
@@ -154,18 +154,17 @@ def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int
             if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 return None
             raise
-        commits = session.execute(commits_after, {"cursor": cursor, "limit": max_commits}).all()
-        if not commits:
+        journals, last_seq, commits = journals_after(session, cursor, max_commits)
+        if last_seq is None:
             return 0, 0
-        journals = commit_journal_dicts(session, [c.id for c in commits])
         sink.publish(journals)
-        session.execute(move_cursor, {"seq": commits[-1].seq})
+        session.execute(move_cursor, {"seq": last_seq})
         session.commit()
-        return len(commits), len(journals)
+        return commits, len(journals)
 
 
 @cache
-def _statements() -> tuple[Any, Any, Any, Any]:
+def _statements() -> tuple[Any, Any, Any]:
     """The publisher's statements, built once per process: a publish round runs on every
     gateway batch, and building and fingerprinting them each time cost more than running them.
 
@@ -180,18 +179,12 @@ def _statements() -> tuple[Any, Any, Any, Any]:
     lock_cursor = (
         select(PUBLISHER_CURSOR.c.published_seq).where(PUBLISHER_CURSOR.c.id == 1).with_for_update()
     )
-    commits_after = (
-        select(COMMITS.c.id, COMMITS.c.seq)
-        .where(COMMITS.c.seq > bindparam("cursor"))
-        .order_by(COMMITS.c.seq)
-        .limit(bindparam("limit"))
-    )
     move_cursor = (
         update(PUBLISHER_CURSOR)
         .where(PUBLISHER_CURSOR.c.id == 1)
         .values(published_seq=bindparam("seq"))
     )
-    return cursor_and_clock, lock_cursor, commits_after, move_cursor
+    return cursor_and_clock, lock_cursor, move_cursor
 
 
 def unpublished_count(settings: Settings) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ledger import schema
@@ -51,21 +51,29 @@ def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str
     result: list[dict[str, Any]] = []
     for start in range(0, len(journal_ids), _CHUNK):
         chunk = list(journal_ids[start : start + _CHUNK])
-        by_id = {journal["id"]: journal for journal in _assemble(session, heads, chunk)}
+        journals, _ = _assemble(session, heads, {"ids": chunk})
+        by_id = {journal["id"]: journal for journal in journals}
         result.extend(by_id[journal_id] for journal_id in chunk)
     return result
 
 
-def commit_journal_dicts(session: Session, commit_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """The journals of these ledger commits, in commit order: what the publisher sends. Selected
-    by commit — a handful of ids — rather than by thousands of journal ids."""
-    heads = _journal_statements(is_postgres(session)).heads_by_commit
-    return _assemble(session, heads, list(commit_ids))
+def journals_after(
+    session: Session, cursor: int, max_commits: int
+) -> tuple[list[dict[str, Any]], int | None, int]:
+    """The journals of the first ``max_commits`` ledger commits after sequence ``cursor``, in
+    commit order: what the publisher sends. Also the last of those commits' sequence (None when
+    there are none) and how many commits they were. One read of the heads, not one of the
+    commits and another of their journals: every sealed commit holds journals."""
+    heads_query = _journal_statements(is_postgres(session)).heads_after
+    journals, heads = _assemble(session, heads_query, {"cursor": cursor, "limit": max_commits})
+    if not heads:
+        return [], None, 0
+    return journals, int(heads[-1].commit_seq), len({head.commit_seq for head in heads})
 
 
 class _JournalStatements(NamedTuple):
     heads_by_id: Any
-    heads_by_commit: Any
+    heads_after: Any
     lines: Any
     order_numbers: Any
     line_numbers: Any
@@ -79,8 +87,17 @@ def _journal_statements(postgres: bool) -> _JournalStatements:
     heads = select(JOURNALS)
     return _JournalStatements(
         heads_by_id=heads.where(among_param(JOURNALS.c.id, "ids", postgres=postgres)),
-        heads_by_commit=heads.join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id)
-        .where(among_param(JOURNALS.c.commit_id, "ids", postgres=postgres))
+        # The journals of the first ``limit`` commits after sequence ``cursor``.
+        heads_after=select(JOURNALS, COMMITS.c.seq.label("commit_seq"))
+        .join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id)
+        .where(
+            JOURNALS.c.commit_id.in_(
+                select(COMMITS.c.id)
+                .where(COMMITS.c.seq > bindparam("cursor"))
+                .order_by(COMMITS.c.seq)
+                .limit(bindparam("limit"))
+            )
+        )
         .order_by(COMMITS.c.seq, JOURNALS.c.id),
         # Lines by the journal ids in hand: always the journal_id index, never a scan of all.
         lines=select(
@@ -102,11 +119,14 @@ def _journal_statements(postgres: bool) -> _JournalStatements:
     )
 
 
-def _assemble(session: Session, heads_query: Any, ids: list[int]) -> list[dict[str, Any]]:
+def _assemble(
+    session: Session, heads_query: Any, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], Sequence[Any]]:
+    """The journals ``heads_query`` selects, as JSON objects in its order, and its head rows."""
     # Order numbers and line numbers are looked up by id for just the orders and lines these
     # journals touch: joining the orders tables instead would scan them whole as they grow.
     statements = _journal_statements(is_postgres(session))
-    heads = session.execute(heads_query, {"ids": ids}).all()
+    heads = session.execute(heads_query, params).all()
     journal_ids = [head.id for head in heads]
     line_rows: list[Any] = []
     for start in range(0, len(journal_ids), _CHUNK):
@@ -134,12 +154,13 @@ def _assemble(session: Session, heads_query: Any, ids: list[int]) -> list[dict[s
                 line_nos.get(line_id) if line_id is not None else None,
             )
         )
-    return [
+    journals = [
         _journal_json(
             head, numbers.get(head.order_id) if head.order_id is not None else None, lines[head.id]
         )
         for head in heads
     ]
+    return journals, heads
 
 
 def _lookup(session: Session, statement: Any, ids: set[int]) -> dict[int, Any]:
