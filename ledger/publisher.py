@@ -18,10 +18,10 @@ import json
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import String, bindparam, func, literal, select, update
 from sqlalchemy.exc import OperationalError
 
 from config.settings import Settings
@@ -139,17 +139,18 @@ def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits
 def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int, int] | None:
     """One round: (commits, journals) delivered, or None when another publisher kept the
     cursor's lock longer than ``LOCK_WAIT_MS``."""
-    cursor_and_clock, lock_cursor, move_cursor = _statements()
     with unit_of_work(settings.database_url) as session:
+        statements = _statements(is_postgres(session))
         # Every commit this process made is visible here; when the cursor has reached the clock,
         # they are all delivered already and there is no reason to queue for the cursor's lock.
-        cursor, last = session.execute(cursor_and_clock).one()
+        # On PostgreSQL the same statement sets this transaction's lock_timeout for that queue.
+        cursor, last = session.execute(
+            statements.look, {"lock_timeout": f"{LOCK_WAIT_MS}ms"}
+        ).one()[:2]
         if cursor >= last:
             return 0, 0
-        if is_postgres(session):
-            session.execute(text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}"))
         try:
-            cursor = session.execute(lock_cursor).scalar_one()
+            cursor = session.execute(statements.lock_cursor).scalar_one()
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 return None
@@ -158,23 +159,40 @@ def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int
         if last_seq is None:
             return 0, 0
         sink.publish(journals)
-        session.execute(move_cursor, {"seq": last_seq})
+        session.execute(statements.move_cursor, {"seq": last_seq})
         session.commit()
         return commits, len(journals)
 
 
+class _Statements(NamedTuple):
+    cursor_and_clock: Any
+    look: Any
+    lock_cursor: Any
+    move_cursor: Any
+
+
 @cache
-def _statements() -> tuple[Any, Any, Any]:
+def _statements(postgres: bool) -> _Statements:
     """The publisher's statements, built once per process: a publish round runs on every
     gateway batch, and building and fingerprinting them each time cost more than running them.
 
-    The last sealed sequence and the cursor come in one round trip.
+    The cursor and the last sealed sequence come in one round trip (``cursor_and_clock``). A
+    publish round's first statement (``look``) is that read and, on PostgreSQL, also sets the
+    transaction's lock_timeout (``set_config(…, true)`` is ``SET LOCAL``) for the wait on the
+    cursor's lock that may follow: one round trip fewer per round than a separate SET.
     """
     cursor_and_clock = select(
         select(PUBLISHER_CURSOR.c.published_seq)
         .where(PUBLISHER_CURSOR.c.id == 1)
         .scalar_subquery(),
         select(CLOCK.c.last_seq).where(CLOCK.c.id == 1).scalar_subquery(),
+    )
+    look = (
+        cursor_and_clock.add_columns(
+            func.set_config("lock_timeout", bindparam("lock_timeout", type_=String), literal(True))
+        )
+        if postgres
+        else cursor_and_clock
     )
     lock_cursor = (
         select(PUBLISHER_CURSOR.c.published_seq).where(PUBLISHER_CURSOR.c.id == 1).with_for_update()
@@ -184,14 +202,14 @@ def _statements() -> tuple[Any, Any, Any]:
         .where(PUBLISHER_CURSOR.c.id == 1)
         .values(published_seq=bindparam("seq"))
     )
-    return cursor_and_clock, lock_cursor, move_cursor
+    return _Statements(cursor_and_clock, look, lock_cursor, move_cursor)
 
 
 def unpublished_count(settings: Settings) -> int:
     """Journals committed but not yet delivered (0 is cheap to see: the cursor caught up with the
     clock)."""
     with unit_of_work(settings.database_url) as session:
-        cursor, last = session.execute(_statements()[0]).one()
+        cursor, last = session.execute(_statements(is_postgres(session)).cursor_and_clock).one()
         if cursor >= last:
             return 0
         return int(
