@@ -40,6 +40,22 @@ REDIS_URL = os.environ.get("ARLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/1
 DAY = date(2026, 11, 4)
 
 
+def arledger_env(
+    database_url: str, broker_url: str, sink: str, webhook_secret: str, **extra: str
+) -> dict[str, str]:
+    """The environment of an arledger child process: this one's, with every ``ARLEDGER_*``
+    variable replaced by these (so a developer's own settings never leak into a run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARLEDGER_")}
+    env.update(
+        ARLEDGER_DATABASE_URL=database_url,
+        ARLEDGER_BROKER_URL=broker_url,
+        ARLEDGER_GL_SINK=sink,
+        ARLEDGER_WEBHOOK_SECRET=webhook_secret,
+        **extra,
+    )
+    return env
+
+
 @dataclass
 class Environment:
     """Where a benchmark run writes: a database, a broker, a GL sink; dropped at the end if ours."""
@@ -56,15 +72,9 @@ class Environment:
         )
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARLEDGER_")}
-        env.update(
-            ARLEDGER_DATABASE_URL=self.database_url,
-            ARLEDGER_BROKER_URL=self.broker_url,
-            ARLEDGER_GL_SINK=self.sink_url,
-            ARLEDGER_WEBHOOK_SECRET="bench-secret",
-            **extra,
+        return arledger_env(
+            self.database_url, self.broker_url, self.sink_url, "bench-secret", **extra
         )
-        return env
 
     def close(self) -> None:
         dispose_engines()
@@ -140,7 +150,8 @@ def machine() -> dict:
 
 
 class Process:
-    """A child process of the benchmark with its output in a log file, stopped on exit."""
+    """A child process (a worker, beat, the ingress) in its own process group, with its output in
+    a log file; the benchmarks and the test suite's pipeline tests both start them this way."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
@@ -157,7 +168,10 @@ class Process:
             if self.process.poll() is not None:
                 break
             time.sleep(0.1)
-        raise RuntimeError(f"{text!r} never appeared in {self.log}")
+        raise RuntimeError(
+            f"{text!r} never appeared in {self.log}; its end:\n"
+            f"{self.log.read_text(errors='replace')[-4000:]}"
+        )
 
     def tree(self) -> list[int]:
         return [self.process.pid, *_children(self.process.pid)]
@@ -174,6 +188,13 @@ class Process:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.handle.close()
+
+    def kill(self) -> None:
+        """kill -9 the whole process group: the main process and its pool children."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
         self.handle.close()
 
 

@@ -1006,20 +1006,13 @@ class _BaiParser:
         finished = self._close_check()
         values = reader.read(text, number)
         self._same_identifier(values, "batch", batch.batch, batch.line, reader, number)
-        items = _count(values["item_count"])
-        total = _count(values["total_amount"])
-        if items != batch.items:
-            raise LockboxRefused(
-                number,
-                f"batch item count {items} != number of its checks {batch.items} "
-                f"(batch {batch.batch}, line {batch.line})",
-            )
-        if total != batch.total:
-            raise LockboxRefused(
-                number,
-                f"batch total {self._money(total)} != sum of its checks "
-                f"{self._money(batch.total)} (batch {batch.batch}, line {batch.line})",
-            )
+        self._agree(
+            number,
+            values,
+            ("batch item count", "item_count", "number of its checks", batch.items),
+            ("batch total", "sum of its checks", batch.total),
+            f" (batch {batch.batch}, line {batch.line})",
+        )
         self.lockbox_items += batch.items
         self.lockbox_total += batch.total
         self.batch = None
@@ -1035,20 +1028,17 @@ class _BaiParser:
             self._same_identifier(
                 values, "lockbox", self.lockbox or "", self.lockbox_line, reader, number
             )
-        items = _count(values["item_count"])
-        total = _count(values["total_amount"])
-        if items != self.lockbox_items:
-            raise LockboxRefused(
-                number,
-                f"lockbox item count {items} != number of checks in its batches "
-                f"{self.lockbox_items}",
-            )
-        if total != self.lockbox_total:
-            raise LockboxRefused(
-                number,
-                f"lockbox total {self._money(total)} != sum of its batches "
-                f"{self._money(self.lockbox_total)}",
-            )
+        self._agree(
+            number,
+            values,
+            (
+                "lockbox item count",
+                "item_count",
+                "number of checks in its batches",
+                self.lockbox_items,
+            ),
+            ("lockbox total", "sum of its batches", self.lockbox_total),
+        )
         self.file_total += self.lockbox_total
         self.lockbox_items = self.lockbox_total = 0
         self.lockbox = None
@@ -1065,19 +1055,12 @@ class _BaiParser:
                 "lockbox before it",
             )
         values = reader.read(text, number)
-        records = _count(values["record_count"])
-        total = _count(values["total_amount"])
-        if records != self.records:
-            raise LockboxRefused(
-                number,
-                f"file record count {records} != number of records in the file {self.records}",
-            )
-        if total != self.file_total:
-            raise LockboxRefused(
-                number,
-                f"file total {self._money(total)} != sum of its lockboxes "
-                f"{self._money(self.file_total)}",
-            )
+        self._agree(
+            number,
+            values,
+            ("file record count", "record_count", "number of records in the file", self.records),
+            ("file total", "sum of its lockboxes", self.file_total),
+        )
         self.trailer_line = number
         self.state = _DONE
 
@@ -1138,6 +1121,34 @@ class _BaiParser:
                 number,
                 f"{reader.label}: {name} {found} differs from {name} {expected} of line "
                 f"{expected_line}",
+            )
+
+    def _agree(
+        self,
+        number: int,
+        values: dict[str, _FieldValue],
+        count: tuple[str, str, str, int],
+        total: tuple[str, str, int],
+        where: str = "",
+    ) -> None:
+        """Refuse the file where a control record's count or total disagrees with what it closes.
+
+        ``count`` is (its name, its field, what it counts, that count); ``total`` is (its name,
+        what it sums, that sum); ``where`` names the batch in the message.
+        """
+        count_name, count_field, counted, expected_count = count
+        stated_count = _count(values[count_field])
+        if stated_count != expected_count:
+            raise LockboxRefused(
+                number, f"{count_name} {stated_count} != {counted} {expected_count}{where}"
+            )
+        total_name, summed, expected_total = total
+        stated_total = _count(values["total_amount"])
+        if stated_total != expected_total:
+            raise LockboxRefused(
+                number,
+                f"{total_name} {self._money(stated_total)} != {summed} "
+                f"{self._money(expected_total)}{where}",
             )
 
     def _money(self, minor: int) -> str:

@@ -47,9 +47,9 @@ def _build_app(broker_url: str) -> Any:
     return app
 
 
-def _send(settings: Settings, name: str, args: list[Any]) -> None:
+def _send(settings: Settings, name: str, args: list[Any], countdown: float | None = None) -> None:
     assert settings.broker_url is not None
-    _app(settings.broker_url).send_task(name, args=args)
+    _app(settings.broker_url).send_task(name, args=args, countdown=countdown)
 
 
 def distribute(
@@ -82,21 +82,38 @@ def process_events(settings: Settings, event_rows: Sequence[int]) -> None:
             follow_up(settings, jobs.process_event(settings, row))
 
 
-def publish(settings: Settings) -> None:
-    """Publish pending journals: a task on the gl queue, or now. In-process, a sink that fails is
-    left for the next publish — the journals wait in the outbox, nothing is lost."""
-    if settings.broker_url:
+def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
+    """Publish pending journals: as a task on the gl queue, or — with no broker, or ``here`` (a
+    worker that has just committed a batch, or is running the gl task) — now, in this process.
+
+    A publish that fails leaves the journals in the outbox for the next one: nothing is lost. In
+    a worker, whatever the failure (the sink away, the database), the batch that asked for the
+    publish is committed and is not failed — or retried, or made a poison message — for it; the
+    beat publishes again within a second. In-process, a sink that fails is only logged too; any
+    other error reaches the command that asked. When another publisher holds the cursor it
+    delivers what is pending; with a broker, one publish a second later covers what commits just
+    after it finishes.
+    """
+    if settings.broker_url and not here:
         _send(settings, "arledger.publish_gl", [])
-        return
+        return {"sent": True}
     try:
         outcome = jobs.publish(settings)
-        if outcome.publish_later:
+    except Exception as exc:
+        if not settings.broker_url and not isinstance(exc, OSError):
+            raise
+        log.warning("GL journals kept for a later publish: %s: %s", type(exc).__name__, exc)
+        return {"published": 0, "error": type(exc).__name__}
+    if outcome.publish_later:
+        if settings.broker_url:
+            # One delayed retry of a second, never more (SPEC section 9: no long countdowns).
+            _send(settings, "arledger.publish_gl", [], countdown=1)
+        else:
             log.info("another publisher holds the GL cursor; it delivers what is pending")
-    except (OSError, ConnectionError) as exc:
-        log.warning("GL sink unavailable, journals kept for later: %s", exc)
+    return outcome.result
 
 
-_IN_PROCESS: dict[str, Callable[[Settings, list[Any]], None]] = {
+_IN_PROCESS: dict[str, Callable[[Settings, list[Any]], object]] = {
     "arledger.distribute_receipts": lambda settings, args: distribute(settings, args[0]),
     "arledger.distribute_lockbox_batch": lambda settings, args: distribute(settings, args[0]),
     "arledger.process_event": lambda settings, args: process_events(settings, [args[0]]),
@@ -128,14 +145,17 @@ def sweep(settings: Settings) -> dict[str, Any]:
     return outcome.result
 
 
-def follow_up(settings: Settings, outcome: jobs.Outcome, *, and_publish: bool = True) -> None:
-    """Dispatch what a job asked for next, the way this process dispatches."""
+def follow_up(
+    settings: Settings, outcome: jobs.Outcome, *, and_publish: bool = True, here: bool = False
+) -> None:
+    """Dispatch what a job asked for next, the way this process dispatches; a worker passes
+    ``here`` to publish the journals it just committed itself (see ``publish``)."""
     if outcome.receipts:
         distribute(settings, outcome.receipts)
     if outcome.events:
         process_events(settings, outcome.events)
     if and_publish and outcome.publish:
-        publish(settings)
+        publish(settings, here=here)
 
 
 def distribute_now(settings: Settings, receipt_id: int) -> dict[str, Any]:

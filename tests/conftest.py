@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +25,7 @@ import redis
 from psycopg import sql
 from sqlalchemy.orm import Session
 
+from benchmarks.support import ARLEDGER, Process, arledger_env
 from config.settings import Settings
 from ledger.db import dispose_engines, get_engine
 from ledger.inputs import validate_load_file
@@ -206,7 +204,6 @@ def ledger_fingerprint(url: str) -> tuple[object, ...]:
 # as an operator starts them, and stopped at the end of the test that needs them.
 
 REDIS_BASE = os.environ.get("ARLEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-ARLEDGER = str(Path(sys.executable).with_name("arledger"))
 
 
 def _database_number() -> int:
@@ -234,59 +231,15 @@ def clean_redis(redis_url: str) -> str:
     return redis_url
 
 
-class WorkerProcess:
+class WorkerProcess(Process):
     """An `arledger worker` (or `beat`) subprocess and its log."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.handle = log.open("w")
-        self.process = subprocess.Popen(
-            [ARLEDGER, *args],
-            env=env,
-            stdout=self.handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log.read_text(errors="replace"):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(
-            f"{text!r} never appeared; log:\n{self.log.read_text(errors='replace')[-4000:]}"
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.handle.close()
-
-    def kill(self) -> None:
-        """kill -9 the whole process group: the main process and its pool children."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.handle.close()
+        super().__init__([ARLEDGER, *args], env, log)
 
 
 def pipeline_env(database_url: str, broker_url: str, sink: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARLEDGER_")}
-    env.update(
-        ARLEDGER_DATABASE_URL=database_url,
-        ARLEDGER_BROKER_URL=broker_url,
-        ARLEDGER_GL_SINK=sink,
-        ARLEDGER_WEBHOOK_SECRET="whsec-integration",
-        **extra,
-    )
-    return env
+    return arledger_env(database_url, broker_url, sink, "whsec-integration", **extra)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from ledger.gateway import sign
 from ledger.inputs import validate_load_file
 from ledger.lockbox import LockboxItem, write_bai
 from ledger.money import Money
+from ledger.publisher import unpublished_count
 from ledger.services import ReceiptRequest, load_file, submit_receipt
 from ledger.views import exceptions_view, journal_ids
 from tasks import dispatch
@@ -198,6 +199,62 @@ def test_a_lockbox_file_ends_with_every_item_distributed_and_published(
         == 2
     )
     assert journal_count(pipeline) == len(published)
+
+
+def submit_receipts(settings: Settings, prefix: str, count: int) -> list[int]:
+    ids = []
+    for i in range(count):
+        amount = Money.from_minor(500 + i, "USD")
+        intake = submit_receipt(
+            settings,
+            ReceiptRequest(
+                "operator",
+                f"{prefix}-{i}",
+                amount,
+                date(2026, 11, 5),
+                allocations=(("O-100", amount),),
+            ),
+        )
+        ids.append(intake.receipt_id)
+    return ids
+
+
+def test_a_distribution_task_publishes_its_own_journals_without_a_publish_message(
+    pipeline, start_worker
+):
+    # A worker that does not consume the gl queue, and no beat: only the distribution tasks
+    # themselves can have put these journals on the stream.
+    start_worker(env_for(pipeline), "worker", "--concurrency", "2", "--queues", "receipts")
+    ids = submit_receipts(pipeline, "INLINE", 12)
+    dispatch.distribute(pipeline.model_copy(update={"batch_size": 4}), ids)  # three messages
+    wait_until(
+        lambda: {j["receipt"] for j in stream_journals(pipeline.gl_sink)} >= set(ids),
+        what="every RECEIPT journal on the stream",
+    )
+    broker = redis.Redis.from_url(pipeline.broker_url)
+    assert [key for key in broker.keys("gl*") if broker.type(key) == b"list"] == []
+    with unit_of_work(pipeline.database_url) as session:
+        assert list(dict.fromkeys(j["id"] for j in stream_journals(pipeline.gl_sink))) == (
+            journal_ids(session)
+        )
+        assert check_invariants(session) == []
+
+
+def test_a_sink_that_fails_after_a_batch_committed_neither_fails_nor_repeats_the_batch(
+    pipeline, start_worker
+):
+    nothing_listens = "redis://127.0.0.1:1/0"
+    start_worker(env_for(pipeline.model_copy(update={"gl_sink": nothing_listens})))
+    ids = submit_receipts(pipeline, "SINKLESS", 3)
+    before = unpublished_count(pipeline)  # the sample's own journals, never published here
+    dispatch.distribute(pipeline, ids)
+    wait_until(lambda: pending(pipeline) == 0, what="the receipts distributed")
+    time.sleep(1)  # room for a retry or a poison message, were the failure the task's
+    with unit_of_work(pipeline.database_url) as session:
+        assert [item for item in exceptions_view(session) if item["kind"] == "message"] == []
+        assert len(journal_ids(session, journal_type="RECEIPT")) == 3
+        assert check_invariants(session) == []
+    assert unpublished_count(pipeline) == before + 3  # kept in the outbox for the next publish
 
 
 def test_tasks_lost_from_the_broker_are_recovered_by_the_sweep(pipeline, start_worker):

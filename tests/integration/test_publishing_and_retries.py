@@ -137,7 +137,7 @@ def test_a_task_meeting_transient_database_errors_is_retried_by_a_real_worker(
 
     monkeypatch.setattr(jobs, "distribute", flaky)
     monkeypatch.setattr("tasks.celery_tasks.get_settings", lambda: loaded)
-    monkeypatch.setattr("tasks.dispatch.publish", lambda settings: None)
+    monkeypatch.setattr("tasks.dispatch.publish", lambda settings, **_: None)
     amount = Money.parse("25.00", "USD")
     intake = submit_receipt(
         loaded,
