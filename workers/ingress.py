@@ -184,10 +184,12 @@ log = logging.getLogger(__name__)
 
 # How long the sender lets ids gather after the first one arrives before it sends them. It is
 # added to the time to publish, never to the answer. Each message is a worker task, and each task
-# a distribution and a publish round (about 19 statements) whatever it carries: at 200 events/s,
-# 25 ms rather than 10 took a quarter off the worker's CPU and a third off PostgreSQL's, and the
-# published p50 did not grow (docs/performance.md).
-GATHER_SECONDS = 0.025
+# a distribution and a publish round (about 19 statements) whatever it carries. At 200 events/s,
+# 25 ms rather than 10 took a quarter off the worker's CPU and a third off PostgreSQL's with the
+# published p50 unchanged; 50 ms rather than 25 took another third off the worker's and a fifth
+# off PostgreSQL's for about 7 ms more published p50, and the answers' p99 fell with the load
+# (docs/performance.md).
+GATHER_SECONDS = 0.050
 
 
 class BatchSender:
