@@ -17,6 +17,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -30,6 +31,8 @@ from config.settings import Settings
 from ledger.db import dispose_engines, get_engine
 from ledger.inputs import validate_load_file
 from ledger.migrate import upgrade
+from ledger.money import Money
+from ledger.services import ReceiptRequest, submit_receipt
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ledger" / "data" / "sample.json"
@@ -141,6 +144,30 @@ def loaded(settings: Settings) -> Settings:
 
     load_file(settings, validate_load_file(SAMPLE.read_bytes()))
     return settings
+
+
+def submit_receipts(
+    settings: Settings, prefix: str, count: int, *, automated: bool = False
+) -> list[int]:
+    """Persist ``count`` receipts paying O-100 (5.00 USD and up, a cent more each), queued and
+    not yet distributed: an operator's by default, a gateway's (automated) when asked."""
+    ids = []
+    for n in range(count):
+        amount = Money.from_minor(500 + n, "USD")
+        intake = submit_receipt(
+            settings,
+            ReceiptRequest(
+                "gateway" if automated else "operator",
+                f"{prefix}-{n}",
+                amount,
+                date(2026, 11, 5),
+                allocations=(("O-100", amount),),
+                automated=automated,
+                reference=f"bench:{prefix}-{n}" if automated else None,
+            ),
+        )
+        ids.append(intake.receipt_id)
+    return ids
 
 
 def wait_until(

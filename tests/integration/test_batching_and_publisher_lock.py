@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
 from typing import Any
 
 import pytest
@@ -22,34 +21,15 @@ from ledger import publisher
 from ledger.check import check_invariants
 from ledger.db import get_engine, unit_of_work
 from ledger.inputs import validate_load_file
-from ledger.money import Money
 from ledger.publisher import PublisherBusy, publish_pending, unpublished_count
 from ledger.schema import JOURNALS, RECEIPTS
-from ledger.services import ReceiptRequest, load_file, submit_receipt
+from ledger.services import load_file
 from tasks import jobs
-from tests.conftest import SAMPLE, reset_postgres
-
-NOV = date(2026, 11, 5)
+from tests.conftest import SAMPLE, reset_postgres, submit_receipts
 
 
 def queue_receipts(settings: Settings, count: int, prefix: str = "TOP") -> list[int]:
-    ids = []
-    for n in range(count):
-        amount = Money.from_minor(500 + n, "USD")
-        intake = submit_receipt(
-            settings,
-            ReceiptRequest(
-                "gateway",
-                f"{prefix}-{n}",
-                amount,
-                NOV,
-                allocations=(("O-100", amount),),
-                automated=True,
-                reference=f"bench:{prefix}-{n}",
-            ),
-        )
-        ids.append(intake.receipt_id)
-    return ids
+    return submit_receipts(settings, prefix, count, automated=True)
 
 
 def statuses(settings: Settings) -> dict[int, str]:

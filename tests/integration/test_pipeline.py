@@ -33,7 +33,14 @@ from ledger.publisher import unpublished_count
 from ledger.services import ReceiptRequest, load_file, submit_receipt
 from ledger.views import exceptions_view, journal_ids
 from tasks import dispatch
-from tests.conftest import ARLEDGER, SAMPLE, pipeline_env, reset_postgres, wait_until
+from tests.conftest import (
+    ARLEDGER,
+    SAMPLE,
+    pipeline_env,
+    reset_postgres,
+    submit_receipts,
+    wait_until,
+)
 from workers.ingress import create_app
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
@@ -201,24 +208,6 @@ def test_a_lockbox_file_ends_with_every_item_distributed_and_published(
     assert journal_count(pipeline) == len(published)
 
 
-def submit_receipts(settings: Settings, prefix: str, count: int) -> list[int]:
-    ids = []
-    for i in range(count):
-        amount = Money.from_minor(500 + i, "USD")
-        intake = submit_receipt(
-            settings,
-            ReceiptRequest(
-                "operator",
-                f"{prefix}-{i}",
-                amount,
-                date(2026, 11, 5),
-                allocations=(("O-100", amount),),
-            ),
-        )
-        ids.append(intake.receipt_id)
-    return ids
-
-
 def test_a_distribution_task_publishes_its_own_journals_without_a_publish_message(
     pipeline, start_worker
 ):
@@ -258,16 +247,7 @@ def test_a_sink_that_fails_after_a_batch_committed_neither_fails_nor_repeats_the
 
 
 def test_tasks_lost_from_the_broker_are_recovered_by_the_sweep(pipeline, start_worker):
-    ids = []
-    for i in range(30):
-        amount = Money.from_minor(500 + i, "USD")
-        intake = submit_receipt(
-            pipeline,
-            ReceiptRequest(
-                "operator", f"LOST-{i}", amount, date(2026, 11, 5), allocations=(("O-100", amount),)
-            ),
-        )
-        ids.append(intake.receipt_id)
+    ids = submit_receipts(pipeline, "LOST", 30)
     dispatch.distribute(pipeline, ids)  # the messages go to Redis...
     redis.Redis.from_url(pipeline.broker_url).flushdb()  # ...and Redis loses them
     assert pending(pipeline) == 30
