@@ -88,9 +88,11 @@ def test_killed_database_connections_are_retried_and_no_partial_transaction_is_v
     database = url.rsplit("/", 1)[1]
     worker_url = f"{url}?application_name={APPLICATION}"
     env = worker_env(faulty, ARLEDGER_BATCH_SIZE="10")
-    worker = start_worker({**env, "ARLEDGER_DATABASE_URL": worker_url})
     file = lockbox_file(tmp_path / "bank.txt", ITEMS, ORDERS, bank_file_id="PGKILL1")
     summary = import_lockbox_no_wait(env, file.path)
+    # The worker starts once every batch is queued: started before the import, it can finish
+    # them all while the import command is still running, and there would be nothing to kill.
+    worker = start_worker({**env, "ARLEDGER_DATABASE_URL": worker_url})
 
     killed = busy = snapshots = rounds = 0
     seen: list[str] = []
