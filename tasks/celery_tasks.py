@@ -63,6 +63,8 @@ class ArledgerTask(Task):  # type: ignore[misc,unused-ignore]
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
+        if self.name == "arledger.publish_gl":
+            return  # the beat schedule publishes again in a second; nothing is lost
         log.error("task %s %s failed: %s", self.name, task_id, exc)
         record_poison(
             self.name,
@@ -127,7 +129,12 @@ def register(app: Celery) -> None:
 
     @app.task(name="arledger.publish_gl", base=ArledgerTask)
     def publish_gl() -> dict[str, Any]:
-        return dispatch.publish(get_settings(), here=True)
+        # Errors are the task's: a transient one is retried with backoff, like any task's.
+        settings = get_settings()
+        outcome = jobs.publish(settings)
+        if outcome.publish_later:
+            dispatch.publish_later(settings)
+        return outcome.result
 
     @app.task(name="arledger.sweep", base=ArledgerTask)
     def sweep() -> dict[str, Any]:

@@ -84,15 +84,14 @@ def process_events(settings: Settings, event_rows: Sequence[int]) -> None:
 
 def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
     """Publish pending journals: as a task on the gl queue, or — with no broker, or ``here`` (a
-    worker that has just committed a batch, or is running the gl task) — now, in this process.
+    worker that has just committed a batch) — now, in this process.
 
-    A publish that fails leaves the journals in the outbox for the next one: nothing is lost. In
-    a worker, whatever the failure (the sink away, the database), the batch that asked for the
-    publish is committed and is not failed — or retried, or made a poison message — for it; the
-    beat publishes again within a second. In-process, a sink that fails is only logged too; any
-    other error reaches the command that asked. When another publisher holds the cursor it
-    delivers what is pending; with a broker, one publish a second later covers what commits just
-    after it finishes.
+    A publish that fails leaves the journals in the outbox: nothing is lost. In a worker the batch
+    that asked is committed and is not failed, retried or made a poison message for it: the gl
+    task takes over, with its own retries (and the beat publishes every second besides).
+    In-process, a sink that fails is logged and the next publish delivers; any other error reaches
+    the command that asked. When another publisher holds the cursor it delivers what is pending,
+    and one publish a second later covers what commits just after it finishes.
     """
     if settings.broker_url and not here:
         _send(settings, "arledger.publish_gl", [])
@@ -103,14 +102,31 @@ def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
         if not settings.broker_url and not isinstance(exc, OSError):
             raise
         log.warning("GL journals kept for a later publish: %s: %s", type(exc).__name__, exc)
+        if settings.broker_url:
+            _send_quietly(settings, "arledger.publish_gl", [])
         return {"published": 0, "error": type(exc).__name__}
     if outcome.publish_later:
-        if settings.broker_url:
-            # One delayed retry of a second, never more (SPEC section 9: no long countdowns).
-            _send(settings, "arledger.publish_gl", [], countdown=1)
-        else:
-            log.info("another publisher holds the GL cursor; it delivers what is pending")
+        publish_later(settings)
     return outcome.result
+
+
+def publish_later(settings: Settings) -> None:
+    """Another publisher held the cursor: with a broker, ask once more a second from now (never a
+    longer countdown, SPEC section 9); in-process, the next command's publish delivers."""
+    if settings.broker_url:
+        _send_quietly(settings, "arledger.publish_gl", [], countdown=1)
+    else:
+        log.info("another publisher holds the GL cursor; it delivers what is pending")
+
+
+def _send_quietly(
+    settings: Settings, name: str, args: list[Any], countdown: float | None = None
+) -> None:
+    # Only for a publish: the journals wait in the outbox, and the beat asks every second.
+    try:
+        _send(settings, name, args, countdown)
+    except Exception as exc:
+        log.warning("could not ask for a later publish (%s); the beat will", exc)
 
 
 _IN_PROCESS: dict[str, Callable[[Settings, list[Any]], object]] = {

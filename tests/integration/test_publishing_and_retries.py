@@ -168,3 +168,23 @@ def test_tasks_retry_only_transient_errors_with_short_backoff():
     assert OperationalError in TRANSIENT and ConnectionError in TRANSIENT
     assert ArledgerTask.retry_backoff_max <= 5  # no countdown beyond a few seconds (SPEC section 9)
     assert ArledgerTask.autoretry_for == TRANSIENT
+
+
+def test_a_workers_publish_that_fails_after_its_batch_hands_over_to_the_gl_task(
+    loaded: Settings, clean_redis: str, monkeypatch
+):
+    from tasks import dispatch, jobs
+
+    def lost_connection(settings: Settings) -> jobs.Outcome:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(jobs, "publish", lost_connection)
+    broker = redis.Redis.from_url(clean_redis)
+    settings = loaded.model_copy(update={"broker_url": clean_redis})
+
+    result = dispatch.publish(settings, here=True)  # what a worker runs after its batch commits
+
+    assert result == {"published": 0, "error": "OperationalError"}  # the batch is not failed
+    messages = [json.loads(raw) for raw in broker.lrange("gl", 0, -1)]
+    # One publish_gl message: the task that retries with backoff, where the batch would not.
+    assert [m["headers"]["task"] for m in messages] == ["arledger.publish_gl"]
