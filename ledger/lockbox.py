@@ -1009,9 +1009,10 @@ class _BaiParser:
         self._agree(
             number,
             values,
-            ("batch item count", "item_count", "number of its checks", batch.items),
-            ("batch total", "sum of its checks", batch.total),
-            f" (batch {batch.batch}, line {batch.line})",
+            "batch",
+            counted=("number of its checks", batch.items),
+            summed=("sum of its checks", batch.total),
+            where=f" (batch {batch.batch}, line {batch.line})",
         )
         self.lockbox_items += batch.items
         self.lockbox_total += batch.total
@@ -1031,13 +1032,9 @@ class _BaiParser:
         self._agree(
             number,
             values,
-            (
-                "lockbox item count",
-                "item_count",
-                "number of checks in its batches",
-                self.lockbox_items,
-            ),
-            ("lockbox total", "sum of its batches", self.lockbox_total),
+            "lockbox",
+            counted=("number of checks in its batches", self.lockbox_items),
+            summed=("sum of its batches", self.lockbox_total),
         )
         self.file_total += self.lockbox_total
         self.lockbox_items = self.lockbox_total = 0
@@ -1058,8 +1055,10 @@ class _BaiParser:
         self._agree(
             number,
             values,
-            ("file record count", "record_count", "number of records in the file", self.records),
-            ("file total", "sum of its lockboxes", self.file_total),
+            "file",
+            counted=("number of records in the file", self.records),
+            summed=("sum of its lockboxes", self.file_total),
+            count_field="record_count",
         )
         self.trailer_line = number
         self.state = _DONE
@@ -1127,28 +1126,29 @@ class _BaiParser:
         self,
         number: int,
         values: dict[str, _FieldValue],
-        count: tuple[str, str, str, int],
-        total: tuple[str, str, int],
+        level: str,
+        *,
+        counted: tuple[str, int],
+        summed: tuple[str, int],
         where: str = "",
+        count_field: str = "item_count",
     ) -> None:
         """Refuse the file where a control record's count or total disagrees with what it closes.
 
-        ``count`` is (its name, its field, what it counts, that count); ``total`` is (its name,
-        what it sums, that sum); ``where`` names the batch in the message.
+        ``level`` is the record's ("batch", "lockbox", "file"); ``counted`` and ``summed`` say
+        what its count and its total must equal, and that value; ``where`` ends the message.
         """
-        count_name, count_field, counted, expected_count = count
-        stated_count = _count(values[count_field])
-        if stated_count != expected_count:
-            raise LockboxRefused(
-                number, f"{count_name} {stated_count} != {counted} {expected_count}{where}"
-            )
-        total_name, summed, expected_total = total
-        stated_total = _count(values["total_amount"])
-        if stated_total != expected_total:
+        what, expected = counted
+        stated = _count(values[count_field])
+        if stated != expected:
+            name = count_field.replace("_", " ")
+            raise LockboxRefused(number, f"{level} {name} {stated} != {what} {expected}{where}")
+        what, expected = summed
+        stated = _count(values["total_amount"])
+        if stated != expected:
             raise LockboxRefused(
                 number,
-                f"{total_name} {self._money(stated_total)} != {summed} "
-                f"{self._money(expected_total)}{where}",
+                f"{level} total {self._money(stated)} != {what} {self._money(expected)}{where}",
             )
 
     def _money(self, minor: int) -> str:

@@ -64,11 +64,11 @@ def allocate_id_blocks(session: Session, wanted: Sequence[tuple[Table, int]]) ->
     PostgreSQL: values of each table's identity sequence. SQLite: max(id)+1 onwards, safe because
     every SQLite transaction holds the database's write lock (BEGIN IMMEDIATE).
     """
-    blocks: list[list[int]] = [[] for _ in wanted]
-    asked = [(index, table, count) for index, (table, count) in enumerate(wanted) if count > 0]
+    asked = _asked(wanted)
     if not asked:
-        return blocks
+        return [[] for _ in wanted]
     if not is_postgres(session):
+        blocks: list[list[int]] = [[] for _ in wanted]
         high_water: dict[str, int] = session.info.setdefault("id_high_water", {})
         for index, table, count in asked:
             current = session.execute(select(func.max(table.c.id))).scalar() or 0
@@ -76,8 +76,8 @@ def allocate_id_blocks(session: Session, wanted: Sequence[tuple[Table, int]]) ->
             high_water[table.name] = start + count - 1
             blocks[index] = list(range(start, start + count))
         return blocks
-    sql, params = _id_series(session, asked)
-    return _collect_blocks(session.execute(text(sql), params), len(wanted))
+    selects, params = _id_series(session, asked)
+    return _collect_blocks(session.execute(text(" UNION ALL ".join(selects)), params), len(wanted))
 
 
 def open_commit(
@@ -87,25 +87,30 @@ def open_commit(
     rows it will write, like ``allocate_id_blocks``. On PostgreSQL both are one statement: the
     commit is inserted by a data-modifying CTE of the id read, a round trip fewer per posting.
     """
-    asked = [(index, table, count) for index, (table, count) in enumerate(wanted) if count > 0]
-    if not is_postgres(session) or not asked:
-        commit_id = allocate_ids(session, COMMITS, 1)[0]
+    if not is_postgres(session):
+        (commit_id,), *blocks = allocate_id_blocks(session, [(COMMITS, 1), *wanted])
         session.execute(insert(COMMITS), [{"id": commit_id}])
-        return commit_id, allocate_id_blocks(session, wanted)
-    series, params = _id_series(session, asked)
+        return commit_id, blocks
+    selects, params = _id_series(session, _asked(wanted))
+    # The commit's id comes back as one more block, after the ones asked for.
     sql = (
         f"WITH new_commit AS (INSERT INTO {COMMITS.name} DEFAULT VALUES RETURNING id) "
-        f"SELECT -1 AS block, id FROM new_commit UNION ALL {series}"
+        + " UNION ALL ".join([f"SELECT {len(wanted)} AS block, id FROM new_commit", *selects])
     )
-    rows = list(session.execute(text(sql), params))
-    commit_id = next(int(value) for index, value in rows if index == -1)
-    return commit_id, _collect_blocks((row for row in rows if row[0] != -1), len(wanted))
+    *blocks, (commit_id,) = _collect_blocks(session.execute(text(sql), params), len(wanted) + 1)
+    return commit_id, blocks
+
+
+def _asked(wanted: Sequence[tuple[Table, int]]) -> list[tuple[int, Table, int]]:
+    """The (position, table, count) of every table that wants at least one id."""
+    return [(index, table, count) for index, (table, count) in enumerate(wanted) if count > 0]
 
 
 def _id_series(
     session: Session, asked: Sequence[tuple[int, Table, int]]
-) -> tuple[str, dict[str, Any]]:
-    """One ``UNION ALL`` of ``nextval`` series, a row ``(block, id)`` per id asked for."""
+) -> tuple[list[str], dict[str, Any]]:
+    """A ``SELECT`` of a ``nextval`` series per table asked, each row ``(block, id)``, to be
+    joined by ``UNION ALL``, and their parameters."""
     params: dict[str, Any] = {}
     selects = []
     for index, table, count in asked:
@@ -115,7 +120,7 @@ def _id_series(
             f"SELECT {index} AS block, nextval(CAST(:s{index} AS regclass)) AS id "
             f"FROM generate_series(1, :n{index})"
         )
-    return " UNION ALL ".join(selects), params
+    return selects, params
 
 
 def _collect_blocks(rows: Iterable[Any], size: int) -> list[list[int]]:

@@ -188,3 +188,26 @@ def test_a_workers_publish_that_fails_after_its_batch_hands_over_to_the_gl_task(
     messages = [json.loads(raw) for raw in broker.lrange("gl", 0, -1)]
     # One publish_gl message: the task that retries with backoff, where the batch would not.
     assert [m["headers"]["task"] for m in messages] == ["arledger.publish_gl"]
+
+
+def test_a_publish_that_finds_the_cursor_held_asks_again_within_a_few_seconds(
+    loaded: Settings, clean_redis: str, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from tasks import dispatch, jobs
+
+    monkeypatch.setattr(
+        jobs, "publish", lambda settings: jobs.Outcome({"published": 0}, publish_later=True)
+    )
+    broker = redis.Redis.from_url(clean_redis)
+    settings = loaded.model_copy(update={"broker_url": clean_redis})
+
+    asked_at = datetime.now(UTC)
+    dispatch.publish(settings, here=True)
+
+    (message,) = [json.loads(raw) for raw in broker.lrange("gl", 0, -1)]
+    assert message["headers"]["task"] == "arledger.publish_gl"
+    # SPEC section 9: never an ETA or countdown beyond a few seconds.
+    eta = datetime.fromisoformat(message["headers"]["eta"])
+    assert 0 < (eta - asked_at).total_seconds() <= 2
