@@ -59,12 +59,12 @@ from benchmarks.support import (
     postgres_pids,
     start_worker,
 )
-from ledger.check import check_invariants
-from ledger.db import dispose_engines, unit_of_work
-from ledger.gateway import SIGNATURE_HEADER, sign
-from ledger.money import Money
-from ledger.publisher import publish_pending
-from ledger.schema import COMMITS, JOURNALS, RECEIPTS
+from ledger.domain.money import Money
+from ledger.intake.signature import SIGNATURE_HEADER, sign
+from ledger.outbox.publisher import publish_pending
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.schema import COMMITS, JOURNALS, RECEIPTS
+from ledger.queries.check import check_invariants
 
 SECRET = "bench-secret"
 STREAM = "arledger:gl"

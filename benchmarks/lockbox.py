@@ -54,13 +54,13 @@ from benchmarks.support import (
     postgres_pids,
     start_worker,
 )
-from ledger.db import dispose_engines, normalise_url, unit_of_work
-from ledger.lockbox import LockboxItem, write_bai
-from ledger.lockbox_import import progress
-from ledger.migrate import upgrade
-from ledger.money import Money
-from ledger.publisher import publish_pending, unpublished_count
-from ledger.schema import COMMITS, JOURNAL_LINES, JOURNALS, RECEIPTS
+from ledger.domain.money import Money
+from ledger.intake.lockbox import LockboxItem, write_bai
+from ledger.outbox.publisher import publish_pending, unpublished_count
+from ledger.persistence.db import dispose_engines, normalise_url, unit_of_work
+from ledger.persistence.migrate import upgrade
+from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS, RECEIPTS
+from ledger.services.lockbox import progress
 
 DEPOSIT = date(2026, 11, 6)
 
@@ -304,7 +304,7 @@ def _load(connection: psycopg.Connection, table: str, data: bytes) -> None:
 
 PARSE = """
 import json, resource, sys, time
-from ledger.lockbox import iter_items, validate_file
+from ledger.intake.lockbox import iter_items, validate_file
 started = time.monotonic()
 validate_file(sys.argv[1])
 validated = time.monotonic() - started

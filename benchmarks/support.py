@@ -23,13 +23,13 @@ import redis
 from psycopg import sql
 
 from config.settings import Settings
-from ledger.db import dispose_engines, unit_of_work
-from ledger.inputs import LoadFile, OrderIn, validate_load_file
-from ledger.loading import load
-from ledger.migrate import upgrade
-from ledger.model import Reason
-from ledger.money import Money
-from ledger.repository import load_orders, order_ids_by_number, write_journals
+from ledger.domain.money import Money
+from ledger.domain.order import Reason
+from ledger.intake.inputs import LoadFile, OrderIn, validate_load_file
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.migrate import upgrade
+from ledger.persistence.repository import load_orders, order_ids_by_number, write_journals
+from ledger.services.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 ARLEDGER = str(Path(sys.executable).with_name("arledger"))

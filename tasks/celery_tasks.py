@@ -20,9 +20,9 @@ from sqlalchemy import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from config.settings import get_settings
-from ledger.db import unit_of_work
-from ledger.errors import InputRefused
-from ledger.schema import POISON_MESSAGES
+from ledger.domain.errors import InputRefused
+from ledger.persistence.db import unit_of_work
+from ledger.persistence.schema import POISON_MESSAGES
 from tasks import dispatch, jobs
 
 log = logging.getLogger(__name__)

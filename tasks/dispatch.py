@@ -149,7 +149,7 @@ def resend(settings: Settings, task: str, args: list[Any]) -> None:
         return
     runner = _IN_PROCESS.get(task)
     if runner is None:
-        from ledger.errors import InputRefused  # noqa: PLC0415
+        from ledger.domain.errors import InputRefused  # noqa: PLC0415
 
         raise InputRefused(f"unknown task {task!r}")
     runner(settings, args)
@@ -177,8 +177,8 @@ def follow_up(
 def distribute_now(settings: Settings, receipt_id: int) -> dict[str, Any]:
     """Dispatch one receipt and return its view: distributed already when in-process, still
     queued (or distributed by a fast worker) when on a broker."""
-    from ledger import views  # noqa: PLC0415
-    from ledger.db import unit_of_work  # noqa: PLC0415
+    from ledger.persistence.db import unit_of_work  # noqa: PLC0415
+    from ledger.queries import views  # noqa: PLC0415
 
     distribute(settings, [receipt_id])
     with unit_of_work(settings.database_url) as session:

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 
 from config.settings import Settings
-from ledger import gateway, services
-from ledger.db import unit_of_work
-from ledger.publisher import PublisherBusy, publish_pending
-from ledger.schema import INTAKE_EVENTS, RECEIPTS
+from ledger.outbox.publisher import PublisherBusy, publish_pending
+from ledger.persistence.db import unit_of_work
+from ledger.persistence.schema import INTAKE_EVENTS, RECEIPTS
+from ledger.services import events as gateway
+from ledger.services import receipts as services
 
 
 @dataclass

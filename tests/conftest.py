@@ -28,11 +28,12 @@ from sqlalchemy.orm import Session
 
 from benchmarks.support import ARLEDGER, Process, arledger_env
 from config.settings import Settings
-from ledger.db import dispose_engines, get_engine
-from ledger.inputs import validate_load_file
-from ledger.migrate import upgrade
-from ledger.money import Money
-from ledger.services import ReceiptRequest, submit_receipt
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import validate_load_file
+from ledger.persistence.db import dispose_engines, get_engine
+from ledger.persistence.migrate import upgrade
+from ledger.services.receipts import submit_receipt
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ledger" / "data" / "sample.json"
@@ -87,8 +88,8 @@ def pg_run_database() -> Iterator[str]:
 
 def reset_postgres(url: str) -> None:
     """Empty every table (TRUNCATE fires no row trigger) and restart the outbox clock."""
-    from ledger.audit import GENESIS_HASH
-    from ledger.schema import Base
+    from ledger.persistence.audit import GENESIS_HASH
+    from ledger.persistence.schema import Base
 
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with get_engine(url).begin() as connection:
@@ -140,7 +141,7 @@ def settings(
 @pytest.fixture
 def loaded(settings: Settings) -> Settings:
     """Settings on a database holding the bundled sample organisation."""
-    from ledger.services import load_file
+    from ledger.services.receipts import load_file
 
     load_file(settings, validate_load_file(SAMPLE.read_bytes()))
     return settings
@@ -186,7 +187,7 @@ def line_balances(session: Session) -> tuple[object, ...]:
     """Every order line's (id, balance in minor units), in id order."""
     from sqlalchemy import select
 
-    from ledger import schema
+    from ledger.persistence import schema
 
     return tuple(
         session.execute(
@@ -201,8 +202,8 @@ def ledger_fingerprint(url: str) -> tuple[object, ...]:
     """What a refused request must leave untouched: row counts, every balance, every status."""
     from sqlalchemy import func, select
 
-    from ledger import schema
-    from ledger.db import unit_of_work
+    from ledger.persistence import schema
+    from ledger.persistence.db import unit_of_work
 
     with unit_of_work(url) as session:
         counts = tuple(

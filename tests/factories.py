@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ledger.model import Line, Order
-from ledger.money import Money
+from ledger.domain.money import Money
+from ledger.domain.order import Line, Order
 
 DAY = date(2026, 11, 5)
 

@@ -19,7 +19,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from config.settings import Settings, get_settings
-from ledger.errors import ArledgerError, InputRefused, InvalidInput
+from ledger.domain.errors import ArledgerError, InputRefused, InvalidInput
 
 app = typer.Typer(
     name="arledger",
@@ -103,7 +103,7 @@ def key_value_table(title: str, rows: dict[str, Any]) -> Table:
 @app.command()
 def init() -> None:
     """Create or upgrade the schema (Alembic)."""
-    from ledger.migrate import upgrade
+    from ledger.persistence.migrate import upgrade
 
     config = settings()
     upgrade(config.database_url)
@@ -122,8 +122,8 @@ def load(
     as_json: JsonOption = False,
 ) -> None:
     """Load reference data and orders from a JSON file (upsert; posts SALE journals)."""
-    from ledger.inputs import validate_load_file
-    from ledger.services import load_file
+    from ledger.intake.inputs import validate_load_file
+    from ledger.services.receipts import load_file
 
     data = validate_load_file(_read(file))
     config = settings()
@@ -155,8 +155,8 @@ def _read(file: Path) -> bytes:
 @app.command()
 def check(as_json: JsonOption = False) -> None:
     """Verify every invariant of SPEC section 10; exit 1 naming each violation."""
-    from ledger.check import check_invariants
-    from ledger.db import unit_of_work
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.check import check_invariants
 
     with unit_of_work(settings().database_url) as session:
         violations = check_invariants(session)
@@ -203,8 +203,8 @@ def receipt_submit(
     as_json: JsonOption = False,
 ) -> None:
     """Record money received and distribute it over the order's lines."""
-    from ledger.money import Money
-    from ledger.services import ReceiptRequest, order_currency, submit_receipt, today
+    from ledger.domain.money import Money
+    from ledger.services.receipts import ReceiptRequest, order_currency, submit_receipt, today
 
     config = settings()
     if not external_id.strip():
@@ -251,8 +251,8 @@ def show_receipt(view: dict[str, Any], as_json: bool) -> None:
 @receipt_app.command("show")
 def receipt_show(receipt_id: int, as_json: JsonOption = False) -> None:
     """Show a receipt: where its money went."""
-    from ledger.db import unit_of_work
-    from ledger.views import receipt_view
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import receipt_view
 
     with unit_of_work(settings().database_url) as session:
         show_receipt(receipt_view(session, receipt_id), as_json)
@@ -265,7 +265,7 @@ def receipt_reverse(
     as_json: JsonOption = False,
 ) -> None:
     """Reverse a receipt: its orders end as if it had never been distributed."""
-    from ledger.services import reverse_receipt
+    from ledger.services.receipts import reverse_receipt
 
     config = settings()
     view = reverse_receipt(config, receipt_id, reason)
@@ -283,7 +283,7 @@ def receipt_apply(
     as_json: JsonOption = False,
 ) -> None:
     """Apply an unapplied receipt to an order (a TRANSFER, distributed by payment priority)."""
-    from ledger.services import apply_receipt
+    from ledger.services.receipts import apply_receipt
 
     config = settings()
     view = apply_receipt(config, receipt_id, order, amount)
@@ -334,7 +334,7 @@ def writeoff_create(
     as_json: JsonOption = False,
 ) -> None:
     """Write off (part of) a line balance."""
-    from ledger.services import WriteOffRequest, create_write_off
+    from ledger.services.receipts import WriteOffRequest, create_write_off
 
     config = settings()
     result = create_write_off(
@@ -375,7 +375,7 @@ def writeoff_reverse(
     as_json: JsonOption = False,
 ) -> None:
     """Reverse a write-off, fully or partly."""
-    from ledger.services import reverse_write_off
+    from ledger.services.receipts import reverse_write_off
 
     config = settings()
     result = reverse_write_off(config, write_off_id, amount)
@@ -398,8 +398,8 @@ def writeoff_reverse(
 @order_app.command("show")
 def order_show(number: str, as_json: JsonOption = False) -> None:
     """An order with its balance, its lines by payment priority and their write-offs."""
-    from ledger.db import unit_of_work
-    from ledger.views import order_view
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import order_view
 
     with unit_of_work(settings().database_url) as session:
         view = order_view(session, number)
@@ -450,9 +450,9 @@ def gl_journals(
     as_json: JsonOption = False,
 ) -> None:
     """Every journal in posting order, or those of one order or type."""
-    from ledger.db import unit_of_work
-    from ledger.journal import TxnType
-    from ledger.views import journal_dicts, journal_ids
+    from ledger.domain.journal import TxnType
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import journal_dicts, journal_ids
 
     if type_ is not None and type_ not in TxnType.__members__:
         raise InvalidInput(
@@ -489,8 +489,8 @@ def print_journals(journals: list[dict[str, Any]]) -> None:
 @app.command()
 def statement(customer: str, as_json: JsonOption = False) -> None:
     """A customer statement: orders, balances and adjustments (no internal comments)."""
-    from ledger.db import unit_of_work
-    from ledger.views import statement_view
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import statement_view
 
     with unit_of_work(settings().database_url) as session:
         view = statement_view(session, customer)
@@ -520,8 +520,8 @@ def statement(customer: str, as_json: JsonOption = False) -> None:
 def exceptions_list(as_json: JsonOption = False) -> None:
     """Unapplied, unidentified and failed receipts, waiting or failed gateway events, and poison
     messages, each with its reason."""
-    from ledger.db import unit_of_work
-    from ledger.views import exceptions_view
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import exceptions_view
 
     with unit_of_work(settings().database_url) as session:
         items = exceptions_view(session)
@@ -566,7 +566,7 @@ def exceptions_retry(
     as_json: JsonOption = False,
 ) -> None:
     """Re-run one exception after its cause is fixed (an order loaded, a period opened, a bug fixed)."""
-    from ledger.services import retry_event, retry_receipt, take_poison_message
+    from ledger.services.receipts import retry_event, retry_receipt, take_poison_message
     from tasks import dispatch
 
     config = settings()
@@ -615,8 +615,8 @@ def lockbox_import(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ledger.lockbox import load_profile
-    from ledger.lockbox_import import file_summary, import_lockbox, progress
+    from ledger.intake.lockbox import load_profile
+    from ledger.services.lockbox import file_summary, import_lockbox, progress
     from tasks import dispatch
 
     config = settings()
@@ -696,7 +696,8 @@ def gateway_submit(
     as_json: JsonOption = False,
 ) -> None:
     """Submit a gateway event (payment, refund, dispute) without the HTTP signature."""
-    from ledger.gateway import parse_event, submit_event
+    from ledger.intake.gateway import parse_event
+    from ledger.services.events import submit_event
     from tasks import dispatch
 
     config = settings()
@@ -710,8 +711,8 @@ def gateway_submit(
         dispatch.distribute(config, [intake.receipt_id])
     result = {**intake.body(), "event": event.key, "type": event.type, "created": intake.created}
     if intake.receipt_id is not None:
-        from ledger.db import unit_of_work
-        from ledger.views import receipt_view
+        from ledger.persistence.db import unit_of_work
+        from ledger.queries.views import receipt_view
 
         with unit_of_work(config.database_url) as session:
             result["receipt"] = receipt_view(session, intake.receipt_id)
@@ -831,7 +832,7 @@ def sweep(as_json: JsonOption = False) -> None:
 @gl_app.command("publish")
 def gl_publish(as_json: JsonOption = False) -> None:
     """Publish every unpublished journal to the configured sink now."""
-    from ledger.publisher import publish_pending, sink_for
+    from ledger.outbox.publisher import publish_pending, sink_for
 
     config = settings()
     sink = sink_for(config)

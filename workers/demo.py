@@ -21,18 +21,21 @@ from pathlib import Path
 from rich.console import Console
 
 from config.settings import Settings
-from ledger import services
-from ledger.check import check_invariants
-from ledger.db import dispose_engines, unit_of_work
-from ledger.errors import InputRefused
-from ledger.gateway import parse_event, sign, submit_event, verify
-from ledger.inputs import validate_load_file
-from ledger.lockbox_import import file_summary, import_lockbox
-from ledger.migrate import upgrade
-from ledger.money import Money
-from ledger.publisher import publish_pending
-from ledger.services import ReceiptRequest, WriteOffRequest
-from ledger.views import journal_dicts, journal_ids, order_view
+from ledger.domain.errors import InputRefused
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.gateway import parse_event
+from ledger.intake.inputs import validate_load_file
+from ledger.intake.signature import sign, verify
+from ledger.outbox.publisher import publish_pending
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.migrate import upgrade
+from ledger.queries.check import check_invariants
+from ledger.queries.views import journal_dicts, journal_ids, order_view
+from ledger.services import receipts as services
+from ledger.services.events import submit_event
+from ledger.services.lockbox import file_summary, import_lockbox
+from ledger.services.receipts import WriteOffRequest
 from tasks import dispatch
 
 

@@ -25,19 +25,11 @@ from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from config.settings import Settings, get_settings
-from ledger.db import POOL_SIZE, ping
-from ledger.errors import Conflict, InputRefused
-from ledger.gateway import (
-    MAX_BODY_BYTES,
-    SIGNATURE_HEADER,
-    EventIntake,
-    EventInvalid,
-    GatewayEvent,
-    SignatureRefused,
-    parse_event,
-    submit_event,
-    verify,
-)
+from ledger.domain.errors import Conflict, InputRefused
+from ledger.intake.gateway import MAX_BODY_BYTES, EventInvalid, GatewayEvent, parse_event
+from ledger.intake.signature import SIGNATURE_HEADER, SignatureRefused, verify
+from ledger.persistence.db import POOL_SIZE, ping
+from ledger.services.events import EventIntake, submit_event
 from tasks import dispatch
 from workers.runtime import freeze_startup_heap
 

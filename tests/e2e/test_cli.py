@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.db import dispose_engines
+from ledger.persistence.db import dispose_engines
 from tests.conftest import SAMPLE, ledger_fingerprint
 
 ARLEDGER = shutil.which("arledger", path=str(Path(sys.executable).parent)) or "arledger"
@@ -612,7 +612,7 @@ def test_a_receipt_reversal_restores_the_write_off(cli: Cli):
 def test_check_exits_1_naming_each_violation(cli: Cli):
     from sqlalchemy import text
 
-    from ledger.db import unit_of_work
+    from ledger.persistence.db import unit_of_work
 
     cli.run(
         "receipt",

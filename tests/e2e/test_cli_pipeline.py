@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.db import dispose_engines
+from ledger.persistence.db import dispose_engines
 from tests.conftest import ROOT
 from tests.e2e.test_cli import Cli
 

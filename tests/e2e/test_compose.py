@@ -107,7 +107,7 @@ def test_every_compose_service_command_runs_here(
         == 0
     )
 
-    from ledger.gateway import sign
+    from ledger.intake.signature import sign
 
     body = json.dumps(
         {

@@ -16,10 +16,11 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from config.settings import Settings
-from ledger.check import check_invariants
-from ledger.db import unit_of_work
-from ledger.gateway import MAX_BODY_BYTES, sign
-from ledger.views import exceptions_view, journal_dicts, journal_ids, order_view
+from ledger.intake.gateway import MAX_BODY_BYTES
+from ledger.intake.signature import sign
+from ledger.persistence.db import unit_of_work
+from ledger.queries.check import check_invariants
+from ledger.queries.views import exceptions_view, journal_dicts, journal_ids, order_view
 from workers.ingress import MissingWebhookSecret, create_app
 
 SECRET = "whsec-test-0123456789"

@@ -16,15 +16,21 @@ import redis
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from ledger import schema
-from ledger.check import check_invariants
-from ledger.db import dispose_engines, unit_of_work
-from ledger.inputs import validate_load_file
-from ledger.lockbox import LockboxItem, write_bai
-from ledger.money import Money
-from ledger.schema import INTAKE_EVENTS, JOURNAL_LINES, JOURNALS, POISON_MESSAGES, RECEIPTS
-from ledger.services import WriteOffRequest, create_write_off, load_file
-from ledger.views import journal_ids
+from ledger.domain.money import Money
+from ledger.intake.inputs import validate_load_file
+from ledger.intake.lockbox import LockboxItem, write_bai
+from ledger.persistence import schema
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.schema import (
+    INTAKE_EVENTS,
+    JOURNAL_LINES,
+    JOURNALS,
+    POISON_MESSAGES,
+    RECEIPTS,
+)
+from ledger.queries.check import check_invariants
+from ledger.queries.views import journal_ids
+from ledger.services.receipts import WriteOffRequest, create_write_off, load_file
 from tests.conftest import ARLEDGER, SAMPLE, line_balances, pipeline_env, wait_until
 from tests.fault import figures
 
@@ -260,7 +266,7 @@ def ledger_state(url: str) -> tuple[object, ...]:
     are distributed in the other order, an overpayment may reverse the same write-offs in a
     different number of journals — same amounts, same balances.
     """
-    from ledger.repository import write_offs_with_reversed
+    from ledger.persistence.repository import write_offs_with_reversed
 
     with unit_of_work(url) as session:
         balances = line_balances(session)
@@ -394,8 +400,9 @@ def submit_intake(
     them the end state legitimately depends on that order of events; on an order of its own it
     cannot, and the final state must not depend on delivery order at all.
     """
-    from ledger.gateway import parse_event, receipt_request, submit_event
-    from ledger.services import ReceiptRequest, submit_receipt
+    from ledger.intake.gateway import parse_event, receipt_request
+    from ledger.services.events import submit_event
+    from ledger.services.receipts import ReceiptRequest, submit_receipt
 
     rng = random.Random(seed_value)
     refunded = -(-payments // 3)

@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from ledger.check import check_invariants
-from ledger.db import dispose_engines, get_engine
+from ledger.persistence.db import dispose_engines, get_engine
+from ledger.queries.check import check_invariants
 from tests.conftest import PG_ADMIN_URL
 from tests.fault import figures
 from tests.fault.conftest import ORDERS

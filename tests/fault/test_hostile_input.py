@@ -34,15 +34,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from config.settings import Settings
-from ledger.db import dispose_engines, unit_of_work
-from ledger.errors import InputRefused
-from ledger.inputs import validate_load_file
-from ledger.lockbox import CSV_HEADER
-from ledger.lockbox_import import import_lockbox
-from ledger.money import Money
-from ledger.schema import LOCKBOX_FILES
-from ledger.services import (
-    ReceiptRequest,
+from ledger.domain.errors import InputRefused
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import validate_load_file
+from ledger.intake.lockbox import CSV_HEADER
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.schema import LOCKBOX_FILES
+from ledger.queries.views import order_view
+from ledger.services.lockbox import import_lockbox
+from ledger.services.receipts import (
     WriteOffRequest,
     create_write_off,
     distribute_receipt,
@@ -50,7 +51,6 @@ from ledger.services import (
     reverse_write_off,
     submit_receipt,
 )
-from ledger.views import order_view
 from tests.conftest import ARLEDGER, ledger_fingerprint, pipeline_env
 from tests.fault import figures
 from tests.fault.harness import lockbox_file, violations

@@ -16,18 +16,13 @@ import random
 from pathlib import Path
 
 from config.settings import Settings
-from ledger.db import dispose_engines, unit_of_work
-from ledger.inputs import validate_load_file
-from ledger.model import Reason
-from ledger.money import Money
-from ledger.services import (
-    ReceiptRequest,
-    WriteOffRequest,
-    create_write_off,
-    load_file,
-    submit_receipt,
-)
-from ledger.views import order_view
+from ledger.domain.money import Money
+from ledger.domain.order import Reason
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import validate_load_file
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.queries.views import order_view
+from ledger.services.receipts import WriteOffRequest, create_write_off, load_file, submit_receipt
 from tasks import dispatch
 from tests.factories import line, order
 from tests.fault import figures

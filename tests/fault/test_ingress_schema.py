@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from config.settings import Settings
-from ledger.gateway import SIGNATURE_HEADER, sign
-from ledger.inputs import validate_load_file
-from ledger.services import load_file
+from ledger.intake.inputs import validate_load_file
+from ledger.intake.signature import SIGNATURE_HEADER, sign
+from ledger.services.receipts import load_file
 from tests.conftest import SAMPLE, fresh_sqlite
 from tests.fault import figures
 from workers.ingress import create_app

@@ -18,7 +18,7 @@ import random
 import redis
 
 from config.settings import Settings
-from ledger.db import dispose_engines
+from ledger.persistence.db import dispose_engines
 from tasks import dispatch
 from tests.conftest import ledger_fingerprint, reset_postgres
 from tests.fault import figures

@@ -24,8 +24,8 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings
-from ledger.db import dispose_engines
-from ledger.lockbox_import import import_lockbox
+from ledger.persistence.db import dispose_engines
+from ledger.services.lockbox import import_lockbox
 from tasks import dispatch
 from tests.conftest import reset_postgres
 from tests.fault import figures

@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import select, text
 
 from config.settings import Settings
-from ledger import publisher
-from ledger.check import check_invariants
-from ledger.db import get_engine, unit_of_work
-from ledger.inputs import validate_load_file
-from ledger.publisher import PublisherBusy, publish_pending, unpublished_count
-from ledger.schema import JOURNALS, RECEIPTS
-from ledger.services import load_file
+from ledger.intake.inputs import validate_load_file
+from ledger.outbox import publisher
+from ledger.outbox.publisher import PublisherBusy, publish_pending, unpublished_count
+from ledger.persistence.db import get_engine, unit_of_work
+from ledger.persistence.schema import JOURNALS, RECEIPTS
+from ledger.queries.check import check_invariants
+from ledger.services.receipts import load_file
 from tasks import jobs
 from tests.conftest import SAMPLE, reset_postgres, submit_receipts
 

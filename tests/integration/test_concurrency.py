@@ -17,22 +17,23 @@ from datetime import date
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from ledger.check import check_invariants
-from ledger.db import dispose_engines, unit_of_work
-from ledger.gateway import parse_event, submit_event
-from ledger.inputs import validate_load_file
-from ledger.model import Reason
-from ledger.money import Money
-from ledger.schema import RECEIPTS
-from ledger.services import (
-    ReceiptRequest,
+from ledger.domain.money import Money
+from ledger.domain.order import Reason
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.gateway import parse_event
+from ledger.intake.inputs import validate_load_file
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.schema import RECEIPTS
+from ledger.queries.check import check_invariants
+from ledger.queries.views import order_view
+from ledger.services.events import submit_event
+from ledger.services.receipts import (
     WriteOffRequest,
     create_write_off,
     distribute_receipt,
     load_file,
     submit_receipt,
 )
-from ledger.views import order_view
 from tests.conftest import SAMPLE, reset_postgres
 from tests.factories import line, order
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import Settings
-from ledger.db import among, is_postgres, unit_of_work
-from ledger.schema import ORDERS
+from ledger.persistence.db import among, is_postgres, unit_of_work
+from ledger.persistence.schema import ORDERS
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, None])  # None: every order

@@ -12,10 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select, text
 
-from ledger import schema
-from ledger.check import check_invariants
-from ledger.db import unit_of_work
-from ledger.errors import (
+from ledger.domain.errors import (
     ApplyExceedsUnapplied,
     ChildWriteOffMustBeFullBalance,
     CurrencyMismatch,
@@ -31,10 +28,14 @@ from ledger.errors import (
     UnknownOrder,
     WriteOffExceedsBalance,
 )
-from ledger.inputs import validate_load_file
-from ledger.money import Money
-from ledger.services import (
-    ReceiptRequest,
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import validate_load_file
+from ledger.persistence import schema
+from ledger.persistence.db import unit_of_work
+from ledger.queries.check import check_invariants
+from ledger.queries.views import journal_dicts, journal_ids, order_view, receipt_view
+from ledger.services.receipts import (
     WriteOffRequest,
     apply_receipt,
     create_write_off,
@@ -45,7 +46,6 @@ from ledger.services import (
     reverse_write_off,
     submit_receipt,
 )
-from ledger.views import journal_dicts, journal_ids, order_view, receipt_view
 
 NOV = date(2026, 11, 5)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from ledger.db import unit_of_work
-from ledger.lockbox_import import DuplicateLockboxFile, file_summary, import_lockbox
-from ledger.schema import RECEIPTS
+from ledger.persistence.db import unit_of_work
+from ledger.persistence.schema import RECEIPTS
+from ledger.services.lockbox import DuplicateLockboxFile, file_summary, import_lockbox
 from tasks import dispatch
 from tests.conftest import ROOT
 

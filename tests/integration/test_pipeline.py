@@ -22,16 +22,17 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from ledger import schema
-from ledger.check import check_invariants
-from ledger.db import dispose_engines, unit_of_work
-from ledger.gateway import sign
-from ledger.inputs import validate_load_file
-from ledger.lockbox import LockboxItem, write_bai
-from ledger.money import Money
-from ledger.publisher import unpublished_count
-from ledger.services import ReceiptRequest, load_file, submit_receipt
-from ledger.views import exceptions_view, journal_ids
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import validate_load_file
+from ledger.intake.lockbox import LockboxItem, write_bai
+from ledger.intake.signature import sign
+from ledger.outbox.publisher import unpublished_count
+from ledger.persistence import schema
+from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.queries.check import check_invariants
+from ledger.queries.views import exceptions_view, journal_ids
+from ledger.services.receipts import load_file, submit_receipt
 from tasks import dispatch
 from tests.conftest import (
     ARLEDGER,

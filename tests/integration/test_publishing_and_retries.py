@@ -18,11 +18,18 @@ import redis
 from sqlalchemy.exc import OperationalError
 
 from config.settings import Settings
-from ledger.db import unit_of_work
-from ledger.money import Money
-from ledger.publisher import FileSink, RedisStreamSink, publish_pending, sink_for, unpublished_count
-from ledger.services import ReceiptRequest, distribute_receipt, submit_receipt
-from ledger.views import journal_ids
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.outbox.publisher import (
+    FileSink,
+    RedisStreamSink,
+    publish_pending,
+    sink_for,
+    unpublished_count,
+)
+from ledger.persistence.db import unit_of_work
+from ledger.queries.views import journal_ids
+from ledger.services.receipts import distribute_receipt, submit_receipt
 
 
 def receive(settings: Settings, n: int) -> None:

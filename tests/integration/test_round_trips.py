@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from config.settings import Settings
-from ledger.db import get_engine, is_postgres, unit_of_work
-from ledger.publisher import publish_pending
-from ledger.repository import allocate_id_blocks, allocate_ids, open_commit
-from ledger.schema import COMMITS, JOURNAL_LINES, JOURNALS
+from ledger.outbox.publisher import publish_pending
+from ledger.persistence.db import get_engine, is_postgres, unit_of_work
+from ledger.persistence.repository import allocate_id_blocks, allocate_ids, open_commit
+from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS
 from tests.integration.test_publishing_and_retries import FlakySink, receive
 
 

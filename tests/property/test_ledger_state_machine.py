@@ -29,13 +29,14 @@ from hypothesis.stateful import (
 )
 
 from config.settings import Settings
-from ledger.check import check_invariants
-from ledger.db import get_engine, unit_of_work
-from ledger.errors import InputRefused
-from ledger.inputs import validate_load_file
-from ledger.money import Money
-from ledger.services import (
-    ReceiptRequest,
+from ledger.domain.errors import InputRefused
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import validate_load_file
+from ledger.persistence.db import get_engine, unit_of_work
+from ledger.queries.check import check_invariants
+from ledger.queries.views import order_view
+from ledger.services.receipts import (
     WriteOffRequest,
     apply_receipt,
     create_write_off,
@@ -45,7 +46,6 @@ from ledger.services import (
     reverse_write_off,
     submit_receipt,
 )
-from ledger.views import order_view
 from tests.conftest import SAMPLE, fresh_sqlite, ledger_fingerprint, reset_postgres
 
 NOV = date(2026, 11, 5)

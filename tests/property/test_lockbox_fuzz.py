@@ -16,7 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ledger.lockbox import (
+from ledger.domain.money import Money
+from ledger.intake.lockbox import (
     CSV_HEADER,
     LockboxItem,
     LockboxRefused,
@@ -26,7 +27,6 @@ from ledger.lockbox import (
     write_bai,
     write_csv,
 )
-from ledger.money import Money
 
 FUZZ = settings(
     max_examples=200,

@@ -2,10 +2,10 @@
 
 import pytest
 
-from ledger.errors import CurrencyMismatch
-from ledger.journal import Side, TxnType
-from ledger.model import Reason, line_priority
-from ledger.money import Money
+from ledger.domain.errors import CurrencyMismatch
+from ledger.domain.journal import Side, TxnType
+from ledger.domain.money import Money
+from ledger.domain.order import Reason, line_priority
 from tests.factories import DAY, balances, line, order, usd, worked_example_order
 
 

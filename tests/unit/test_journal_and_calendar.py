@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
-from ledger.calendar import Calendar, Period
-from ledger.errors import CurrencyMismatch, PeriodClosed, UnbalancedJournal
-from ledger.journal import Journal, Side, TxnType, credit, debit
-from ledger.money import Money
+from ledger.domain.calendar import Calendar, Period
+from ledger.domain.errors import CurrencyMismatch, PeriodClosed, UnbalancedJournal
+from ledger.domain.journal import Journal, Side, TxnType, credit, debit
+from ledger.domain.money import Money
 from tests.factories import DAY, usd
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.lockbox import (
+from ledger.domain.money import Money
+from ledger.intake.lockbox import (
     CSV_HEADER,
     LockboxItem,
     LockboxItemDoesNotFit,
@@ -22,7 +23,6 @@ from ledger.lockbox import (
     write_bai,
     write_csv,
 )
-from ledger.money import Money
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPOSITED = date(2026, 11, 16)

@@ -4,14 +4,14 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.errors import (
+from ledger.domain.errors import (
     AmountNotADecimalString,
     AmountTooLarge,
     AmountTooPrecise,
     CurrencyMismatch,
     UnknownCurrency,
 )
-from ledger.money import Money, currency_decimals
+from ledger.domain.money import Money, currency_decimals
 
 
 def test_minor_units_come_from_the_currency():

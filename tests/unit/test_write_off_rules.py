@@ -2,7 +2,7 @@
 
 import pytest
 
-from ledger.errors import (
+from ledger.domain.errors import (
     AmountNotPositive,
     ChildOrderAlreadyPaid,
     ChildWriteOffMustBeFullBalance,
@@ -18,9 +18,9 @@ from ledger.errors import (
     WriteOffExceedsLineAmount,
     WriteOffReversalExceedsUnreversed,
 )
-from ledger.journal import Side, TxnType
-from ledger.model import Reason, WriteOffKind
-from ledger.money import Money
+from ledger.domain.journal import Side, TxnType
+from ledger.domain.money import Money
+from ledger.domain.order import Reason, WriteOffKind
 from tests.factories import DAY, balances, line, order, usd
 
 

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
 
-from ledger.db import get_engine
+from ledger.persistence.db import get_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -17,14 +17,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from ledger import schema
-from ledger.db import among_param, is_postgres
-from ledger.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
-from ledger.journal import Entry, Journal, Side, TxnType
-from ledger.model import Order, WriteOff, line_priority
-from ledger.money import Money, format_minor
-from ledger.repository import write_offs_with_reversed
-from ledger.schema import (
+from ledger.domain.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
+from ledger.domain.journal import Entry, Journal, Side, TxnType
+from ledger.domain.money import Money, format_minor
+from ledger.domain.order import Order, WriteOff, line_priority
+from ledger.persistence import schema
+from ledger.persistence.db import among_param, is_postgres
+from ledger.persistence.repository import write_offs_with_reversed
+from ledger.persistence.schema import (
     COMMITS,
     JOURNAL_LINES,
     JOURNALS,

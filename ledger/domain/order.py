@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from ledger.errors import (
+from ledger.domain.errors import (
     AmountNotPositive,
     ChildOrderAlreadyPaid,
     ChildWriteOffMustBeFullBalance,
@@ -30,8 +30,8 @@ from ledger.errors import (
     WriteOffExceedsLineAmount,
     WriteOffReversalExceedsUnreversed,
 )
-from ledger.journal import Entry, Journal, Side, TxnType, credit, debit
-from ledger.money import Money
+from ledger.domain.journal import Entry, Journal, Side, TxnType, credit, debit
+from ledger.domain.money import Money
 
 
 class Reason(StrEnum):

@@ -4,7 +4,7 @@ Money columns are integer minor units (``*_minor``), never floats or numerics. R
 proper — journals, journal lines, write-offs — are append-only: nothing updates or deletes them
 (triggers refuse it, see the initial migration). A few rows carry state that moves: a line's
 cached ``balance_minor`` (verified against its AR entries by ``arledger check``), a receipt's
-``status``, the outbox clock. Alembic migrations in ``ledger/migrations`` create these tables;
+``status``, the outbox clock. Alembic migrations in ``ledger/persistence/migrations`` create these tables;
 keep the two in step.
 """
 

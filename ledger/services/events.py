@@ -1,4 +1,4 @@
-"""Gateway events (SPEC section 7): validation, signatures, intake and processing.
+"""Gateway events (SPEC section 7): intake of the native event and processing of refunds and disputes.
 
 A ``payment.succeeded`` event is money: its intake is a receipt, keyed by gateway + event id and
 tied to the gateway's payment id (one receipt per payment, whatever event ids announce it). A
@@ -8,175 +8,29 @@ for part of it, the receipt is reversed and the rest received again as a new rec
 replaces it, distributed by the same rules. A refund that arrives before its payment waits and
 is retried.
 
-Signatures: ``X-Arledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``,
-compared in constant time; a timestamp more than five minutes from now is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from ledger import schema
-from ledger.db import is_postgres, unit_of_work
-from ledger.errors import ArledgerError, IdempotencyConflict, InputRefused, InvalidInput
-from ledger.inputs import CurrencyCode, DecimalString, format_validation_error, parse_json
-from ledger.money import Money
-from ledger.repository import load_calendar
-from ledger.schema import INTAKE_EVENTS, RECEIPTS
-from ledger.services import (
-    ReceiptRequest,
-    intake_receipt,
-    reverse_locked_receipt,
-    submit_automated,
-)
-
-SIGNATURE_HEADER = "X-Arledger-Signature"
-REPLAY_WINDOW_SECONDS = 300
-MAX_BODY_BYTES = 64 * 1024
-
-EventId = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
-Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
-
-
-class GatewayEvent(BaseModel):
-    """A gateway event as the webhook takes it; every field validated, unknown fields refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    event_id: EventId
-    type: Literal["payment.succeeded", "payment.refunded", "payment.disputed"]
-    gateway: Reference
-    payment_id: EventId
-    # currency before amount: the amount's validator needs it to count decimals.
-    currency: CurrencyCode
-    amount: DecimalString
-    order: Reference | None = None
-    customer: Reference | None = None
-    occurred_at: datetime
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError(
-                "occurred_at must carry a time zone (ISO 8601, e.g. 2026-11-05T10:00:00Z)"
-            )
-        return value
-
-    @field_validator("amount")
-    @classmethod
-    def _amount_fits(cls, amount: str, info: ValidationInfo) -> str:
-        currency = info.data.get("currency")
-        if currency is None:
-            return amount  # the currency's own error is reported
-        try:
-            money = Money.parse(amount, currency)
-        except ArledgerError as exc:
-            raise ValueError(exc.message) from None
-        if not money.is_positive:
-            raise ValueError(f"amount must be greater than zero, got {amount}")
-        return amount
-
-    @property
-    def money(self) -> Money:
-        return Money.parse(self.amount, self.currency)
-
-    @property
-    def key(self) -> str:
-        return f"{self.gateway}:{self.event_id}"
-
-    @property
-    def intake_key(self) -> str:
-        """The key the event is persisted under, in either inbox: a payment's receipt or the
-        event inbox. One form for both, so an event id is never reused across them."""
-        return f"gateway:{self.key}"
-
-    @property
-    def reference(self) -> str:
-        return f"{self.gateway}:{self.payment_id}"
-
-    def payload_hash(self) -> str:
-        canonical = self.model_dump(mode="json")
-        canonical["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
-        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
-
-
-class EventInvalid(InvalidInput):
-    """A gateway event that failed validation, with every field error (HTTP 400 lists them)."""
-
-    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(message)
-        self.errors = errors
-
-
-def parse_event(raw: bytes | str) -> GatewayEvent:
-    """Validate an event body exactly: JSON numbers are refused for amounts, floats never made."""
-    data = parse_json(raw, what="event")
-    if not isinstance(data, dict):
-        raise EventInvalid(
-            "event must be a JSON object", [{"field": "", "message": "must be a JSON object"}]
-        )
-    try:
-        return GatewayEvent.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(str(part) for part in error.get("loc", ())),
-                "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
-            }
-            for error in exc.errors(include_url=False)
-        ]
-        raise EventInvalid(f"event: {format_validation_error(exc)}", errors) from None
-
-
-# --- signatures --------------------------------------------------------------------------------
-
-
-class SignatureRefused(ArledgerError):
-    """A missing, malformed, wrong or stale signature (HTTP 401). Never names the secret."""
-
-    exit_code = 2
-
-
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The signature header value a gateway sends with ``body``."""
-    t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
-
-
-def verify(secret: str, header: str | None, body: bytes, now: float | None = None) -> None:
-    """Raise SignatureRefused unless ``header`` signs ``body`` with ``secret`` within the window."""
-    if not header:
-        raise SignatureRefused(f"missing {SIGNATURE_HEADER} header")
-    parts: dict[str, list[str]] = {}
-    for item in header.split(","):
-        name, _, value = item.strip().partition("=")
-        parts.setdefault(name, []).append(value)
-    timestamps = parts.get("t", [])
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or len(timestamps[0]) > 12:
-        raise SignatureRefused("malformed signature: t=<unix seconds> expected")
-    t = int(timestamps[0])
-    current = time.time() if now is None else now
-    if abs(current - t) > REPLAY_WINDOW_SECONDS:
-        raise SignatureRefused("signature timestamp is more than 5 minutes from now")
-    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    # Any of several v1 values may match (a gateway rotating its secret sends two).
-    if not any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", [])):
-        raise SignatureRefused("signature does not match")
-
+from ledger.domain.errors import IdempotencyConflict, InputRefused
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.gateway import GatewayEvent, receipt_request
+from ledger.persistence import schema
+from ledger.persistence.db import is_postgres, unit_of_work
+from ledger.persistence.repository import load_calendar
+from ledger.persistence.schema import INTAKE_EVENTS, RECEIPTS
+from ledger.services.receipts import intake_receipt, reverse_locked_receipt, submit_automated
 
 # --- intake ------------------------------------------------------------------------------------
 
@@ -237,20 +91,6 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
                 f"event id {event.event_id}", ["different payload"], field="event_id"
             )
         return EventIntake(existing.receipt_id, existing.status, False, existing.id)
-
-
-def receipt_request(event: GatewayEvent) -> ReceiptRequest:
-    money = event.money
-    return ReceiptRequest(
-        source="gateway",
-        external_id=event.key,
-        amount=money,
-        received_date=event.occurred_at.astimezone(UTC).date(),
-        customer=event.customer,
-        allocations=((event.order, money),) if event.order else (),
-        automated=True,
-        reference=event.reference,
-    )
 
 
 def _event_row(session: Session, key: str) -> Any:

@@ -2,7 +2,7 @@
 
 They take the settings and plain values (ids, strings, Money) and return JSON-ready dicts, so the
 CLI, the HTTP ingress and Celery tasks all call the same code. A service validates, locks what it
-changes, runs a rule of :mod:`ledger.model`, stores the journals with :mod:`ledger.repository`,
+changes, runs a rule of :mod:`ledger.domain.order`, stores the journals with :mod:`ledger.persistence.repository`,
 and commits as its last step; any refusal raises before the commit and leaves nothing changed.
 
 Receipts go through two steps, as the message-driven pipeline needs: :func:`submit_receipt`
@@ -12,7 +12,6 @@ distributes a persisted receipt exactly once, whoever calls it and however often
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +25,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from ledger import schema, views
-from ledger.calendar import Calendar
-from ledger.db import among_param, get_engine, is_postgres, unit_of_work
-from ledger.errors import (
+from ledger.domain.calendar import Calendar
+from ledger.domain.errors import (
     AmountNotPositive,
     ApplyExceedsUnapplied,
     CurrencyMismatch,
@@ -48,12 +45,14 @@ from ledger.errors import (
     UnknownReceipt,
     UnknownWriteOff,
 )
-from ledger.inputs import LoadFile
-from ledger.journal import Journal, TxnType, credit, debit
-from ledger.loading import LoadSummary, load
-from ledger.model import Order, Reason
-from ledger.money import Money
-from ledger.repository import (
+from ledger.domain.journal import Journal, TxnType, credit, debit
+from ledger.domain.money import Money
+from ledger.domain.order import Order, Reason
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import LoadFile
+from ledger.persistence import schema
+from ledger.persistence.db import among_param, get_engine, is_postgres, unit_of_work
+from ledger.persistence.repository import (
     bulk_update,
     load_calendar,
     load_orders,
@@ -61,7 +60,9 @@ from ledger.repository import (
     order_ids_by_number,
     write_journals,
 )
-from ledger.schema import INTAKE_EVENTS, JOURNALS, ORG_UNITS, RECEIPTS
+from ledger.persistence.schema import INTAKE_EVENTS, JOURNALS, ORG_UNITS, RECEIPTS
+from ledger.queries import views
+from ledger.services.load import LoadSummary, load
 
 
 def today() -> date:
@@ -79,53 +80,6 @@ def load_file(settings: Settings, data: LoadFile) -> LoadSummary:
 
 
 # --- receipts: intake --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReceiptRequest:
-    """Money received, as an intake channel describes it.
-
-    ``allocations`` says which orders the money is for (a lockbox check may split across several;
-    a gateway payment or an operator receipt names at most one); what they do not cover is kept
-    unapplied. ``automated`` receipts (gateway, lockbox) move out of closed periods; operator
-    receipts dated in one are refused.
-    """
-
-    source: str
-    external_id: str
-    amount: Money
-    received_date: date
-    customer: str | None = None
-    allocations: tuple[tuple[str, Money], ...] = ()
-    org_unit: str | None = None
-    automated: bool = False
-    reference: str | None = None  # a gateway payment: "<gateway>:<payment_id>"
-    replaces: int | None = None  # the receipt a partial refund reversed, whose rest this is
-
-    @property
-    def external_key(self) -> str:
-        return f"{self.source}:{self.external_id}"
-
-    def payload(self) -> dict[str, Any]:
-        """The request as stored: what a repeat of the same key must match exactly."""
-        return {
-            "amount_minor": self.amount.minor,
-            "currency": self.amount.currency,
-            "customer": self.customer,
-            "orders": [
-                {"order": number, "amount_minor": amount.minor}
-                for number, amount in self.allocations
-            ],
-            "date": self.received_date.isoformat(),
-            "org_unit": self.org_unit,
-            "reference": self.reference,
-        }
-
-    def payload_json(self) -> str:
-        return json.dumps(self.payload(), sort_keys=True, separators=(",", ":"))
-
-    def payload_hash(self) -> str:
-        return hashlib.sha256(self.payload_json().encode()).hexdigest()
 
 
 @dataclass(frozen=True)

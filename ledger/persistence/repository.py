@@ -24,13 +24,13 @@ from sqlalchemy import Table, bindparam, case, func, insert, select, text, updat
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
-from ledger.audit import chain, commit_digest
-from ledger.calendar import Calendar, Period
-from ledger.db import among, among_param, is_postgres
-from ledger.journal import Journal, Side
-from ledger.model import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
-from ledger.money import Money
-from ledger.schema import (
+from ledger.domain.calendar import Calendar, Period
+from ledger.domain.journal import Journal, Side
+from ledger.domain.money import Money
+from ledger.domain.order import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
+from ledger.persistence.audit import chain, commit_digest
+from ledger.persistence.db import among, among_param, is_postgres
+from ledger.persistence.schema import (
     CLOCK,
     COMMITS,
     CUSTOMERS,

@@ -13,11 +13,11 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from ledger.errors import UnbalancedJournal
-from ledger.money import Money
+from ledger.domain.errors import UnbalancedJournal
+from ledger.domain.money import Money
 
 if TYPE_CHECKING:
-    from ledger.model import WriteOff
+    from ledger.domain.order import WriteOff
 
 
 class TxnType(StrEnum):

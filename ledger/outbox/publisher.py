@@ -25,9 +25,9 @@ from sqlalchemy import String, bindparam, func, literal, select, update
 from sqlalchemy.exc import OperationalError
 
 from config.settings import Settings
-from ledger.db import is_postgres, unit_of_work
-from ledger.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
-from ledger.views import journals_after
+from ledger.persistence.db import is_postgres, unit_of_work
+from ledger.persistence.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
+from ledger.queries.views import journals_after
 
 STREAM = "arledger:gl"
 

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import schema
-from ledger.errors import InvalidInput
-from ledger.inputs import LoadFile, OrderIn
-from ledger.journal import Journal, TxnType, credit, debit
-from ledger.money import Money
-from ledger.repository import allocate_ids, load_calendar, write_journals
+from ledger.domain.errors import InvalidInput
+from ledger.domain.journal import Journal, TxnType, credit, debit
+from ledger.domain.money import Money
+from ledger.intake.inputs import LoadFile, OrderIn
+from ledger.persistence import schema
+from ledger.persistence.repository import allocate_ids, load_calendar, write_journals
 
 _CHUNK = 5000
 

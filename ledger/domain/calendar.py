@@ -11,7 +11,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ledger.errors import PeriodClosed
+from ledger.domain.errors import PeriodClosed
 
 
 @dataclass(frozen=True, slots=True)

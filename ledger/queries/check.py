@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
-from ledger.audit import GENESIS_HASH, chain, commit_digest
-from ledger.repository import write_offs_with_reversed
-from ledger.schema import (
+from ledger.persistence.audit import GENESIS_HASH, chain, commit_digest
+from ledger.persistence.repository import write_offs_with_reversed
+from ledger.persistence.schema import (
     CLOCK,
     COMMITS,
     JOURNAL_LINES,
@@ -39,7 +39,7 @@ from ledger.schema import (
     RECEIPTS,
     WRITE_OFFS,
 )
-from ledger.views import receipt_amounts
+from ledger.queries.views import receipt_amounts
 
 _CHUNK = 500
 

@@ -5,8 +5,8 @@ from alembic import context
 from sqlalchemy import Connection, pool
 
 from config.settings import get_settings
-from ledger.db import get_engine, normalise_url
-from ledger.schema import Base
+from ledger.persistence.db import get_engine, normalise_url
+from ledger.persistence.schema import Base
 
 target_metadata = Base.metadata
 
@@ -39,7 +39,7 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
-_ = pool  # imported for alembic's templates; the engine comes from ledger.db
+_ = pool  # imported for alembic's templates; the engine comes from ledger.persistence.db
 if context.is_offline_mode():
     run_migrations_offline()
 else:

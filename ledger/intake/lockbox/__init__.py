@@ -52,8 +52,8 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.errors import ArledgerError, InputRefused
-from ledger.money import Money, currency_decimals
+from ledger.domain.errors import ArledgerError, InputRefused
+from ledger.domain.money import Money, currency_decimals
 
 CSV_COLUMNS = (
     "batch",

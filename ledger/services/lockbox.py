@@ -1,7 +1,7 @@
 """`arledger lockbox import`: a bank file's checks become receipts, exactly once.
 
 The file is validated whole first (structure, amounts, dates, counts, control totals — see
-``ledger.lockbox``); a failing file is refused with its line number and nothing is recorded. A
+``ledger.intake.lockbox``); a failing file is refused with its line number and nothing is recorded. A
 file already imported — the same content, or the same bank file id under another name — is
 refused as a duplicate. Then the file is recorded and every check is received as a queued
 receipt under the key ``lockbox:<file hash>:<batch>:<item>``, streamed from the file in chunks
@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from ledger.db import unit_of_work
-from ledger.errors import Conflict
-from ledger.lockbox import (
+from ledger.domain.errors import Conflict
+from ledger.domain.money import Money
+from ledger.intake.lockbox import (
     LockboxItem,
     LockboxProfile,
     LockboxRefused,
@@ -38,9 +38,9 @@ from ledger.lockbox import (
     iter_items,
     validate_file,
 )
-from ledger.money import Money
-from ledger.repository import allocate_ids, bulk_insert
-from ledger.schema import CUSTOMERS, JOURNALS, LOCKBOX_FILES, RECEIPTS
+from ledger.persistence.db import unit_of_work
+from ledger.persistence.repository import allocate_ids, bulk_insert
+from ledger.persistence.schema import CUSTOMERS, JOURNALS, LOCKBOX_FILES, RECEIPTS
 
 _CHUNK = 2000
 

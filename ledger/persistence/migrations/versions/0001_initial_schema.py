@@ -20,7 +20,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# The chain hash of an empty ledger (sha256 of nothing); ledger.audit starts from the same value.
+# The chain hash of an empty ledger (sha256 of nothing); ledger.persistence.audit starts from the same value.
 GENESIS_HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 _IMMUTABLE_TABLES = ("journals", "journal_lines", "write_offs")

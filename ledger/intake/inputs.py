@@ -24,9 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.errors import ArledgerError, InvalidInput
-from ledger.money import currency_decimals, parse_decimal
-from ledger.schema import ACCOUNT_TYPES
+from ledger.domain.errors import ArledgerError, InvalidInput
+from ledger.domain.money import currency_decimals, parse_decimal
+from ledger.persistence.schema import ACCOUNT_TYPES
 
 
 def _decimal_string(value: object) -> str:

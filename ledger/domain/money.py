@@ -15,7 +15,7 @@ from functools import cache
 
 from iso4217 import Currency
 
-from ledger.errors import (
+from ledger.domain.errors import (
     AmountNotADecimalString,
     AmountTooLarge,
     AmountTooPrecise,

@@ -1,0 +1,62 @@
+"""Intake commands: what every intake channel produces and the services take.
+
+A gateway payment, a lockbox check and an operator's receipt all become one
+:class:`ReceiptRequest`; its payload is what a repeat of the same intake key must match exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ledger.domain.money import Money
+
+
+@dataclass(frozen=True)
+class ReceiptRequest:
+    """Money received, as an intake channel describes it.
+
+    ``allocations`` says which orders the money is for (a lockbox check may split across several;
+    a gateway payment or an operator receipt names at most one); what they do not cover is kept
+    unapplied. ``automated`` receipts (gateway, lockbox) move out of closed periods; operator
+    receipts dated in one are refused.
+    """
+
+    source: str
+    external_id: str
+    amount: Money
+    received_date: date
+    customer: str | None = None
+    allocations: tuple[tuple[str, Money], ...] = ()
+    org_unit: str | None = None
+    automated: bool = False
+    reference: str | None = None  # a gateway payment: "<gateway>:<payment_id>"
+    replaces: int | None = None  # the receipt a partial refund reversed, whose rest this is
+
+    @property
+    def external_key(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+    def payload(self) -> dict[str, Any]:
+        """The request as stored: what a repeat of the same key must match exactly."""
+        return {
+            "amount_minor": self.amount.minor,
+            "currency": self.amount.currency,
+            "customer": self.customer,
+            "orders": [
+                {"order": number, "amount_minor": amount.minor}
+                for number, amount in self.allocations
+            ],
+            "date": self.received_date.isoformat(),
+            "org_unit": self.org_unit,
+            "reference": self.reference,
+        }
+
+    def payload_json(self) -> str:
+        return json.dumps(self.payload(), sort_keys=True, separators=(",", ":"))
+
+    def payload_hash(self) -> str:
+        return hashlib.sha256(self.payload_json().encode()).hexdigest()

@@ -1,0 +1,132 @@
+"""The native gateway event (SPEC section 7): its wire model, validation and intake command.
+
+A gateway event is JSON: ``event_id``, ``type`` (``payment.succeeded``, ``payment.refunded``,
+``payment.disputed``), ``gateway``, ``payment_id``, ``amount`` (a decimal string), ``currency``,
+``order`` and ``customer`` (optional) and ``occurred_at``. :func:`parse_event` validates a body
+exactly (a JSON number is refused for an amount, a float is never made); :func:`receipt_request`
+turns a payment into the intake command every channel produces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ledger.domain.errors import ArledgerError, InvalidInput
+from ledger.domain.money import Money
+from ledger.intake.commands import ReceiptRequest
+from ledger.intake.inputs import CurrencyCode, DecimalString, format_validation_error, parse_json
+
+MAX_BODY_BYTES = 64 * 1024
+
+EventId = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
+Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
+
+
+class GatewayEvent(BaseModel):
+    """A gateway event as the webhook takes it; every field validated, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: EventId
+    type: Literal["payment.succeeded", "payment.refunded", "payment.disputed"]
+    gateway: Reference
+    payment_id: EventId
+    # currency before amount: the amount's validator needs it to count decimals.
+    currency: CurrencyCode
+    amount: DecimalString
+    order: Reference | None = None
+    customer: Reference | None = None
+    occurred_at: datetime
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError(
+                "occurred_at must carry a time zone (ISO 8601, e.g. 2026-11-05T10:00:00Z)"
+            )
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits(cls, amount: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is None:
+            return amount  # the currency's own error is reported
+        try:
+            money = Money.parse(amount, currency)
+        except ArledgerError as exc:
+            raise ValueError(exc.message) from None
+        if not money.is_positive:
+            raise ValueError(f"amount must be greater than zero, got {amount}")
+        return amount
+
+    @property
+    def money(self) -> Money:
+        return Money.parse(self.amount, self.currency)
+
+    @property
+    def key(self) -> str:
+        return f"{self.gateway}:{self.event_id}"
+
+    @property
+    def intake_key(self) -> str:
+        """The key the event is persisted under, in either inbox: a payment's receipt or the
+        event inbox. One form for both, so an event id is never reused across them."""
+        return f"gateway:{self.key}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.gateway}:{self.payment_id}"
+
+    def payload_hash(self) -> str:
+        canonical = self.model_dump(mode="json")
+        canonical["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+class EventInvalid(InvalidInput):
+    """A gateway event that failed validation, with every field error (HTTP 400 lists them)."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+def parse_event(raw: bytes | str) -> GatewayEvent:
+    """Validate an event body exactly: JSON numbers are refused for amounts, floats never made."""
+    data = parse_json(raw, what="event")
+    if not isinstance(data, dict):
+        raise EventInvalid(
+            "event must be a JSON object", [{"field": "", "message": "must be a JSON object"}]
+        )
+    try:
+        return GatewayEvent.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error.get("loc", ())),
+                "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+            }
+            for error in exc.errors(include_url=False)
+        ]
+        raise EventInvalid(f"event: {format_validation_error(exc)}", errors) from None
+
+
+def receipt_request(event: GatewayEvent) -> ReceiptRequest:
+    money = event.money
+    return ReceiptRequest(
+        source="gateway",
+        external_id=event.key,
+        amount=money,
+        received_date=event.occurred_at.astimezone(UTC).date(),
+        customer=event.customer,
+        allocations=((event.order, money),) if event.order else (),
+        automated=True,
+        reference=event.reference,
+    )

@@ -1,0 +1,1 @@
+"""The transactional outbox: journals delivered to the general ledger in commit order."""

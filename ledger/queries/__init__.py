@@ -1,0 +1,1 @@
+"""Read models: the JSON shapes operators and the general ledger see, and `arledger check`."""
