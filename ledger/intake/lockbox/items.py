@@ -1,0 +1,88 @@
+"""What a lockbox file holds, as callers see it and as both parsers produce it.
+
+:class:`LockboxItem` and :class:`LockboxSummary` are the values the two passes return;
+``_Check`` is the parsers' cheaper form of a check (integer minor units), and
+``_format_minor`` writes such an amount in a message. The CSV columns and the identifier length
+limit live here because the parsers, the profile checks and the writers all use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from ledger.domain.money import Money
+
+CSV_COLUMNS = (
+    "batch",
+    "item",
+    "deposit_date",
+    "check_number",
+    "check_amount",
+    "currency",
+    "customer",
+    "order",
+    "applied_amount",
+)
+CSV_HEADER = ",".join(CSV_COLUMNS)
+
+# Identifiers end up in receipt keys (file hash + batch + item, String(300)) and in order and
+# customer columns (String(64)); a longer one cannot be stored, so it is refused here.
+MAX_CODE_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class LockboxItem:
+    """One check: its amount, and the orders it names with the amount for each.
+
+    Whatever the allocations leave of ``amount`` is unapplied money for ``customer``.
+    """
+
+    batch: str
+    item: str
+    deposit_date: date
+    check_number: str
+    amount: Money
+    customer: str | None
+    allocations: tuple[tuple[str, Money], ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class LockboxSummary:
+    """What :func:`validate_file` found in a file it accepted.
+
+    ``applied_total`` has the same currencies as ``currency_totals`` (zero where nothing was
+    applied); both are empty for a file without checks.
+    """
+
+    format: str
+    sha256: str
+    bank_file_id: str | None
+    items: int
+    currency_totals: dict[str, Money]
+    applied_total: dict[str, Money]
+
+
+class _Check(NamedTuple):
+    """A check as the parsers produce it: amounts in integer minor units, cheap to make."""
+
+    batch: str
+    item: str
+    deposit_date: date
+    check_number: str
+    amount: int
+    currency: str
+    customer: str | None
+    allocations: tuple[tuple[str, int], ...]
+    line: int
+
+
+def _format_minor(minor: int, places: int) -> str:
+    # Not via Money: a control total in a refused file may be larger than any Money.
+    sign = "-" if minor < 0 else ""
+    digits = str(abs(minor)).rjust(places + 1, "0")
+    if not places:
+        return sign + digits
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"

@@ -1,0 +1,194 @@
+"""The two passes over a lockbox file: :func:`validate_file`, then :func:`iter_items`.
+
+Each pass opens the file, tells its format by its first line and runs that format's parser
+(:class:`_Reading`). Pass 1 also finds a ``batch,item`` that appears twice, in 8 bytes per check
+(:class:`_KeyDigests`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from array import array
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+from ledger.domain.errors import InputRefused
+from ledger.domain.money import Money
+from ledger.intake.lockbox.bai_format import _BaiParser
+from ledger.intake.lockbox.csv_format import _csv_checks
+from ledger.intake.lockbox.errors import LockboxRefused
+from ledger.intake.lockbox.items import CSV_HEADER, LockboxItem, LockboxSummary
+from ledger.intake.lockbox.lines import _read_lines
+from ledger.intake.lockbox.profile import LockboxProfile, _default_profile
+
+_BOM = "\ufeff"
+
+
+class _Reading:
+    """One pass over a lockbox file: its format, its checks as they stream, its SHA-256."""
+
+    def __init__(self, path: str | Path, profile: LockboxProfile | None) -> None:
+        self.profile = profile or _default_profile()
+        self.sha256 = hashlib.sha256()
+        self.bai: _BaiParser | None = None
+        lines: Generator[str, None, None] = _read_lines(Path(path), self.sha256)
+        first = next(lines, None)
+        if first is None:
+            raise LockboxRefused(None, "the file is empty")
+        if first.removeprefix(_BOM) == CSV_HEADER:
+            self.format = "csv"
+            self.checks = _csv_checks(lines)
+        elif first[:1] == self.profile.records.file_header.code:
+            self.format = "bai"
+            self.bai = _BaiParser(self.profile)
+            self.checks = self.bai.checks(first, lines)
+        else:
+            lines.close()
+            expected = (
+                f"a BAI file header (record {self.profile.records.file_header.code}) or the CSV "
+                f"header {CSV_HEADER}"
+            )
+            if "," in first:
+                raise LockboxRefused(1, f"the CSV header must be exactly {CSV_HEADER}")
+            raise LockboxRefused(1, f"not a lockbox file: expected {expected}")
+
+    @property
+    def bank_file_id(self) -> str | None:
+        return self.bai.bank_file_id if self.bai is not None else None
+
+
+def _key_digest(batch: str, item: str) -> int:
+    # 64 bits: a chance collision among a million keys is ~3e-8, and any collision is
+    # confirmed against the real keys before the file is refused.
+    key = f"{batch}\x1f{item}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
+
+
+class _KeyDigests:
+    """Finds repeated ``batch,item`` keys in 8 bytes per key, without a set of strings.
+
+    Digests are kept in sorted runs of 65,536 (sorting a run makes a short-lived list of that
+    size only), and the runs are merged at the end so equal digests meet.
+    """
+
+    _RUN = 1 << 16
+
+    def __init__(self) -> None:
+        self._runs: list[array[int]] = []
+        self._current: array[int] = array("q")
+
+    def add(self, digest: int) -> None:
+        self._current.append(digest)
+        if len(self._current) >= self._RUN:
+            self._seal()
+
+    def _seal(self) -> None:
+        if self._current:
+            self._runs.append(array("q", sorted(self._current)))
+            self._current = array("q")
+
+    def repeated(self, limit: int = 1024) -> set[int]:
+        """Digests seen more than once (at most ``limit`` of them: one real repeat is enough)."""
+        self._seal()
+        found: set[int] = set()
+        previous: int | None = None
+        for digest in heapq.merge(*self._runs):
+            if digest == previous:
+                found.add(digest)
+                if len(found) >= limit:
+                    break
+            previous = digest
+        return found
+
+
+def validate_file(path: str | Path, profile: LockboxProfile | None = None) -> LockboxSummary:
+    """Read the lockbox file at ``path`` whole and check everything; pass 1 of 2.
+
+    Checks structure, record order, amounts, dates, split checks, ``batch,item`` uniqueness and
+    every control total, and hashes the file's bytes. ``profile`` (default: the bundled one)
+    describes BAI-style files; CSV files need none. Raises LockboxRefused naming the line and the
+    reason; OSError if the file cannot be read.
+    """
+    reading = _Reading(path, profile)
+    digests = _KeyDigests()
+    totals: dict[str, int] = {}
+    applied: dict[str, int] = {}
+    items = 0
+    for check in reading.checks:
+        items += 1
+        digests.add(_key_digest(check.batch, check.item))
+        totals[check.currency] = totals.get(check.currency, 0) + check.amount
+        applied[check.currency] = applied.get(check.currency, 0) + sum(
+            minor for _, minor in check.allocations
+        )
+    repeated = digests.repeated()
+    if repeated:
+        _refuse_repeated_key(path, reading.profile, repeated, reading.format)
+    return LockboxSummary(
+        format=reading.format,
+        sha256=reading.sha256.hexdigest(),
+        bank_file_id=reading.bank_file_id,
+        items=items,
+        currency_totals={code: _total(code, minor, "checks") for code, minor in totals.items()},
+        applied_total={
+            code: _total(code, minor, "applied amounts") for code, minor in applied.items()
+        },
+    )
+
+
+def _total(currency: str, minor: int, what: str) -> Money:
+    try:
+        return Money.from_minor(minor, currency)
+    except InputRefused:
+        raise LockboxRefused(
+            None, f"the {what} in {currency} add up to more than an amount can hold"
+        ) from None
+
+
+def _refuse_repeated_key(
+    path: str | Path, profile: LockboxProfile, repeated: set[int], file_format: str
+) -> None:
+    # Only a refused file gets this second pass, which learns where each suspect key was first.
+    first_seen: dict[tuple[str, str], int] = {}
+    for check in _Reading(path, profile).checks:
+        if _key_digest(check.batch, check.item) not in repeated:
+            continue
+        key = (check.batch, check.item)
+        first = first_seen.setdefault(key, check.line)
+        if first == check.line:
+            continue
+        if file_format == "csv":
+            raise LockboxRefused(
+                check.line,
+                f"batch {check.batch} item {check.item} appears again, apart from its rows at "
+                f"line {first}: the rows of one check must be adjacent, and a check appears once",
+            )
+        raise LockboxRefused(
+            check.line,
+            f"batch {check.batch} item {check.item} appears twice: first on line {first}",
+        )
+
+
+def iter_items(path: str | Path, profile: LockboxProfile | None = None) -> Iterator[LockboxItem]:
+    """Stream the checks of a lockbox file in file order; pass 2 of 2.
+
+    Call it only for a file :func:`validate_file` accepted and that has not changed since: it
+    checks again as it goes, so a file that fails still raises LockboxRefused, but only after
+    yielding the checks before the failing line.
+    """
+    reading = _Reading(path, profile)
+    for check in reading.checks:
+        currency = check.currency
+        yield LockboxItem(
+            batch=check.batch,
+            item=check.item,
+            deposit_date=check.deposit_date,
+            check_number=check.check_number,
+            amount=Money.from_minor(check.amount, currency),
+            customer=check.customer,
+            allocations=tuple(
+                (order, Money.from_minor(minor, currency)) for order, minor in check.allocations
+            ),
+            line=check.line,
+        )
