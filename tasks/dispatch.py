@@ -1,62 +1,48 @@
 """Where persisted intake goes next: a message on the broker, or straight in-process.
 
 Callers persist first (the receipt, the event, the lockbox file's checks), commit, and then
-dispatch ids. With a broker configured the ids travel as JSON task messages, in batches; with
-none (the embedded default) the same job bodies run here, synchronously, followed by their
-follow-ups and by publishing. Either way a dispatch that never happens (a crash, a lost queue)
-is repaired by the sweep, because the database remembers what is pending.
+dispatch ids. With a broker configured the ids travel as JSON task messages, in batches, through
+the one Celery app (``workers.celery_app``); with none (the embedded default) the same jobs run
+here, synchronously, followed by their follow-ups and by publishing. Either way a dispatch that
+never happens (a crash, a lost queue) is repaired by the sweep, because the database remembers
+what is pending.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
 from config.settings import Settings
 from tasks import jobs
+from tasks.registry import TaskName
 
 log = logging.getLogger(__name__)
 
 
-# Celery's package loads lazily: its first import racing in several threads fails ("cannot
-# import name 'Celery'"), as a threaded server's first requests showed. One builder at a time.
-_APP_LOCK = threading.Lock()
+def send(settings: Settings, task: str, args: list[Any], countdown: float | None = None) -> None:
+    """Send one task message through the broker."""
+    from workers.celery_app import celery_app  # noqa: PLC0415 - in-process runs never load Celery
+
+    celery_app(settings).send_task(task, args=args, countdown=countdown)
 
 
-def _app(broker_url: str) -> Any:
-    with _APP_LOCK:
-        return _build_app(broker_url)
+def intake(settings: Settings, receipts: Sequence[int] = (), events: Sequence[int] = ()) -> None:
+    """Dispatch what intake persisted: receipts to distribute, refunds and disputes to process.
 
-
-@cache
-def _build_app(broker_url: str) -> Any:
-    from celery import Celery  # noqa: PLC0415 - in-process runs never import Celery
-
-    from workers.celery_app import ROUTES  # noqa: PLC0415
-
-    app = Celery("arledger-dispatch", broker=broker_url, set_as_current=False)
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        task_routes=ROUTES,
-        broker_connection_retry_on_startup=True,
-    )
-    return app
-
-
-def _send(settings: Settings, name: str, args: list[Any], countdown: float | None = None) -> None:
-    assert settings.broker_url is not None
-    _app(settings.broker_url).send_task(name, args=args, countdown=countdown)
+    The one way in for the webhook, the CLI and the demo alike."""
+    if receipts:
+        distribute(settings, receipts)
+    if events:
+        process_events(settings, events)
 
 
 def distribute(
     settings: Settings,
     receipt_ids: Sequence[int],
     *,
-    task: str = "arledger.distribute_receipts",
+    task: TaskName = TaskName.DISTRIBUTE_RECEIPTS,
     on_batch: Callable[[int], object] | None = None,
 ) -> None:
     """Distribute these receipts: batches of ``settings.batch_size`` per message. In-process,
@@ -65,7 +51,7 @@ def distribute(
     for start in range(0, len(ids), settings.batch_size):
         chunk = ids[start : start + settings.batch_size]
         if settings.broker_url:
-            _send(settings, task, [chunk])
+            send(settings, task, [chunk])
         else:
             follow_up(settings, jobs.distribute(settings, chunk), and_publish=False)
             if on_batch is not None:
@@ -77,7 +63,7 @@ def distribute(
 def process_events(settings: Settings, event_rows: Sequence[int]) -> None:
     for row in event_rows:
         if settings.broker_url:
-            _send(settings, "arledger.process_event", [row])
+            send(settings, TaskName.PROCESS_EVENT, [row])
         else:
             follow_up(settings, jobs.process_event(settings, row))
 
@@ -94,7 +80,7 @@ def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
     and one publish a second later covers what commits just after it finishes.
     """
     if settings.broker_url and not here:
-        _send(settings, "arledger.publish_gl", [])
+        send(settings, TaskName.PUBLISH_GL, [])
         return {"sent": True}
     try:
         outcome = jobs.publish(settings)
@@ -103,7 +89,7 @@ def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
             raise
         log.warning("GL journals kept for a later publish: %s: %s", type(exc).__name__, exc)
         if settings.broker_url:
-            _send_quietly(settings, "arledger.publish_gl", [])
+            _send_quietly(settings, TaskName.PUBLISH_GL, [])
         return {"published": 0, "error": type(exc).__name__}
     if outcome.publish_later:
         publish_later(settings)
@@ -114,45 +100,27 @@ def publish_later(settings: Settings) -> None:
     """Another publisher held the cursor: with a broker, ask once more a second from now (never a
     longer countdown, SPEC section 9); in-process, the next command's publish delivers."""
     if settings.broker_url:
-        _send_quietly(settings, "arledger.publish_gl", [], countdown=1)
+        _send_quietly(settings, TaskName.PUBLISH_GL, [], countdown=1)
     else:
         log.info("another publisher holds the GL cursor; it delivers what is pending")
 
 
 def _send_quietly(
-    settings: Settings, name: str, args: list[Any], countdown: float | None = None
+    settings: Settings, task: str, args: list[Any], countdown: float | None = None
 ) -> None:
     # Only for a publish: the journals wait in the outbox, and the beat asks every second.
     try:
-        _send(settings, name, args, countdown)
+        send(settings, task, args, countdown)
     except Exception as exc:
         log.warning("could not ask for a later publish (%s); the beat will", exc)
-
-
-_IN_PROCESS: dict[str, Callable[[Settings, list[Any]], object]] = {
-    "arledger.distribute_receipts": lambda settings, args: distribute(settings, args[0]),
-    "arledger.distribute_lockbox_batch": lambda settings, args: distribute(settings, args[0]),
-    "arledger.process_event": lambda settings, args: process_events(settings, [args[0]]),
-    "arledger.publish_gl": lambda settings, args: publish(settings),
-    "arledger.sweep": lambda settings, args: _sweep_quietly(settings),
-}
-
-
-def _sweep_quietly(settings: Settings) -> None:
-    sweep(settings)
 
 
 def resend(settings: Settings, task: str, args: list[Any]) -> None:
     """Send a message again (a poison message an operator retries), or run it here."""
     if settings.broker_url:
-        _send(settings, task, args)
+        send(settings, task, args)
         return
-    runner = _IN_PROCESS.get(task)
-    if runner is None:
-        from ledger.domain.errors import InputRefused  # noqa: PLC0415
-
-        raise InputRefused(f"unknown task {task!r}")
-    runner(settings, args)
+    follow_up(settings, jobs.run(settings, task, args))
 
 
 def sweep(settings: Settings) -> dict[str, Any]:
@@ -166,20 +134,17 @@ def follow_up(
 ) -> None:
     """Dispatch what a job asked for next, the way this process dispatches; a worker passes
     ``here`` to publish the journals it just committed itself (see ``publish``)."""
-    if outcome.receipts:
-        distribute(settings, outcome.receipts)
-    if outcome.events:
-        process_events(settings, outcome.events)
+    intake(settings, outcome.receipts, outcome.events)
     if and_publish and outcome.publish:
         publish(settings, here=here)
+    elif outcome.publish_later:
+        publish_later(settings)
 
 
 def distribute_now(settings: Settings, receipt_id: int) -> dict[str, Any]:
     """Dispatch one receipt and return its view: distributed already when in-process, still
     queued (or distributed by a fast worker) when on a broker."""
-    from ledger.persistence.db import unit_of_work  # noqa: PLC0415
-    from ledger.queries import views  # noqa: PLC0415
+    from ledger.services.receipts import receipt_view  # noqa: PLC0415
 
     distribute(settings, [receipt_id])
-    with unit_of_work(settings.database_url) as session:
-        return views.receipt_view(session, receipt_id)
+    return receipt_view(settings, receipt_id)

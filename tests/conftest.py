@@ -213,7 +213,7 @@ def ledger_fingerprint(url: str) -> tuple[object, ...]:
                 schema.JournalLine,
                 schema.WriteOff,
                 schema.Receipt,
-                schema.Order,
+                schema.OrderRow,
                 schema.Account,
             )
         )

@@ -1,14 +1,15 @@
-"""The Celery app: one app, configured from the settings object (SPEC section 9).
+"""The Celery app: one per process, built lazily from the settings object (SPEC section 9).
 
 JSON only (a pickled message is refused, never deserialised); late acknowledgement with
 ``reject_on_worker_lost`` so a killed worker's message is redelivered; prefetch of one so a slow
-task never sits on others; hard and soft time limits; three queues — receipts, lockbox, gl —
-with routing; a beat schedule for the outbox publisher and the intake sweep. Tasks live in
-``tasks/`` and take ids and strings only.
+task never sits on others; hard and soft time limits; the queues, routes and beat schedule of
+``tasks.registry``. Importing this module builds nothing: :func:`celery_app` builds the app the
+first time a process sends a message or starts a worker, and every later call returns it.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Celery
@@ -16,26 +17,29 @@ from celery.signals import worker_process_init
 from kombu.entity import Queue
 
 from config.settings import Settings, get_settings
+from tasks.registry import BEAT_SCHEDULE, QUEUES, RECEIPTS_QUEUE, ROUTES
 from workers.runtime import freeze_startup_heap
 
-QUEUES = ("receipts", "lockbox", "gl")
-ROUTES = {
-    "arledger.distribute_receipts": {"queue": "receipts"},
-    "arledger.distribute_lockbox_batch": {"queue": "lockbox"},
-    "arledger.process_event": {"queue": "receipts"},
-    "arledger.publish_gl": {"queue": "gl"},
-    "arledger.sweep": {"queue": "receipts"},
-}
-PUBLISH_EVERY_SECONDS = 1.0
-SWEEP_EVERY_SECONDS = 15.0
+_apps: dict[str, Celery] = {}
+# A threaded server's first requests may all send at once: one builder at a time.
+_lock = threading.Lock()
 
 
-def create_app(settings: Settings) -> Celery:
-    """A Celery app for these settings, with every arledger task registered on it."""
+def celery_app(settings: Settings | None = None) -> Celery:
+    """The process's Celery app for these settings' broker, built on first use."""
+    settings = settings or get_settings()
+    broker = settings.broker_url or "memory://"
+    with _lock:
+        app = _apps.get(broker)
+        if app is None:
+            app = _apps[broker] = _build(broker)
+        return app
+
+
+def _build(broker_url: str) -> Celery:
     app = Celery("arledger", set_as_current=False)
     app.conf.update(
-        # With no broker configured nothing is ever sent: tasks run in-process (tasks.dispatch).
-        broker_url=settings.broker_url or "memory://",
+        broker_url=broker_url,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 900},
         task_serializer="json",
@@ -48,24 +52,15 @@ def create_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=600,
         task_soft_time_limit=540,
-        task_default_queue="receipts",
+        task_default_queue=RECEIPTS_QUEUE,
         task_queues=[Queue(name) for name in QUEUES],
         task_routes=ROUTES,
         task_create_missing_queues=False,
         worker_send_task_events=False,
         timezone="UTC",
-        beat_schedule={
-            "publish-gl": {"task": "arledger.publish_gl", "schedule": PUBLISH_EVERY_SECONDS},
-            "sweep-intake": {"task": "arledger.sweep", "schedule": SWEEP_EVERY_SECONDS},
-        },
+        beat_schedule=BEAT_SCHEDULE,
     )
-    from tasks import celery_tasks  # noqa: PLC0415 - registers the tasks on this app
-
-    celery_tasks.register(app)
     return app
-
-
-app = create_app(get_settings())
 
 
 @worker_process_init.connect(weak=False)

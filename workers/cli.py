@@ -566,7 +566,8 @@ def exceptions_retry(
     as_json: JsonOption = False,
 ) -> None:
     """Re-run one exception after its cause is fixed (an order loaded, a period opened, a bug fixed)."""
-    from ledger.services.receipts import retry_event, retry_receipt, take_poison_message
+    from ledger.services.operations import retry_event, take_poison_message
+    from ledger.services.receipts import retry_receipt
     from tasks import dispatch
 
     config = settings()
@@ -618,6 +619,7 @@ def lockbox_import(
     from ledger.intake.lockbox import load_profile
     from ledger.services.lockbox import file_summary, import_lockbox, progress
     from tasks import dispatch
+    from tasks.registry import TaskName
 
     config = settings()
     started = time.monotonic()
@@ -640,7 +642,7 @@ def lockbox_import(
     def received(receipt_ids: list[int]) -> None:
         # Each committed chunk is dispatched at once: distribution overlaps the reading.
         if config.broker_url:
-            dispatch.distribute(config, receipt_ids, task="arledger.distribute_lockbox_batch")
+            dispatch.distribute(config, receipt_ids, task=TaskName.DISTRIBUTE_LOCKBOX_BATCH)
         else:
             dispatch.distribute(
                 config, receipt_ids, on_batch=lambda count: bar.advance(task, count)
@@ -705,10 +707,7 @@ def gateway_submit(
     intake = submit_event(config, event)
     if not intake.created:
         note(f"event {event.event_id} was already received; nothing new applied")
-    elif intake.event_row is not None:
-        dispatch.process_events(config, [intake.event_row])
-    elif intake.receipt_id is not None:
-        dispatch.distribute(config, [intake.receipt_id])
+    dispatch.intake(config, *intake.work())
     result = {**intake.body(), "event": event.key, "type": event.type, "created": intake.created}
     if intake.receipt_id is not None:
         from ledger.persistence.db import unit_of_work
@@ -741,8 +740,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """The Celery worker."""
-    from workers.celery_app import QUEUES
-    from workers.celery_app import app as celery
+    from tasks.celery_tasks import register
+    from tasks.registry import QUEUES
+    from workers.celery_app import celery_app
 
     config = settings()
     if not config.broker_url:
@@ -755,6 +755,8 @@ def worker(
         raise InvalidInput(
             f"unknown queue {', '.join(unknown) or '(none)'}: the queues are {', '.join(QUEUES)}"
         )
+    celery = celery_app(config)
+    register(celery)
     celery.worker_main(
         [
             "worker",
@@ -776,11 +778,12 @@ def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """The periodic schedule: the outbox publisher every second, the intake sweep every 15 s."""
-    from workers.celery_app import app as celery
+    from workers.celery_app import celery_app
 
-    if not settings().broker_url:
+    config = settings()
+    if not config.broker_url:
         raise InvalidInput("beat needs a broker: set ARLEDGER_BROKER_URL")
-    celery.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+    celery_app(config).start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
 
 
 @app.command()

@@ -212,10 +212,7 @@ def run_demo(directory: Path, out: Console) -> Settings:
         signature = sign(secret, raw)
         verify(secret, signature, raw)  # what the ingress does before anything else
         intake = submit_event(settings, parse_event(raw))
-        if intake.created and intake.event_row is not None:
-            dispatch.process_events(settings, [intake.event_row])
-        elif intake.created and intake.receipt_id is not None:
-            dispatch.distribute(settings, [intake.receipt_id])
+        dispatch.intake(settings, *intake.work())
         code = 202 if intake.created else 200
         out.print(
             f"{body['type']} {body['event_id']} {body['amount']}: HTTP {code} {intake.body()}",

@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if sender is not None:
                 sender.add(intake)
             else:
-                background.add_task(_dispatch, settings, intake)
+                background.add_task(dispatch.intake, settings, *intake.work())
         return JSONResponse(
             intake.body(), status_code=202 if intake.created else 200, background=background
         )
@@ -205,7 +205,7 @@ class BatchSender:
 
     def add(self, intake: EventIntake) -> None:
         with self.lock:
-            receipts, events = _work(intake)
+            receipts, events = intake.work()
             self.receipts += receipts
             self.events += events
             if self.thread is None:  # started with the first event: no thread in idle test apps
@@ -227,7 +227,7 @@ class BatchSender:
             receipts, self.receipts = self.receipts, []
             events, self.events = self.events, []
         try:
-            _send(self.settings, receipts, events)
+            dispatch.intake(self.settings, receipts, events)
         except Exception as exc:  # the broker is away: the sweep sends these again
             log.warning(
                 "could not send %d receipts and %d events to the broker (%s); the sweep will",
@@ -235,25 +235,6 @@ class BatchSender:
                 len(events),
                 exc,
             )
-
-
-def _work(intake: EventIntake) -> tuple[list[int], list[int]]:
-    """What an intake asks for: a refund or dispute is an event to process, a payment a receipt
-    to distribute."""
-    if intake.event_row is not None:
-        return [], [intake.event_row]
-    return ([intake.receipt_id] if intake.receipt_id is not None else []), []
-
-
-def _send(settings: Settings, receipts: list[int], events: list[int]) -> None:
-    if receipts:
-        dispatch.distribute(settings, receipts)
-    if events:
-        dispatch.process_events(settings, events)
-
-
-def _dispatch(settings: Settings, intake: EventIntake) -> None:
-    _send(settings, *_work(intake))
 
 
 def _error(status: int, message: str, fields: list[dict[str, str]] | None = None) -> JSONResponse:

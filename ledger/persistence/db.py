@@ -16,7 +16,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
+
+# Errors a retry may cure: a deadlock, a serialization failure, a lost connection, SQLite's busy
+# lock, a server restarting. Tasks retry these with backoff; anything else is a real failure.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def normalise_url(url: str) -> str:

@@ -134,7 +134,7 @@ class Period(Base):
 # --- orders ------------------------------------------------------------------------------------
 
 
-class Order(Base):
+class OrderRow(Base):
     """An order: one customer, one org unit, one currency."""
 
     __tablename__ = "orders"
@@ -426,7 +426,7 @@ PERIODS = cast(Table, Period.__table__)
 SUBSYSTEMS = cast(Table, Subsystem.__table__)
 PRODUCTS = cast(Table, Product.__table__)
 CUSTOMERS = cast(Table, Customer.__table__)
-ORDERS = cast(Table, Order.__table__)
+ORDERS = cast(Table, OrderRow.__table__)
 LINES = cast(Table, OrderLine.__table__)
 RECEIPTS = cast(Table, Receipt.__table__)
 COMMITS = cast(Table, LedgerCommit.__table__)

@@ -47,6 +47,16 @@ class EventIntake:
     def body(self) -> dict[str, Any]:
         return {"receipt_id": self.receipt_id, "status": self.status}
 
+    def work(self) -> tuple[list[int], list[int]]:
+        """What this intake asks for next: (receipts to distribute, events to process). A
+        refund or dispute is an event to process, a payment a receipt to distribute; a repeat
+        asks for nothing."""
+        if not self.created:
+            return [], []
+        if self.event_row is not None:
+            return [], [self.event_row]
+        return ([self.receipt_id] if self.receipt_id is not None else []), []
+
 
 def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     """Persist a gateway event (the inbox) or recognise a repeat; raises IdempotencyConflict for

@@ -287,7 +287,7 @@ def _load_orders(
     products = _existing(session, schema.Product, "code", product_codes)
     line_accounts = {line.ar_account for order in orders for line in order.lines if line.ar_account}
     accounts = _existing(session, schema.Account, "code", line_accounts)
-    existing = _existing(session, schema.Order, "number", (o.number for o in orders))
+    existing = _existing(session, schema.OrderRow, "number", (o.number for o in orders))
     existing_lines: dict[int, dict[int, Any]] = {}
     if existing:
         ids = [row.id for row in existing.values()]
@@ -397,7 +397,7 @@ def _load_orders(
     ):
         row["id"] = line_id
     if order_rows:
-        session.execute(insert(schema.Order), order_rows)
+        session.execute(insert(schema.OrderRow), order_rows)
     if line_rows:
         session.execute(insert(schema.OrderLine), line_rows)
     for line_id, shipped in shipped_changes:

@@ -315,7 +315,7 @@ def _validate_operator_receipt(
     found = order_ids_by_number(session, numbers)
     for number in numbers:
         if number in found:
-            order = session.get(schema.Order, found[number])
+            order = session.get(schema.OrderRow, found[number])
             assert order is not None
             if order.currency != request.amount.currency:
                 raise CurrencyMismatch(order.currency, request.amount.currency, what="receipt")
@@ -326,6 +326,12 @@ def _validate_operator_receipt(
 
 
 # --- receipts: distribution --------------------------------------------------------------------
+
+
+def receipt_view(settings: Settings, receipt_id: int) -> dict[str, Any]:
+    """A receipt as `receipt show --json` prints it."""
+    with unit_of_work(settings.database_url) as session:
+        return views.receipt_view(session, receipt_id)
 
 
 def distribute_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
@@ -605,38 +611,6 @@ def _apply_unapplied(
     return left
 
 
-def retry_event(settings: Settings, event_row: int) -> None:
-    """Put a waiting or failed gateway event back in the queue (after its cause is fixed)."""
-    with unit_of_work(settings.database_url) as session:
-        event = session.get(schema.IntakeEvent, event_row, with_for_update=True)
-        if event is None:
-            raise InputRefused(f"unknown event {event_row}", field="event")
-        if event.status not in ("waiting", "failed"):
-            raise InputRefused(
-                f"event {event_row} is {event.status}: nothing to retry", field="event"
-            )
-        event.status, event.status_reason = "queued", None
-        session.commit()
-
-
-def take_poison_message(settings: Settings, message_id: int) -> tuple[str, Any]:
-    """Mark an open poison message retried and return (task name, its arguments) to re-send."""
-    with unit_of_work(settings.database_url) as session:
-        message = session.get(schema.PoisonMessage, message_id, with_for_update=True)
-        if message is None or message.status != "open":
-            raise InputRefused(f"no open poison message {message_id}", field="message")
-        try:
-            body = json.loads(message.body)
-        except ValueError:
-            raise InputRefused(
-                f"poison message {message_id} is not JSON: it cannot be re-sent", field="message"
-            ) from None
-        message.status = "retried"
-        session.commit()
-        args = body.get("args", []) if isinstance(body, dict) else [body]
-        return message.task, args
-
-
 def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
     """Re-run an exception once its cause is fixed.
 
@@ -743,7 +717,7 @@ def order_currency(settings: Settings, number: str) -> str | None:
     """The currency of an order, or None when there is no such order."""
     with unit_of_work(settings.database_url) as session:
         return session.execute(
-            select(schema.Order.currency).where(schema.Order.number == number)
+            select(schema.OrderRow.currency).where(schema.OrderRow.number == number)
         ).scalar_one_or_none()
 
 

@@ -97,7 +97,7 @@ def test_fifty_receipts_on_one_order_through_the_worker_pool_equal_the_serial_re
     env = worker_env(settings)
     workers = [start_worker(env, "worker", "--concurrency", "2") for _ in range(2)]
     for receipt_id in ids:  # all at once: one message per receipt
-        dispatch._send(settings, "arledger.distribute_receipts", [[receipt_id]])
+        dispatch.send(settings, "arledger.distribute_receipts", [[receipt_id]])
     url = settings.database_url
     wait_until_processed(url, timeout=120, what="all fifty receipts")
 

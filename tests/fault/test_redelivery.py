@@ -57,7 +57,7 @@ def deliver(settings: Settings, start_worker, messages) -> tuple[object, ...]:
     is idle, and return the final state with how many messages the worker received."""
     worker = start_worker(worker_env(settings, ARLEDGER_SWEEP_GRACE_SECONDS="0"))
     for name, args in messages:
-        dispatch._send(settings, name, args)
+        dispatch.send(settings, name, args)
     url = settings.database_url
     wait_until(
         lambda: unprocessed(url) == 0 and redis_broker_idle(settings.broker_url or ""),

@@ -323,8 +323,8 @@ def test_a_malformed_message_becomes_a_poison_message_in_the_exception_queue(
     pipeline, start_worker
 ):
     start_worker(env_for(pipeline))
-    dispatch._send(pipeline, "arledger.distribute_receipts", [["not", "ids"]])
-    dispatch._send(pipeline, "arledger.process_event", [987654])
+    dispatch.send(pipeline, "arledger.distribute_receipts", [["not", "ids"]])
+    dispatch.send(pipeline, "arledger.process_event", [987654])
 
     def poisoned() -> list[dict]:
         with unit_of_work(pipeline.database_url) as session:

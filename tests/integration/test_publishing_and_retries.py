@@ -131,7 +131,8 @@ def test_a_task_meeting_transient_database_errors_is_retried_by_a_real_worker(
     from celery.contrib.testing.worker import start_worker
 
     from tasks import jobs
-    from workers.celery_app import create_app
+    from tasks.celery_tasks import register
+    from workers.celery_app import celery_app
 
     calls: list[list[int]] = []
     real = jobs.distribute
@@ -152,7 +153,8 @@ def test_a_task_meeting_transient_database_errors_is_retried_by_a_real_worker(
             "operator", "RETRY-1", amount, date(2026, 11, 5), allocations=(("O-100", amount),)
         ),
     )
-    app = create_app(loaded.model_copy(update={"broker_url": "memory://"}))
+    app = celery_app(loaded.model_copy(update={"broker_url": "memory://"}))
+    register(app)
     app.conf.update(task_default_queue="receipts", broker_connection_retry_on_startup=False)
     with start_worker(
         app, perform_ping_check=False, queues=["receipts"], pool="solo", shutdown_timeout=10
@@ -170,11 +172,12 @@ def test_a_task_meeting_transient_database_errors_is_retried_by_a_real_worker(
 
 
 def test_tasks_retry_only_transient_errors_with_short_backoff():
-    from tasks.celery_tasks import TRANSIENT, ArledgerTask
+    from ledger.persistence.db import TRANSIENT_ERRORS
+    from tasks.celery_tasks import ArledgerTask
 
-    assert OperationalError in TRANSIENT and ConnectionError in TRANSIENT
+    assert OperationalError in TRANSIENT_ERRORS and ConnectionError in TRANSIENT_ERRORS
     assert ArledgerTask.retry_backoff_max <= 5  # no countdown beyond a few seconds (SPEC section 9)
-    assert ArledgerTask.autoretry_for == TRANSIENT
+    assert ArledgerTask.autoretry_for == TRANSIENT_ERRORS
 
 
 def test_a_workers_publish_that_fails_after_its_batch_hands_over_to_the_gl_task(

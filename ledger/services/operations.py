@@ -1,0 +1,111 @@
+"""Operations on the pipeline itself: the sweep, poison messages and retried events.
+
+The database, not the broker, remembers what is pending (SPEC section 9): the sweep finds intake
+persisted but not yet processed and hands it back for dispatch. A task message that cannot be
+processed is kept as a poison message with its reason, visible in the exception queue and
+re-sent by an operator.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from config.settings import Settings
+from ledger.domain.errors import InputRefused
+from ledger.persistence import schema
+from ledger.persistence.db import unit_of_work
+from ledger.persistence.schema import INTAKE_EVENTS, POISON_MESSAGES, RECEIPTS
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Intake persisted but not processed: receipts to distribute, events to process."""
+
+    receipts: tuple[int, ...]
+    events: tuple[int, ...]
+
+
+def sweep(settings: Settings, now: datetime | None = None) -> Pending:
+    """Find intake that is persisted but not processed — its message lost with a broker's queue,
+    or never sent because the process died between commit and enqueue.
+
+    Intake younger than the grace period is left alone: its message is most likely still queued.
+    Events waiting on a payment are retried at every sweep.
+    """
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=settings.sweep_grace_seconds)
+    with unit_of_work(settings.database_url) as session:
+        receipts = tuple(
+            int(i)
+            for i in session.execute(
+                select(RECEIPTS.c.id)
+                .where(RECEIPTS.c.status == "queued", RECEIPTS.c.created_at <= cutoff)
+                .order_by(RECEIPTS.c.id)
+            ).scalars()
+        )
+        events = tuple(
+            int(i)
+            for i in session.execute(
+                select(INTAKE_EVENTS.c.id)
+                .where(
+                    (INTAKE_EVENTS.c.status == "waiting")
+                    | (
+                        (INTAKE_EVENTS.c.status == "queued")
+                        & (INTAKE_EVENTS.c.created_at <= cutoff)
+                    )
+                )
+                .order_by(INTAKE_EVENTS.c.id)
+            ).scalars()
+        )
+    return Pending(receipts, events)
+
+
+def record_poison(settings: Settings, task: str, body: Any, reason: str) -> None:
+    """Keep a message that cannot be processed, with its reason, for `arledger exceptions`."""
+    try:
+        text = json.dumps(body, default=str)
+    except (TypeError, ValueError):
+        text = repr(body)
+    with unit_of_work(settings.database_url) as session:
+        session.execute(
+            insert(POISON_MESSAGES).values(
+                task=task, body=text[:20000], reason=reason[:2000], status="open"
+            )
+        )
+        session.commit()
+
+
+def retry_event(settings: Settings, event_row: int) -> None:
+    """Put a waiting or failed gateway event back in the queue (after its cause is fixed)."""
+    with unit_of_work(settings.database_url) as session:
+        event = session.get(schema.IntakeEvent, event_row, with_for_update=True)
+        if event is None:
+            raise InputRefused(f"unknown event {event_row}", field="event")
+        if event.status not in ("waiting", "failed"):
+            raise InputRefused(
+                f"event {event_row} is {event.status}: nothing to retry", field="event"
+            )
+        event.status, event.status_reason = "queued", None
+        session.commit()
+
+
+def take_poison_message(settings: Settings, message_id: int) -> tuple[str, Any]:
+    """Mark an open poison message retried and return (task name, its arguments) to re-send."""
+    with unit_of_work(settings.database_url) as session:
+        message = session.get(schema.PoisonMessage, message_id, with_for_update=True)
+        if message is None or message.status != "open":
+            raise InputRefused(f"no open poison message {message_id}", field="message")
+        try:
+            body = json.loads(message.body)
+        except ValueError:
+            raise InputRefused(
+                f"poison message {message_id} is not JSON: it cannot be re-sent", field="message"
+            ) from None
+        message.status = "retried"
+        session.commit()
+        args = body.get("args", []) if isinstance(body, dict) else [body]
+        return message.task, args
