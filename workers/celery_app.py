@@ -67,3 +67,11 @@ def _build(broker_url: str) -> Celery:
 def _pool_process_started(**_kwargs: Any) -> None:
     # After the fork, before the first task: the imports and the app are all in place.
     freeze_startup_heap()
+
+
+def __getattr__(name: str) -> Celery:
+    # ``celery -A workers.celery_app:app …`` (the compose file's health check, `inspect ping`)
+    # asks for a module attribute: it gets the app built from the environment's settings.
+    if name == "app":
+        return celery_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
