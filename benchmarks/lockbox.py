@@ -48,7 +48,6 @@ from benchmarks.support import (
     drop_database,
     environment,
     generate_orders,
-    hwm_kb,
     machine,
     order_lines,
     postgres_pids,
@@ -61,6 +60,7 @@ from ledger.persistence.db import dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS, RECEIPTS
 from ledger.services.lockbox import progress
+from tests.support.processes import hwm_kb
 
 DEPOSIT = date(2026, 11, 6)
 

@@ -9,9 +9,7 @@ import contextlib
 import os
 import platform
 import random
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,29 +29,15 @@ from ledger.persistence.migrate import upgrade
 from ledger.persistence.repository import load_orders, order_ids_by_number, write_journals
 from ledger.services.load import load
 
+# The process helpers are the test suite's: its pipeline tests start workers the same way.
+from tests.support.processes import ARLEDGER, Process, arledger_env
+
 ROOT = Path(__file__).resolve().parent.parent
-ARLEDGER = str(Path(sys.executable).with_name("arledger"))
 ADMIN_URL = os.environ.get(
     "ARLEDGER_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("ARLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DAY = date(2026, 11, 4)
-
-
-def arledger_env(
-    database_url: str, broker_url: str, sink: str, webhook_secret: str, **extra: str
-) -> dict[str, str]:
-    """The environment of an arledger child process: this one's, with every ``ARLEDGER_*``
-    variable replaced by these (so a developer's own settings never leak into a run)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARLEDGER_")}
-    env.update(
-        ARLEDGER_DATABASE_URL=database_url,
-        ARLEDGER_BROKER_URL=broker_url,
-        ARLEDGER_GL_SINK=sink,
-        ARLEDGER_WEBHOOK_SECRET=webhook_secret,
-        **extra,
-    )
-    return env
 
 
 @dataclass
@@ -149,55 +133,6 @@ def machine() -> dict:
 # --- processes and memory ----------------------------------------------------------------------
 
 
-class Process:
-    """A child process (a worker, beat, the ingress) in its own process group, with its output in
-    a log file; the benchmarks and the test suite's pipeline tests both start them this way."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.handle = log.open("w")
-        self.process = subprocess.Popen(
-            args, env=env, stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_for(self, text: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log.read_text(errors="replace"):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"{text!r} never appeared in {self.log}; its end:\n"
-            f"{self.log.read_text(errors='replace')[-4000:]}"
-        )
-
-    def tree(self) -> list[int]:
-        return [self.process.pid, *_children(self.process.pid)]
-
-    def tree_peak_mb(self) -> float:
-        """Peak RSS (VmHWM) of this process and each of its children, the largest, in MB."""
-        peaks = [hwm_kb(pid) for pid in [self.process.pid, *_children(self.process.pid)]]
-        return max(peaks, default=0) / 1024
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.handle.close()
-
-    def kill(self) -> None:
-        """kill -9 the whole process group: the main process and its pool children."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.handle.close()
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds consumed so far by these processes."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -221,28 +156,6 @@ def postgres_pids() -> list[int]:
             except OSError:
                 continue
     return pids
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    result = [int(child) for child in found]
-    for child in list(result):
-        result += _children(child)
-    return result
-
-
-def hwm_kb(pid: int) -> int:
-    """A process's peak RSS so far (VmHWM) in kB; 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def start_worker(env: Environment, log_dir: Path, concurrency: int = 2) -> Process:

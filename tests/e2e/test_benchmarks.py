@@ -13,7 +13,8 @@ import sys
 
 import psycopg
 
-from tests.conftest import PG_ADMIN_URL, ROOT
+from tests.support.databases import PG_ADMIN_URL
+from tests.support.paths import ROOT
 
 LOCKBOX_FIELDS = {
     "items",

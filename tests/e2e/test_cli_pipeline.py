@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ledger.persistence.db import dispose_engines
-from tests.conftest import ROOT
-from tests.e2e.test_cli import Cli
+from tests.support.cli import Cli
+from tests.support.paths import ROOT
 
 SAMPLE_LOCKBOX = ROOT / "ledger" / "data" / "sample-lockbox.txt"
 

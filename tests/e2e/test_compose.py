@@ -16,7 +16,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ARLEDGER, ROOT, SAMPLE, pipeline_env, reset_postgres
+from tests.support.databases import reset_postgres
+from tests.support.paths import ROOT, SAMPLE
+from tests.support.processes import ARLEDGER, pipeline_env
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

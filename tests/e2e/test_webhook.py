@@ -278,7 +278,7 @@ def test_with_the_broker_unreachable_the_event_is_still_answered_202_and_the_swe
     """SPEC section 9: the database, not the broker, remembers what is pending. The ingress
     answers once the event is committed; the task it then fails to send is sent by the sweep."""
     from tasks import dispatch
-    from tests.conftest import wait_until
+    from tests.support.processes import wait_until
 
     # A Celery worker started in-process by an earlier test leaves the root logger at ERROR.
     caplog.set_level(logging.WARNING, logger="workers.ingress")

@@ -14,11 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import Settings
-from tests.conftest import reset_postgres
-from tests.fault import figures
-from tests.fault.harness import seed
-
-ORDERS = figures.scaled(60, 400)
+from tests.support.databases import reset_postgres
+from tests.support.fault import ORDERS, seed
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,9 +17,9 @@ import redis
 
 from config.settings import Settings
 from tasks import dispatch
-from tests.fault import figures
-from tests.fault.conftest import ORDERS
-from tests.fault.harness import (
+from tests.support import figures
+from tests.support.fault import (
+    ORDERS,
     cents_audit,
     file_sink_audit,
     import_lockbox_no_wait,

@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from ledger.persistence.db import dispose_engines, get_engine
 from ledger.queries.check import check_invariants
-from tests.conftest import PG_ADMIN_URL
-from tests.fault import figures
-from tests.fault.conftest import ORDERS
-from tests.fault.harness import (
+from tests.support import figures
+from tests.support.databases import PG_ADMIN_URL
+from tests.support.fault import (
+    ORDERS,
     import_lockbox_no_wait,
     lockbox_cash,
     lockbox_file,

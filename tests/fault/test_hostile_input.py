@@ -51,9 +51,10 @@ from ledger.services.receipts import (
     reverse_write_off,
     submit_receipt,
 )
-from tests.conftest import ARLEDGER, ledger_fingerprint, pipeline_env
-from tests.fault import figures
-from tests.fault.harness import lockbox_file, violations
+from tests.support import figures
+from tests.support.databases import ledger_fingerprint
+from tests.support.fault import lockbox_file, violations
+from tests.support.processes import ARLEDGER, pipeline_env
 
 ORDERS = 10
 
@@ -145,8 +146,8 @@ def test_hostile_lockbox_files_are_refused_whole_and_record_nothing(loaded_pg: S
 
 @pytest.fixture
 def loaded_pg(pg_run_database: str) -> Settings:
-    from tests.conftest import reset_postgres
-    from tests.fault.harness import seed
+    from tests.support.databases import reset_postgres
+    from tests.support.fault import seed
 
     reset_postgres(pg_run_database)
     settings = Settings(database_url=pg_run_database, broker_url=None, gl_sink=os.devnull)

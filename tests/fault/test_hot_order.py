@@ -24,9 +24,9 @@ from ledger.persistence.db import dispose_engines, unit_of_work
 from ledger.queries.views import order_view
 from ledger.services.receipts import WriteOffRequest, create_write_off, load_file, submit_receipt
 from tasks import dispatch
-from tests.factories import line, order
-from tests.fault import figures
-from tests.fault.harness import (
+from tests.support import figures
+from tests.support.factories import line, order
+from tests.support.fault import (
     cents_audit,
     net_cash_by_key,
     poison_messages,
@@ -34,7 +34,7 @@ from tests.fault.harness import (
     wait_until_processed,
     worker_env,
 )
-from tests.integration.test_concurrency import NOV, ORDER, WRITE_OFFS
+from tests.support.hot_order import NOV, ORDER, WRITE_OFFS
 
 RECEIPTS = figures.scaled(50, 300)
 ADVANCED = (1, "7.00")  # line 1 (COURSE): an advanced adjustment a receipt must never reverse

@@ -22,8 +22,9 @@ from config.settings import Settings
 from ledger.intake.inputs import validate_load_file
 from ledger.intake.signature import SIGNATURE_HEADER, sign
 from ledger.services.receipts import load_file
-from tests.conftest import SAMPLE, fresh_sqlite
-from tests.fault import figures
+from tests.support import figures
+from tests.support.databases import fresh_sqlite
+from tests.support.paths import SAMPLE
 from workers.ingress import create_app
 
 SECRET = "whsec-schemathesis"

@@ -20,10 +20,10 @@ import redis
 from config.settings import Settings
 from ledger.persistence.db import dispose_engines
 from tasks import dispatch
-from tests.conftest import ledger_fingerprint, reset_postgres
-from tests.fault import figures
-from tests.fault.conftest import ORDERS
-from tests.fault.harness import (
+from tests.support import figures
+from tests.support.databases import ledger_fingerprint, reset_postgres
+from tests.support.fault import (
+    ORDERS,
     cents_audit,
     ledger_state,
     net_cash_by_key,

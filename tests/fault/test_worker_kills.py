@@ -27,10 +27,10 @@ from config.settings import Settings
 from ledger.persistence.db import dispose_engines
 from ledger.services.lockbox import import_lockbox
 from tasks import dispatch
-from tests.conftest import reset_postgres
-from tests.fault import figures
-from tests.fault.conftest import ORDERS
-from tests.fault.harness import (
+from tests.support import figures
+from tests.support.databases import reset_postgres
+from tests.support.fault import (
+    ORDERS,
     import_lockbox_no_wait,
     ledger_state,
     lockbox_cash,

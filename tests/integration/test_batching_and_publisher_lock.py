@@ -25,7 +25,9 @@ from ledger.persistence.schema import JOURNALS, RECEIPTS
 from ledger.queries.check import check_invariants
 from ledger.services.receipts import load_file
 from tasks import jobs
-from tests.conftest import SAMPLE, reset_postgres, submit_receipts
+from tests.support.databases import reset_postgres
+from tests.support.paths import SAMPLE
+from tests.support.receipts import submit_receipts
 
 
 def queue_receipts(settings: Settings, count: int, prefix: str = "TOP") -> list[int]:

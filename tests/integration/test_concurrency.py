@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from datetime import date
 
 from sqlalchemy import func, select
 
@@ -34,10 +33,11 @@ from ledger.services.receipts import (
     load_file,
     submit_receipt,
 )
-from tests.conftest import SAMPLE, reset_postgres
-from tests.factories import line, order
+from tests.support.databases import reset_postgres
+from tests.support.factories import line, order
+from tests.support.hot_order import NOV, ORDER, WRITE_OFFS
+from tests.support.paths import SAMPLE
 
-NOV = date(2026, 11, 5)
 AMOUNTS = [
     "35.00",
     "12.34",
@@ -52,24 +52,6 @@ AMOUNTS = [
     "15.50",
     "33.00",
 ]
-ORDER = {
-    "orders": [
-        {
-            "number": "HOT-1",
-            "customer": "C-1",
-            "org_unit": "ASSN",
-            "currency": "USD",
-            "date": "2026-11-01",
-            "lines": [
-                {"line": 1, "product": "COURSE", "amount": "150.00"},
-                {"line": 2, "product": "DUES", "amount": "90.00"},
-                {"line": 3, "product": "DONATION", "amount": "60.00"},
-                {"line": 4, "product": "JOURNAL", "amount": "40.00"},
-            ],
-        }
-    ]
-}
-WRITE_OFFS = [(2, "20.00"), (3, "25.00"), (4, "10.00")]
 
 
 def _submit(url: str, index: int, barrier) -> None:

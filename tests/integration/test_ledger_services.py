@@ -123,7 +123,7 @@ def test_loading_posts_one_balanced_sale_journal_per_order(loaded):
 
 
 def test_loading_the_same_file_twice_changes_nothing(loaded):
-    from tests.conftest import SAMPLE
+    from tests.support.paths import SAMPLE
 
     before = counts(loaded)
     summary = load_file(loaded, validate_load_file(SAMPLE.read_bytes()))
@@ -557,7 +557,8 @@ def test_postgres_refuses_to_commit_an_unbalanced_journal(pg_run_database):
     """The deferred constraint trigger is PostgreSQL's; on SQLite the domain check and `check` guard."""
     from sqlalchemy.exc import IntegrityError
 
-    from tests.conftest import SAMPLE, reset_postgres
+    from tests.support.databases import reset_postgres
+    from tests.support.paths import SAMPLE
 
     reset_postgres(pg_run_database)
     from config.settings import Settings

@@ -9,7 +9,7 @@ from ledger.persistence.db import unit_of_work
 from ledger.persistence.schema import RECEIPTS
 from ledger.services.lockbox import DuplicateLockboxFile, file_summary, import_lockbox
 from tasks import dispatch
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 SAMPLE_LOCKBOX = ROOT / "ledger" / "data" / "sample-lockbox.txt"
 

@@ -34,14 +34,10 @@ from ledger.queries.check import check_invariants
 from ledger.queries.views import exceptions_view, journal_ids
 from ledger.services.receipts import load_file, submit_receipt
 from tasks import dispatch
-from tests.conftest import (
-    ARLEDGER,
-    SAMPLE,
-    pipeline_env,
-    reset_postgres,
-    submit_receipts,
-    wait_until,
-)
+from tests.support.databases import reset_postgres
+from tests.support.paths import SAMPLE
+from tests.support.processes import ARLEDGER, pipeline_env, wait_until
+from tests.support.receipts import submit_receipts
 from workers.ingress import create_app
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"

@@ -29,39 +29,9 @@ from ledger.outbox.publisher import (
 )
 from ledger.persistence.db import unit_of_work
 from ledger.queries.views import journal_ids
-from ledger.services.receipts import distribute_receipt, submit_receipt
-
-
-def receive(settings: Settings, n: int) -> None:
-    for i in range(n):
-        amount = Money.from_minor(1000 + i, "USD")
-        intake = submit_receipt(
-            settings,
-            ReceiptRequest(
-                "operator", f"PUB-{i}", amount, date(2026, 11, 5), allocations=(("O-100", amount),)
-            ),
-        )
-        distribute_receipt(settings, intake.receipt_id)
-
-
-class FlakySink:
-    """Takes journals into a list, but fails on chosen calls (after taking part of them, like a
-    connection dropping mid-batch)."""
-
-    def __init__(self, fail_on: set[int]) -> None:
-        self.fail_on = fail_on
-        self.calls = 0
-        self.received: list[dict] = []
-
-    def publish(self, journals: list[dict]) -> None:
-        self.calls += 1
-        if self.calls in self.fail_on:
-            self.received.extend(journals[: len(journals) // 2])
-            raise ConnectionError("sink went away")
-        self.received.extend(journals)
-
-    def describe(self) -> str:
-        return "flaky"
+from ledger.services.receipts import submit_receipt
+from tests.support.receipts import receive
+from tests.support.sinks import FlakySink
 
 
 def all_ids(settings: Settings) -> list[int]:

@@ -20,7 +20,8 @@ from ledger.outbox.publisher import publish_pending
 from ledger.persistence.db import get_engine, is_postgres, unit_of_work
 from ledger.persistence.repository import allocate_id_blocks, allocate_ids, open_commit
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS
-from tests.integration.test_publishing_and_retries import FlakySink, receive
+from tests.support.receipts import receive
+from tests.support.sinks import FlakySink
 
 
 @contextmanager

@@ -46,7 +46,8 @@ from ledger.services.receipts import (
     reverse_write_off,
     submit_receipt,
 )
-from tests.conftest import SAMPLE, fresh_sqlite, ledger_fingerprint, reset_postgres
+from tests.support.databases import fresh_sqlite, ledger_fingerprint, reset_postgres
+from tests.support.paths import SAMPLE
 
 NOV = date(2026, 11, 5)
 CLOSED_OCT = date(2026, 10, 20)

@@ -6,7 +6,7 @@ from ledger.domain.errors import CurrencyMismatch
 from ledger.domain.journal import Side, TxnType
 from ledger.domain.money import Money
 from ledger.domain.order import Reason, line_priority
-from tests.factories import DAY, balances, line, order, usd, worked_example_order
+from tests.support.factories import DAY, balances, line, order, usd, worked_example_order
 
 
 def distribute(o, amount, **options):

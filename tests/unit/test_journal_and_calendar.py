@@ -8,7 +8,7 @@ from ledger.domain.calendar import Calendar, Period
 from ledger.domain.errors import CurrencyMismatch, PeriodClosed, UnbalancedJournal
 from ledger.domain.journal import Journal, Side, TxnType, credit, debit
 from ledger.domain.money import Money
-from tests.factories import DAY, usd
+from tests.support.factories import DAY, usd
 
 
 def test_transaction_codes_are_those_of_spec_section_4():

@@ -21,7 +21,7 @@ from ledger.domain.errors import (
 from ledger.domain.journal import Side, TxnType
 from ledger.domain.money import Money
 from ledger.domain.order import Reason, WriteOffKind
-from tests.factories import DAY, balances, line, order, usd
+from tests.support.factories import DAY, balances, line, order, usd
 
 
 def entries(journal):

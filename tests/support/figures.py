@@ -1,7 +1,7 @@
 """The fault suite's figures: counters the fault tests fill from the real state they observe, and
 the summary printed at the end of the session.
 
-The plugin is loaded with ``-p tests.fault.figures`` (pyproject's ``addopts``) rather than from
+The plugin is loaded with ``-p tests.support.figures`` (pyproject's ``addopts``) rather than from
 ``tests/fault/conftest.py`` because under xdist the controller process never collects the tests,
 so a sub-folder conftest's ``pytest_terminal_summary`` would never run there. Each xdist worker
 hands its counters to the controller through ``workeroutput``; the controller adds them up.

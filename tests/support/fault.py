@@ -31,12 +31,15 @@ from ledger.persistence.schema import (
 from ledger.queries.check import check_invariants
 from ledger.queries.views import journal_ids
 from ledger.services.receipts import WriteOffRequest, create_write_off, load_file
-from tests.conftest import ARLEDGER, SAMPLE, line_balances, pipeline_env, wait_until
-from tests.fault import figures
+from tests.support import figures
+from tests.support.databases import line_balances
+from tests.support.paths import SAMPLE
+from tests.support.processes import ARLEDGER, pipeline_env, wait_until
 
 DEPOSITED = date(2026, 11, 6)
 CASH = "1000"  # the sample org unit's cash account
 PRODUCTS = ("COURSE", "DUES", "DONATION", "JOURNAL")
+ORDERS = figures.scaled(60, 400)  # the size of the organisation the `faulty` fixture seeds
 
 
 # --- the organisation ------------------------------------------------------------------------
