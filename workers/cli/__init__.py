@@ -20,17 +20,11 @@ from typer.exceptions import TyperException
 
 from ledger.domain.errors import ArledgerError, InputRefused
 
-# Importing a command module registers its commands on the apps of `common`.
-from workers.cli import (
-    demo,
-    exceptions,
-    intake,
-    orders,
-    processes,
-    receipts,
-    reference,
-    writeoffs,
-)
+# Importing a command module registers its commands on the apps of `common`, in this order:
+# the order `arledger --help` lists them in.
+from workers.cli import reference  # isort: skip
+from workers.cli import receipts, writeoffs, orders  # isort: skip
+from workers.cli import exceptions, intake, processes, demo  # isort: skip
 from workers.cli.common import app
 from workers.cli.render import fail_line
 
