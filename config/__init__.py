@@ -1,4 +1,4 @@
-"""Configuration of arledger, read from ``ARLEDGER_*`` environment variables (pydantic-settings)."""
+"""Configuration of arledger, read from ``ARLEDGER_*`` environment variables and ``.env`` (validated by pydantic)."""
 
 from config.settings import Settings, get_settings
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event, text
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -72,6 +71,9 @@ def _among(
     # With values the parameter is anonymous (unique), so one statement may hold several.
     unique = values is not None
     if postgres:
+        # Imported here: the PostgreSQL dialect costs a SQLite run (the CLI's) ~0.1 s to load.
+        from sqlalchemy.dialects.postgresql import ARRAY  # noqa: PLC0415
+
         return column == any_(bindparam(name, values, type_=ARRAY(column.type), unique=unique))
     return column.in_(bindparam(name, values, expanding=True, unique=unique))
 

@@ -21,7 +21,6 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from ledger.domain.calendar import Calendar, Period
@@ -191,6 +190,8 @@ def _update_statement(table: Table, key: str, columns: tuple[str, ...], postgres
             .where(table.c[key] == bindparam(f"_{key}"))
             .values({column: bindparam(f"_{column}") for column in columns})
         )
+    from sqlalchemy.dialects import postgresql  # noqa: PLC0415 - a SQLite run never loads it
+
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     names = [key, *columns]
     arrays = ", ".join(

@@ -109,3 +109,10 @@ def take_poison_message(settings: Settings, message_id: int) -> tuple[str, Any]:
         session.commit()
         args = body.get("args", []) if isinstance(body, dict) else [body]
         return message.task, args
+
+
+def display_url(url: str) -> str:
+    """A database URL fit to print: the password hidden (the CLI's ``init`` shows it)."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - kept with the one function using it
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -37,6 +37,7 @@ from ledger.services.events import submit_event
 from ledger.services.lockbox import file_summary, import_lockbox
 from ledger.services.receipts import WriteOffRequest
 from tasks import dispatch
+from workers.cli.render import print_journals, print_order
 
 
 def sample_data() -> bytes:
@@ -45,8 +46,6 @@ def sample_data() -> bytes:
 
 def run_demo(directory: Path, out: Console) -> Settings:
     """Run the demo in ``directory`` (recreated) and return the settings it used."""
-    from workers.cli import print_journals, print_order  # noqa: PLC0415 - cli imports this module
-
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)

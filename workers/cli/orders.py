@@ -1,0 +1,67 @@
+"""Read commands over orders and journals: ``order show``, ``gl journals`` and ``statement``.
+
+These are what an AR clerk runs dozens of times an hour: each imports only the query it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ledger.domain.errors import InvalidInput
+from workers.cli.common import JsonOption, app, gl_app, order_app, settings
+from workers.cli.render import emit_json, print_journals, print_order, print_statement
+
+
+@order_app.command("show")
+def order_show(number: str, as_json: JsonOption = False) -> None:
+    """An order with its balance, its lines by payment priority and their write-offs."""
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import order_view
+
+    with unit_of_work(settings().database_url) as session:
+        view = order_view(session, number)
+    if as_json:
+        emit_json(view)
+        return
+    print_order(view)
+
+
+@gl_app.command("journals")
+def gl_journals(
+    order: Annotated[str | None, typer.Option(help="Only journals of this order.")] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="Only journals of this type (RECEIPT, SALE…).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every journal in posting order, or those of one order or type."""
+    from ledger.domain.journal import TxnType
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import journal_dicts, journal_ids
+
+    if type_ is not None and type_ not in TxnType.__members__:
+        raise InvalidInput(
+            f"unknown journal type {type_!r}: one of {', '.join(TxnType.__members__)}", field="type"
+        )
+    with unit_of_work(settings().database_url) as session:
+        journals = journal_dicts(session, journal_ids(session, order=order, journal_type=type_))
+    if as_json:
+        emit_json(journals)
+        return
+    print_journals(journals)
+
+
+@app.command()
+def statement(customer: str, as_json: JsonOption = False) -> None:
+    """A customer statement: orders, balances and adjustments (no internal comments)."""
+    from ledger.persistence.db import unit_of_work
+    from ledger.queries.views import statement_view
+
+    with unit_of_work(settings().database_url) as session:
+        view = statement_view(session, customer)
+    if as_json:
+        emit_json(view)
+        return
+    print_statement(view)

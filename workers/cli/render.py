@@ -1,0 +1,208 @@
+"""All output of the command line: Rich tables for people, exact JSON (SPEC section 11) for machines.
+
+Commands compute a plain dict or list and hand it to one function here; nothing else prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(value: Any) -> None:
+    """The ``--json`` form of a result, indented, on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def note(message: str) -> None:
+    """A one-line remark on stderr that does not change the exit status."""
+    err.print(f"arledger: {message}", markup=False)
+
+
+def fail_line(message: str) -> None:
+    """The one error line a failed command prints on stderr."""
+    err.print(f"arledger: error: {message}", markup=False)
+
+
+def line(text: str) -> None:
+    """One plain line on stdout, never read as Rich markup."""
+    out.print(text, markup=False)
+
+
+def key_value_table(title: str, rows: dict[str, Any]) -> Table:
+    """A two-column table of one record; lists joined, dicts as JSON, None as blank."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        if isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            shown = json.dumps(value)
+        else:
+            shown = "" if value is None else str(value)
+        table.add_row(key, shown)
+    return table
+
+
+def print_record(title: str, rows: dict[str, Any]) -> None:
+    """One record as a key/value table."""
+    out.print(key_value_table(title, rows))
+
+
+def show_receipt(view: dict[str, Any], as_json: bool) -> None:
+    """A receipt view: JSON, or a key/value table titled with its id."""
+    if as_json:
+        emit_json(view)
+        return
+    print_record(f"receipt {view['id']}", {k: v for k, v in view.items() if k != "id"})
+
+
+def print_load_summary(title: str, summary: dict[str, Any]) -> None:
+    """What a load file created, updated and left unchanged, per kind."""
+    table = Table(title=title, title_justify="left")
+    for column in ("kind", "created", "updated", "unchanged"):
+        table.add_column(column)
+    kinds = sorted(set(summary["created"]) | set(summary["updated"]) | set(summary["unchanged"]))
+    for kind in kinds:
+        table.add_row(
+            kind,
+            *(str(summary[bucket].get(kind, 0)) for bucket in ("created", "updated", "unchanged")),
+        )
+    out.print(table)
+    out.print(f"SALE journals posted: {summary['sale_journals']}")
+
+
+def print_order(view: dict[str, Any]) -> None:
+    """An order's lines by payment priority, with their write-offs."""
+    table = Table(
+        title=f"order {view['order']}  customer {view['customer']}  {view['currency']}  balance {view['balance']}",
+        title_justify="left",
+    )
+    for column in (
+        "line",
+        "product",
+        "priority",
+        "amount",
+        "balance",
+        "write-offs (id amount reversed)",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("amount", "balance", "priority") else "left"
+        )
+    for line in view["lines"]:
+        write_offs = "; ".join(
+            f"#{w['id']} {w['amount']} rev {w['reversed']} {w['reason']}{' advanced' if w['advanced'] else ''}"
+            for w in line["write_offs"]
+        )
+        table.add_row(
+            str(line["line"]),
+            line["product"],
+            str(line["priority"]),
+            line["amount"],
+            line["balance"],
+            write_offs,
+        )
+    out.print(table)
+
+
+def print_journals(journals: list[dict[str, Any]]) -> None:
+    """Journals and their lines; zero debits and credits left blank."""
+    table = Table(title_justify="left", title=f"{len(journals)} journals")
+    for column in ("id", "type", "date", "account", "debit", "credit", "order", "line"):
+        table.add_column(column, justify="right" if column in ("debit", "credit") else "left")
+    for journal in journals:
+        for index, line in enumerate(journal["lines"]):
+            table.add_row(
+                str(journal["id"] or "(new)") if index == 0 else "",
+                journal["type"] if index == 0 else "",
+                journal["date"] if index == 0 else "",
+                line["account"],
+                "" if line["debit"].strip("0.") == "" else line["debit"],
+                "" if line["credit"].strip("0.") == "" else line["credit"],
+                line.get("order") or "",
+                str(line.get("line") or ""),
+            )
+        table.add_section()
+    out.print(table)
+
+
+def print_write_offs(result: dict[str, Any], dry_run: bool) -> None:
+    """Created (or previewed) write-offs, each with its journal."""
+    for write_off in result.get("write_offs", [result]):
+        title = "write-off preview (nothing saved)" if dry_run else f"write-off {write_off['id']}"
+        print_record(title, {k: v for k, v in write_off.items() if k not in ("id", "journal")})
+        print_journals([write_off["journal"]])
+
+
+def print_statement(view: dict[str, Any]) -> None:
+    """A customer statement: one table per order, adjustments without internal comments."""
+    out.print(f"Statement for {view['name']} ({view['customer']})", markup=False)
+    for order in view["orders"]:
+        table = Table(
+            title=f"order {order['order']}  {order['date']}  balance {order['balance']} {order['currency']}",
+            title_justify="left",
+        )
+        for column in ("line", "product", "amount", "balance", "adjustments"):
+            table.add_column(column)
+        for line in order["lines"]:
+            adjustments = "; ".join(f"{a['amount']} {a['reason']}" for a in line["adjustments"])
+            table.add_row(
+                str(line["line"]), line["product"], line["amount"], line["balance"], adjustments
+            )
+        out.print(table)
+
+
+def print_exceptions(items: list[dict[str, Any]]) -> None:
+    """Every exception with its reference, status, amounts and reason."""
+    table = Table(title=f"{len(items)} exceptions", title_justify="left")
+    for column in (
+        "ref",
+        "status",
+        "amount",
+        "unapplied",
+        "customer / task",
+        "orders / payment",
+        "reason",
+    ):
+        table.add_column(column)
+    for item in items:
+        amount = f"{item['amount']} {item['currency']}" if "amount" in item else ""
+        who = item.get("customer") or item.get("task") or ""
+        what = ", ".join(item.get("requested_orders", [])) or item.get("payment") or ""
+        table.add_row(
+            item["ref"],
+            item["status"],
+            amount,
+            item.get("unapplied", ""),
+            who,
+            what,
+            item["reason"] or "",
+        )
+    out.print(table)
+
+
+def print_lockbox_summary(summary: dict[str, Any]) -> None:
+    """A lockbox file's totals per currency and what became of its checks."""
+    print_record(
+        f"lockbox file {summary['id']}: {summary['name']}",
+        {
+            "format": summary["format"],
+            "items": summary["items"],
+            **{f"amount {c}": a["amount"] for c, a in summary["amounts"].items()},
+            **{f"applied {c}": a["applied"] for c, a in summary["amounts"].items()},
+            **{f"unapplied {c}": a["unapplied"] for c, a in summary["amounts"].items()},
+            "checks applied": summary["applied_items"],
+            "checks unapplied": summary["unapplied_items"],
+            "checks refused": summary["refused_items"],
+            "checks still queued": summary["pending_items"],
+            "time": f"{summary['seconds']} s",
+        },
+    )
