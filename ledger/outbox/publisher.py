@@ -89,9 +89,8 @@ def sink_for(settings: Settings) -> Sink:
 
 @cache
 def _redis_sink(url: str) -> RedisStreamSink:
-    # One client per process and URL: its connection pool is reused from one publish to the next
-    # (a new TCP connection per publish cost more than the XADDs), and redis-py replaces the pool
-    # in a forked worker child by itself.
+    # One client per process and URL, its connection pool reused from one publish to the next (a
+    # connection per publish cost more than the XADDs); redis-py renews the pool after a fork.
     return RedisStreamSink(url)
 
 
