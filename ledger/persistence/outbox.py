@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from ledger.persistence.db import is_postgres
 from ledger.persistence.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
-from ledger.queries.views import journals_after
 
 # PostgreSQL's lock_not_available: the lock_timeout ran out.
 _LOCK_NOT_AVAILABLE = "55P03"
@@ -70,6 +69,9 @@ class OutboxRepository:
             raise
 
     def pending(self, cursor: int, max_commits: int) -> Pending:
+        # Imported here: the read models are slow to import, and only a publisher needs them.
+        from ledger.queries.views import journals_after  # noqa: PLC0415
+
         return Pending(*journals_after(self._session, cursor, max_commits))
 
     def move_cursor(self, seq: int) -> None:

@@ -14,18 +14,20 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Boolean, Date, String, Text, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ledger.intake.commands import ReceiptRequest
-from ledger.intake.lockbox import LockboxItem
 from ledger.persistence.db import get_engine, is_postgres
 from ledger.persistence.repository import allocate_ids, bulk_insert
 from ledger.persistence.schema import RECEIPTS
+
+if TYPE_CHECKING:  # annotations only: the lockbox parsers are slow to import for a read command
+    from ledger.intake.commands import ReceiptRequest
+    from ledger.intake.lockbox import LockboxItem
 
 
 @dataclass(frozen=True)
