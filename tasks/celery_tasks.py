@@ -61,8 +61,7 @@ def _run(task: ArledgerTask, *args: Any) -> dict[str, Any] | None:
         record_poison(settings, task.name, {"args": list(args), "kwargs": {}}, exc.message)
         return None
     # The journals this task committed are published by this task: a publish message per batch
-    # cost the sender, the worker's main process and a pool process about 2 ms of CPU between
-    # them, and put a queue between a batch and its journals.
+    # cost more CPU and put a queue between a batch and its journals (docs/performance.md).
     dispatch.follow_up(settings, outcome, here=True)
     return outcome.result
 

@@ -175,12 +175,9 @@ log = logging.getLogger(__name__)
 
 
 # How long the sender lets ids gather after the first one arrives before it sends them. It is
-# added to the time to publish, never to the answer. Each message is a worker task, and each task
-# a distribution and a publish round (about 19 statements) whatever it carries. At 200 events/s,
-# 25 ms rather than 10 took a quarter off the worker's CPU and a third off PostgreSQL's with the
-# published p50 unchanged; 50 ms rather than 25 took another third off the worker's and a fifth
-# off PostgreSQL's for about 7 ms more published p50, and the answers' p99 fell with the load
-# (docs/performance.md).
+# added to the time to publish, never to the answer; each message is a worker task, a
+# distribution and a publish round whatever it carries, so fewer, fuller messages cost less
+# (the measured steps: docs/performance.md, "The folds").
 GATHER_SECONDS = 0.050
 
 
@@ -216,8 +213,8 @@ class BatchSender:
     def _run(self) -> None:
         while True:
             self.wake.wait()
-            # Let the ids of the next few requests gather: a message costs the sender about a
-            # millisecond of CPU whatever it carries, and the worker one transaction.
+            # Let the ids of the next few requests gather: a message costs the sender and the
+            # worker the same whatever it carries.
             time.sleep(GATHER_SECONDS)
             self.wake.clear()
             self.send_pending()

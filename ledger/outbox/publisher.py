@@ -18,16 +18,11 @@ import json
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import String, bindparam, func, literal, select, update
-from sqlalchemy.exc import OperationalError
-
 from config.settings import Settings
-from ledger.persistence.db import is_postgres, unit_of_work
-from ledger.persistence.schema import CLOCK, COMMITS, JOURNALS, PUBLISHER_CURSOR
-from ledger.queries.views import journals_after
+from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 STREAM = "arledger:gl"
 
@@ -94,9 +89,8 @@ def sink_for(settings: Settings) -> Sink:
 
 @cache
 def _redis_sink(url: str) -> RedisStreamSink:
-    # One client per process and URL: its connection pool is reused from one publish to the next
-    # (a new TCP connection per publish cost more than the XADDs), and redis-py replaces the pool
-    # in a forked worker child by itself.
+    # One client per process and URL, its connection pool reused from one publish to the next (a
+    # connection per publish cost more than the XADDs); redis-py renews the pool after a fork.
     return RedisStreamSink(url)
 
 
@@ -139,84 +133,28 @@ def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits
 def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int, int] | None:
     """One round: (commits, journals) delivered, or None when another publisher kept the
     cursor's lock longer than ``LOCK_WAIT_MS``."""
-    with unit_of_work(settings.database_url) as session:
-        statements = _statements(is_postgres(session))
+    with UnitOfWork(settings.database_url) as uow:
         # Every commit this process made is visible here; when the cursor has reached the clock,
         # they are all delivered already and there is no reason to queue for the cursor's lock.
-        # On PostgreSQL the same statement sets this transaction's lock_timeout for that queue.
-        cursor, last = session.execute(
-            statements.look, {"lock_timeout": f"{LOCK_WAIT_MS}ms"}
-        ).one()[:2]
-        if cursor >= last:
+        if uow.outbox.position_waiting_at_most(LOCK_WAIT_MS).caught_up:
             return 0, 0
-        try:
-            cursor = session.execute(statements.lock_cursor).scalar_one()
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                return None
-            raise
-        journals, last_seq, commits = journals_after(session, cursor, max_commits)
-        if last_seq is None:
+        cursor = uow.outbox.lock_cursor()
+        if cursor is None:
+            return None
+        pending = uow.outbox.pending(cursor, max_commits)
+        if pending.last_seq is None:
             return 0, 0
-        sink.publish(journals)
-        session.execute(statements.move_cursor, {"seq": last_seq})
-        session.commit()
-        return commits, len(journals)
-
-
-class _Statements(NamedTuple):
-    cursor_and_clock: Any
-    look: Any
-    lock_cursor: Any
-    move_cursor: Any
-
-
-@cache
-def _statements(postgres: bool) -> _Statements:
-    """The publisher's statements, built once per process: a publish round runs on every
-    gateway batch, and building and fingerprinting them each time cost more than running them.
-
-    The cursor and the last sealed sequence come in one round trip (``cursor_and_clock``). A
-    publish round's first statement (``look``) is that read and, on PostgreSQL, also sets the
-    transaction's lock_timeout (``set_config(…, true)`` is ``SET LOCAL``) for the wait on the
-    cursor's lock that may follow: one round trip fewer per round than a separate SET.
-    """
-    cursor_and_clock = select(
-        select(PUBLISHER_CURSOR.c.published_seq)
-        .where(PUBLISHER_CURSOR.c.id == 1)
-        .scalar_subquery(),
-        select(CLOCK.c.last_seq).where(CLOCK.c.id == 1).scalar_subquery(),
-    )
-    look = (
-        cursor_and_clock.add_columns(
-            func.set_config("lock_timeout", bindparam("lock_timeout", type_=String), literal(True))
-        )
-        if postgres
-        else cursor_and_clock
-    )
-    lock_cursor = (
-        select(PUBLISHER_CURSOR.c.published_seq).where(PUBLISHER_CURSOR.c.id == 1).with_for_update()
-    )
-    move_cursor = (
-        update(PUBLISHER_CURSOR)
-        .where(PUBLISHER_CURSOR.c.id == 1)
-        .values(published_seq=bindparam("seq"))
-    )
-    return _Statements(cursor_and_clock, look, lock_cursor, move_cursor)
+        sink.publish(pending.journals)
+        uow.outbox.move_cursor(pending.last_seq)
+        uow.commit()
+        return pending.commits, len(pending.journals)
 
 
 def unpublished_count(settings: Settings) -> int:
     """Journals committed but not yet delivered (0 is cheap to see: the cursor caught up with the
     clock)."""
-    with unit_of_work(settings.database_url) as session:
-        cursor, last = session.execute(_statements(is_postgres(session)).cursor_and_clock).one()
-        if cursor >= last:
+    with reading(settings.database_url) as uow:
+        position = uow.outbox.position()
+        if position.caught_up:
             return 0
-        return int(
-            session.execute(
-                select(func.count())
-                .select_from(JOURNALS)
-                .join(COMMITS, COMMITS.c.id == JOURNALS.c.commit_id)
-                .where(COMMITS.c.seq > cursor)
-            ).scalar_one()
-        )
+        return uow.outbox.journal_count_after(position.published)

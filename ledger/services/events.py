@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -27,9 +26,11 @@ from ledger.domain.money import Money
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent, receipt_request
 from ledger.persistence import schema
-from ledger.persistence.db import is_postgres, unit_of_work
+from ledger.persistence.db import unit_of_work
+from ledger.persistence.events import NewEvent
 from ledger.persistence.repository import load_calendar
-from ledger.persistence.schema import INTAKE_EVENTS, RECEIPTS
+from ledger.persistence.schema import INTAKE_EVENTS
+from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.services.receipts import intake_receipt, reverse_locked_receipt, submit_automated
 
 # --- intake ------------------------------------------------------------------------------------
@@ -64,37 +65,28 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     if event.type == "payment.succeeded":
         intake = submit_automated(settings, receipt_request(event))
         return EventIntake(intake.receipt_id, intake.status, intake.created)
-    with unit_of_work(settings.database_url) as session:
-        if session.execute(
-            select(RECEIPTS.c.id).where(RECEIPTS.c.external_key == event.intake_key)
-        ).first():
+    with UnitOfWork(settings.database_url) as uow:
+        if uow.receipts.exists_with_key(event.intake_key):
             raise IdempotencyConflict(
                 f"event id {event.event_id}", ["it was a payment"], field="event_id"
             )
-        existing = _event_row(session, event.intake_key)
+        existing = uow.events.by_key(event.intake_key)
         if existing is None:
-            receipt_id = current_receipt_id(session, event.reference)
-            values: dict[str, Any] = {
-                "source": "gateway",
-                "external_key": event.intake_key,
-                "kind": event.type,
-                "payload": event.model_dump_json(),
-                "payload_hash": event.payload_hash(),
-                "reference": event.reference,
-                "status": "queued",
-                "receipt_id": receipt_id,
-            }
-            insert = postgresql.insert if is_postgres(session) else sqlite.insert
-            row_id = session.execute(
-                insert(INTAKE_EVENTS)
-                .values(**values)
-                .on_conflict_do_nothing()
-                .returning(INTAKE_EVENTS.c.id)
-            ).scalar()
+            receipt_id = uow.receipts.holding_payment(event.reference)
+            row_id = uow.events.add(
+                NewEvent(
+                    external_key=event.intake_key,
+                    kind=event.type,
+                    payload=event.model_dump_json(),
+                    payload_hash=event.payload_hash(),
+                    reference=event.reference,
+                    receipt_id=receipt_id,
+                )
+            )
             if row_id is not None:
-                session.commit()
+                uow.commit()
                 return EventIntake(receipt_id, "queued", True, row_id)
-            existing = _event_row(session, event.intake_key)
+            existing = uow.events.by_key(event.intake_key)
             assert existing is not None
         if existing.payload_hash != event.payload_hash():
             raise IdempotencyConflict(
@@ -103,24 +95,10 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
         return EventIntake(existing.receipt_id, existing.status, False, existing.id)
 
 
-def _event_row(session: Session, key: str) -> Any:
-    return session.execute(select(INTAKE_EVENTS).where(INTAKE_EVENTS.c.external_key == key)).first()
-
-
 def current_receipt_id(session: Session, reference: str) -> int | None:
     """The receipt that now holds a gateway payment's money: the payment's own receipt, or the
     newest receipt of the rest after partial refunds."""
-    receipt_id = session.execute(
-        select(RECEIPTS.c.id).where(RECEIPTS.c.reference == reference)
-    ).scalar()
-    while receipt_id is not None:
-        successor = session.execute(
-            select(RECEIPTS.c.id).where(RECEIPTS.c.replaces_id == receipt_id)
-        ).scalar()
-        if successor is None:
-            return int(receipt_id)
-        receipt_id = successor
-    return None
+    return UnitOfWork.joining(session).receipts.holding_payment(reference)
 
 
 # --- processing refunds and disputes -----------------------------------------------------------

@@ -24,7 +24,9 @@ from ledger.domain.journal import Journal, TxnType, credit, debit
 from ledger.domain.money import Money
 from ledger.intake.inputs import LoadFile, OrderIn
 from ledger.persistence import schema
+from ledger.persistence.reference import ReferenceRepository
 from ledger.persistence.repository import allocate_ids, load_calendar, write_journals
+from ledger.persistence.unit_of_work import UnitOfWork
 
 _CHUNK = 5000
 
@@ -52,19 +54,12 @@ class LoadSummary:
 
 
 def _existing(session: Session, model: Any, key: str, values: Iterable[str]) -> dict[str, Any]:
-    wanted = sorted(set(values))
-    column = getattr(model, key)
-    found: dict[str, Any] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        for row in session.execute(
-            select(model).where(column.in_(wanted[start : start + _CHUNK]))
-        ).scalars():
-            found[getattr(row, key)] = row
-    return found
+    """The rows of ``model`` whose ``key`` is one of ``values``, by key."""
+    return UnitOfWork.joining(session).reference.existing(model, key, values)
 
 
 def _upsert(
-    session: Session,
+    reference: ReferenceRepository,
     summary: LoadSummary,
     kind: str,
     model: Any,
@@ -74,27 +69,17 @@ def _upsert(
     """Insert new rows, update changed ones; count which was which."""
     if not rows:
         return
-    existing = _existing(session, model, key, (row[key] for row in rows))
-    new = [row for row in rows if row[key] not in existing]
-    if new:
-        session.execute(insert(model), new)
-        summary.count("created", kind, len(new))
-    for row in rows:
-        current = existing.get(row[key])
-        if current is None:
-            continue
-        changes = {name: value for name, value in row.items() if getattr(current, name) != value}
-        if changes:
-            session.execute(update(model).where(getattr(model, key) == row[key]).values(**changes))
-            summary.count("updated", kind)
-        else:
-            summary.count("unchanged", kind)
+    created, updated, unchanged = reference.upsert(model, key, rows)
+    for bucket, count in (("created", created), ("updated", updated), ("unchanged", unchanged)):
+        if count:
+            summary.count(bucket, kind, count)
 
 
 def load(session: Session, data: LoadFile) -> LoadSummary:
     """Validate the file against the database and write it; the caller commits."""
     summary = LoadSummary()
-    accounts = _existing(session, schema.Account, "code", _referenced_accounts(data))
+    reference = UnitOfWork.joining(session).reference
+    accounts = reference.existing(schema.Account, "code", _referenced_accounts(data))
     file_accounts = {account.code: account for account in data.accounts}
 
     def account_type(code: str, where: str) -> str:
@@ -128,11 +113,9 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
                 f"{where}: the AR account {unit.ar_account} must not double as its cash, unapplied or credit write-off account"
             )
 
-    ar_accounts = {unit.ar_account for unit in data.org_units} | set(
-        session.execute(select(schema.OrgUnit.ar_account)).scalars()
-    )
+    ar_accounts = {unit.ar_account for unit in data.org_units} | reference.ar_accounts()
     subsystems = {s.code for s in data.subsystems} | set(
-        _existing(session, schema.Subsystem, "code", (p.subsystem for p in data.products))
+        reference.existing(schema.Subsystem, "code", (p.subsystem for p in data.products))
     )
     for product in data.products:
         where = f"product {product.code}"
@@ -150,16 +133,16 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         | {o.customer for o in data.orders}
     )
     known_customers = {c.id for c in data.customers} | set(
-        _existing(session, schema.Customer, "id", customer_ids)
+        reference.existing(schema.Customer, "id", customer_ids)
     )
     for customer in data.customers:
         if customer.parent is not None and customer.parent not in known_customers:
             raise InvalidInput(f"customer {customer.id}: unknown parent customer {customer.parent}")
-    _refuse_parent_cycles(session, data)
-    _refuse_overlapping_periods(session, data)
+    _refuse_parent_cycles(reference, data)
+    _refuse_overlapping_periods(reference, data)
 
     _upsert(
-        session,
+        reference,
         summary,
         "accounts",
         schema.Account,
@@ -167,7 +150,7 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         [a.model_dump() for a in data.accounts],
     )
     _upsert(
-        session,
+        reference,
         summary,
         "org_units",
         schema.OrgUnit,
@@ -175,7 +158,7 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         [u.model_dump() for u in data.org_units],
     )
     _upsert(
-        session,
+        reference,
         summary,
         "subsystems",
         schema.Subsystem,
@@ -183,7 +166,7 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         [s.model_dump() for s in data.subsystems],
     )
     _upsert(
-        session,
+        reference,
         summary,
         "products",
         schema.Product,
@@ -195,7 +178,7 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         data.customers, key=lambda c: _depth(c.id, {x.id: x.parent for x in data.customers})
     )
     _upsert(
-        session,
+        reference,
         summary,
         "customers",
         schema.Customer,
@@ -211,7 +194,7 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         ],
     )
     _upsert(
-        session,
+        reference,
         summary,
         "periods",
         schema.Period,
@@ -250,12 +233,10 @@ def _depth(customer: str, parents: dict[str, str | None]) -> int:
     return depth
 
 
-def _refuse_parent_cycles(session: Session, data: LoadFile) -> None:
+def _refuse_parent_cycles(reference: ReferenceRepository, data: LoadFile) -> None:
     if not data.customers:
         return
-    parents: dict[str, str | None] = dict(
-        session.execute(select(schema.Customer.id, schema.Customer.parent_id)).all()
-    )
+    parents = reference.customer_parents()
     parents.update({c.id: c.parent for c in data.customers})
     for customer in data.customers:
         seen, current = {customer.id}, customer.parent
@@ -266,12 +247,10 @@ def _refuse_parent_cycles(session: Session, data: LoadFile) -> None:
             current = parents.get(current)
 
 
-def _refuse_overlapping_periods(session: Session, data: LoadFile) -> None:
+def _refuse_overlapping_periods(reference: ReferenceRepository, data: LoadFile) -> None:
     if not data.periods:
         return
-    periods = {
-        p.name: (p.start_date, p.end_date) for p in session.execute(select(schema.Period)).scalars()
-    }
+    periods = {p.name: (p.start, p.end) for p in reference.periods()}
     periods.update({p.name: (p.start, p.end) for p in data.periods})
     ordered = sorted(periods.items(), key=lambda item: item[1][0])
     for (name_a, (_, end_a)), (name_b, (start_b, _)) in pairwise(ordered):

@@ -12,8 +12,6 @@ error.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import tempfile
 from collections import defaultdict
@@ -23,9 +21,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger.domain.errors import Conflict
@@ -39,8 +36,10 @@ from ledger.intake.lockbox import (
     validate_file,
 )
 from ledger.persistence.db import unit_of_work
-from ledger.persistence.repository import allocate_ids, bulk_insert
-from ledger.persistence.schema import CUSTOMERS, JOURNALS, LOCKBOX_FILES, RECEIPTS
+from ledger.persistence.files import NewFile
+from ledger.persistence.receipts import lockbox_key
+from ledger.persistence.schema import JOURNALS, LOCKBOX_FILES, RECEIPTS
+from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 _CHUNK = 2000
 
@@ -98,69 +97,50 @@ def import_lockbox(
         received = 0
         items = iter_items(private, profile)
         while chunk := list(islice(items, chunk_size)):
-            with unit_of_work(settings.database_url) as session:
-                created, pending = _receive(
-                    session, file_id, summary.sha256, chunk, resuming=resumed
-                )
-                session.commit()
+            with UnitOfWork(settings.database_url) as uow:
+                created, pending = _receive(uow, file_id, summary.sha256, chunk, resuming=resumed)
+                uow.commit()
             received += created
             if on_received is not None and pending:
                 on_received(pending)
-        with unit_of_work(settings.database_url) as session:
-            session.execute(
-                update(LOCKBOX_FILES).where(LOCKBOX_FILES.c.id == file_id).values(complete=True)
-            )
-            session.commit()
+        with UnitOfWork(settings.database_url) as uow:
+            uow.files.mark_complete(file_id)
+            uow.commit()
     return ImportedFile(file_id, summary, received, resumed)
 
 
 def _record_file(settings: Settings, summary: LockboxSummary, name: str) -> tuple[int, bool]:
     """The file's id, recorded now or found incomplete (to resume); refuses a duplicate."""
-    with unit_of_work(settings.database_url) as session:
-        earlier = session.execute(
-            select(LOCKBOX_FILES.c.id, LOCKBOX_FILES.c.complete).where(
-                LOCKBOX_FILES.c.sha256 == summary.sha256
-            )
-        ).first()
+    with UnitOfWork(settings.database_url) as uow:
+        earlier = uow.files.with_content(summary.sha256)
         if earlier is not None and not earlier.complete:
-            return int(earlier.id), True
-        _refuse_duplicate(session, summary)
-        file_id = allocate_ids(session, LOCKBOX_FILES, 1)[0]
+            return earlier.id, True
+        _refuse_duplicate(uow, summary)
         try:
-            session.execute(
-                insert(LOCKBOX_FILES).values(
-                    id=file_id,
+            file_id = uow.files.add(
+                NewFile(
                     sha256=summary.sha256,
                     bank_file_id=summary.bank_file_id,
                     name=name,
                     format=summary.format,
                     items=summary.items,
-                    complete=False,
                 )
             )
-            session.commit()
+            uow.commit()
         except IntegrityError:
             # Another process recorded the same file between our check and our insert.
-            session.rollback()
-            _refuse_duplicate(session, summary)
+            uow.rollback()
+            _refuse_duplicate(uow, summary)
             raise
         return file_id, False
 
 
-def _refuse_duplicate(session: Session, summary: LockboxSummary) -> None:
-    same_content = session.execute(
-        select(LOCKBOX_FILES.c.id, LOCKBOX_FILES.c.name).where(
-            LOCKBOX_FILES.c.sha256 == summary.sha256
-        )
-    ).first()
+def _refuse_duplicate(uow: UnitOfWork, summary: LockboxSummary) -> None:
+    same_content = uow.files.with_content(summary.sha256)
     if same_content is not None:
         raise DuplicateLockboxFile("the same content", same_content.id, same_content.name)
     if summary.bank_file_id is not None:
-        same_id = session.execute(
-            select(LOCKBOX_FILES.c.id, LOCKBOX_FILES.c.name).where(
-                LOCKBOX_FILES.c.bank_file_id == summary.bank_file_id
-            )
-        ).first()
+        same_id = uow.files.with_bank_id(summary.bank_file_id)
         if same_id is not None:
             raise DuplicateLockboxFile(
                 f"bank file id {summary.bank_file_id}", same_id.id, same_id.name
@@ -168,88 +148,29 @@ def _refuse_duplicate(session: Session, summary: LockboxSummary) -> None:
 
 
 def _receive(
-    session: Session, file_id: int, sha256: str, items: list[LockboxItem], *, resuming: bool
+    uow: UnitOfWork, file_id: int, sha256: str, items: list[LockboxItem], *, resuming: bool
 ) -> tuple[int, list[int]]:
     """Insert one chunk of checks as queued receipts. Returns how many were created and the ids
     of every receipt of the chunk still waiting for distribution, in file order."""
     pending: list[int] = []
     if resuming:
-        keys = [f"lockbox:{sha256}:{item.batch}:{item.item}" for item in items]
-        found = {
-            row.external_key: row
-            for row in session.execute(
-                select(RECEIPTS.c.id, RECEIPTS.c.external_key, RECEIPTS.c.status).where(
-                    RECEIPTS.c.external_key.in_(keys)
-                )
-            ).all()
-        }
-        pending = [int(row.id) for row in found.values() if row.status == "queued"]
+        keys = [lockbox_key(sha256, item) for item in items]
+        found = uow.receipts.by_keys(keys)
+        pending = [receipt.id for receipt in found.values() if receipt.status == "queued"]
         items = [item for item, key in zip(items, keys, strict=True) if key not in found]
     named = {item.customer for item in items if item.customer}
-    known = (
-        set(session.execute(select(CUSTOMERS.c.id).where(CUSTOMERS.c.id.in_(named))).scalars())
-        if named
-        else set()
-    )
-    ids = allocate_ids(session, RECEIPTS, len(items))
-    rows = [
-        _receipt_row(receipt_id, file_id, sha256, item, known)
-        for receipt_id, item in zip(ids, items, strict=True)
-    ]
-    bulk_insert(session, RECEIPTS, rows)
-    return len(rows), sorted(pending + ids)
-
-
-def _receipt_row(
-    receipt_id: int, file_id: int, sha256: str, item: LockboxItem, known: set[str]
-) -> dict[str, Any]:
-    request = {
-        "amount_minor": item.amount.minor,
-        "currency": item.amount.currency,
-        "customer": item.customer,
-        "orders": [
-            {"order": order, "amount_minor": amount.minor} for order, amount in item.allocations
-        ],
-        "date": item.deposit_date.isoformat(),
-        "org_unit": None,
-        "reference": None,
-        "check_number": item.check_number,
-    }
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"))
-    unknown = item.customer is not None and item.customer not in known
-    return {
-        "id": receipt_id,
-        "source": "lockbox",
-        "external_key": f"lockbox:{sha256}:{item.batch}:{item.item}",
-        "payload_hash": hashlib.sha256(text.encode()).hexdigest(),
-        "customer_id": None if unknown else item.customer,
-        "org_unit": None,
-        "currency": item.amount.currency,
-        "amount_minor": item.amount.minor,
-        "received_date": item.deposit_date,
-        "automated": True,
-        "request": text,
-        "status": "queued",
-        "status_reason": f"unknown customer {item.customer}" if unknown else None,
-        "lockbox_file_id": file_id,
-        "reference": None,
-        "replaces_id": None,
-    }
+    known = uow.reference.known_customers(named)
+    ids = uow.receipts.add_lockbox_checks(file_id, sha256, items, known)
+    return len(ids), sorted(pending + ids)
 
 
 def progress(settings: Settings, file_id: int) -> tuple[int, int]:
     """(receipts of the file processed, receipts of the file). Cheap enough to poll: the file row
     knows its size, and the still-queued receipts are found through the status index."""
-    with unit_of_work(settings.database_url) as session:
-        total = session.execute(
-            select(LOCKBOX_FILES.c["items"]).where(LOCKBOX_FILES.c.id == file_id)
-        ).scalar_one()
-        pending = session.execute(
-            select(func.count()).where(
-                RECEIPTS.c.status == "queued", RECEIPTS.c.lockbox_file_id == file_id
-            )
-        ).scalar_one()
-    return int(total) - int(pending), int(total)
+    with reading(settings.database_url) as uow:
+        total = uow.files.item_count(file_id)
+        pending = uow.receipts.queued_in_file(file_id)
+    return total - pending, total
 
 
 def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from config.settings import Settings
 from ledger.domain.errors import InputRefused
-from ledger.persistence import schema
-from ledger.persistence.db import unit_of_work
-from ledger.persistence.schema import INTAKE_EVENTS, POISON_MESSAGES, RECEIPTS
+from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 
 @dataclass(frozen=True)
@@ -38,30 +34,8 @@ def sweep(settings: Settings, now: datetime | None = None) -> Pending:
     Events waiting on a payment are retried at every sweep.
     """
     cutoff = (now or datetime.now(UTC)) - timedelta(seconds=settings.sweep_grace_seconds)
-    with unit_of_work(settings.database_url) as session:
-        receipts = tuple(
-            int(i)
-            for i in session.execute(
-                select(RECEIPTS.c.id)
-                .where(RECEIPTS.c.status == "queued", RECEIPTS.c.created_at <= cutoff)
-                .order_by(RECEIPTS.c.id)
-            ).scalars()
-        )
-        events = tuple(
-            int(i)
-            for i in session.execute(
-                select(INTAKE_EVENTS.c.id)
-                .where(
-                    (INTAKE_EVENTS.c.status == "waiting")
-                    | (
-                        (INTAKE_EVENTS.c.status == "queued")
-                        & (INTAKE_EVENTS.c.created_at <= cutoff)
-                    )
-                )
-                .order_by(INTAKE_EVENTS.c.id)
-            ).scalars()
-        )
-    return Pending(receipts, events)
+    with reading(settings.database_url) as uow:
+        return Pending(uow.receipts.queued_since_before(cutoff), uow.events.pending(cutoff))
 
 
 def record_poison(settings: Settings, task: str, body: Any, reason: str) -> None:
@@ -70,19 +44,15 @@ def record_poison(settings: Settings, task: str, body: Any, reason: str) -> None
         text = json.dumps(body, default=str)
     except (TypeError, ValueError):
         text = repr(body)
-    with unit_of_work(settings.database_url) as session:
-        session.execute(
-            insert(POISON_MESSAGES).values(
-                task=task, body=text[:20000], reason=reason[:2000], status="open"
-            )
-        )
-        session.commit()
+    with UnitOfWork(settings.database_url) as uow:
+        uow.messages.add(task, text, reason)
+        uow.commit()
 
 
 def retry_event(settings: Settings, event_row: int) -> None:
     """Put a waiting or failed gateway event back in the queue (after its cause is fixed)."""
-    with unit_of_work(settings.database_url) as session:
-        event = session.get(schema.IntakeEvent, event_row, with_for_update=True)
+    with UnitOfWork(settings.database_url) as uow:
+        event = uow.events.locked(event_row)
         if event is None:
             raise InputRefused(f"unknown event {event_row}", field="event")
         if event.status not in ("waiting", "failed"):
@@ -90,13 +60,13 @@ def retry_event(settings: Settings, event_row: int) -> None:
                 f"event {event_row} is {event.status}: nothing to retry", field="event"
             )
         event.status, event.status_reason = "queued", None
-        session.commit()
+        uow.commit()
 
 
 def take_poison_message(settings: Settings, message_id: int) -> tuple[str, Any]:
     """Mark an open poison message retried and return (task name, its arguments) to re-send."""
-    with unit_of_work(settings.database_url) as session:
-        message = session.get(schema.PoisonMessage, message_id, with_for_update=True)
+    with UnitOfWork(settings.database_url) as uow:
+        message = uow.messages.locked(message_id)
         if message is None or message.status != "open":
             raise InputRefused(f"no open poison message {message_id}", field="message")
         try:
@@ -106,7 +76,7 @@ def take_poison_message(settings: Settings, message_id: int) -> tuple[str, Any]:
                 f"poison message {message_id} is not JSON: it cannot be re-sent", field="message"
             ) from None
         message.status = "retried"
-        session.commit()
+        uow.commit()
         args = body.get("args", []) if isinstance(body, dict) else [body]
         return message.task, args
 

@@ -19,9 +19,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, String, Text, bindparam, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -51,7 +49,8 @@ from ledger.domain.order import Order, Reason
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.inputs import LoadFile
 from ledger.persistence import schema
-from ledger.persistence.db import among_param, get_engine, is_postgres, unit_of_work
+from ledger.persistence.db import among_param, get_engine, unit_of_work
+from ledger.persistence.receipts import StoredIntake, record_automated
 from ledger.persistence.repository import (
     bulk_update,
     load_calendar,
@@ -61,6 +60,7 @@ from ledger.persistence.repository import (
     write_journals,
 )
 from ledger.persistence.schema import INTAKE_EVENTS, JOURNALS, ORG_UNITS, RECEIPTS
+from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.queries import views
 from ledger.services.load import LoadSummary, load
 
@@ -73,9 +73,9 @@ def today() -> date:
 
 
 def load_file(settings: Settings, data: LoadFile) -> LoadSummary:
-    with unit_of_work(settings.database_url) as session:
-        summary = load(session, data)
-        session.commit()
+    with UnitOfWork(settings.database_url) as uow:
+        summary = load(uow.session, data)
+        uow.commit()
         return summary
 
 
@@ -109,10 +109,10 @@ def submit_receipt(settings: Settings, request: ReceiptRequest) -> Intake:
             f"allocations total {allocated} but the receipt is only {request.amount}",
             field="amount",
         )
-    with unit_of_work(settings.database_url) as session:
-        intake = intake_receipt(session, settings, request)
+    with UnitOfWork(settings.database_url) as uow:
+        intake = intake_receipt(uow.session, settings, request)
         if intake.created:
-            session.commit()
+            uow.commit()
         return intake
 
 
@@ -120,123 +120,43 @@ def submit_automated(settings: Settings, request: ReceiptRequest) -> Intake:
     """Record an automated receipt in its own transaction, or find it recorded (raising
     IdempotencyConflict as ``intake_receipt`` does).
 
-    A new one, the webhook's common case, is one statement and a commit on a plain connection:
-    an ORM session around it cost more CPU than the statement. Only a repeat opens a session, to
-    find and compare the earlier intake.
+    A new one, the webhook's common case, is one statement and a commit (``record_automated``);
+    only a repeat opens a unit of work, to find and compare the earlier intake.
     """
-    with get_engine(settings.database_url).begin() as connection:
-        receipt_id = _insert_automated(connection, request)
+    receipt_id = record_automated(settings.database_url, request)
     if receipt_id is not None:
         return Intake(receipt_id, True, "queued")
-    with unit_of_work(settings.database_url) as session:
-        return _recorded_before(session, request)
+    with UnitOfWork(settings.database_url) as uow:
+        return _recorded_before(uow, request)
 
 
 def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest) -> Intake:
     """Record a receipt in the caller's transaction (the caller commits), or find it recorded."""
+    uow = UnitOfWork.joining(session)
     if request.automated:
         # Gateway and bank receipts: a new one is the common case, so try the insert first —
         # one statement, which itself resolves the customer and org unit — and look for the
         # earlier intake only when the key or the payment reference is taken.
-        receipt_id = _insert_automated(session.connection(), request)
+        receipt_id = uow.receipts.add_automated(request)
     else:
-        existing = _receipt_by_key(session, request.external_key, request.reference)
+        existing = uow.receipts.by_intake(request.external_key, request.reference)
         if existing is not None:
             return _repeat(request, existing)
-        _validate_operator_receipt(session, settings, request)
-        receipt_id = _insert_if_new(
-            session,
-            {
-                **_receipt_values(request),
-                "customer_id": request.customer,
-                "status": "queued",
-                "status_reason": None,
-            },
-        )
+        _validate_operator_receipt(uow, settings, request)
+        receipt_id = uow.receipts.add_operator(request)
     if receipt_id is None:  # recorded before, or a concurrent intake of it won the race
-        return _recorded_before(session, request)
+        return _recorded_before(uow, request)
     return Intake(receipt_id, True, "queued")
 
 
-def _recorded_before(session: Session, request: ReceiptRequest) -> Intake:
+def _recorded_before(uow: UnitOfWork, request: ReceiptRequest) -> Intake:
     """The earlier intake an insert yielded to: the same receipt again, or a conflict."""
-    existing = _receipt_by_key(session, request.external_key, request.reference)
+    existing = uow.receipts.by_intake(request.external_key, request.reference)
     if existing is None:  # the insert yielded to the event inbox
         raise IdempotencyConflict(
             _intake_name(request), ["it was a refund or dispute"], field="event_id"
         )
     return _repeat(request, existing)
-
-
-def _receipt_values(request: ReceiptRequest) -> dict[str, Any]:
-    """The columns both intake paths write straight from the request."""
-    return {
-        "source": request.source,
-        "external_key": request.external_key,
-        "payload_hash": request.payload_hash(),
-        "org_unit": request.org_unit,
-        "currency": request.amount.currency,
-        "amount_minor": request.amount.minor,
-        "received_date": request.received_date,
-        "automated": request.automated,
-        "request": request.payload_json(),
-        "reference": request.reference,
-        "replaces_id": request.replaces,
-    }
-
-
-# An automated receipt naming a customer or org unit this ledger does not know is still recorded:
-# the names stay in its request, the columns are left empty (distribution marks it unidentified)
-# and the reason says which customer was unknown. One statement resolves both names, inserts, and
-# yields to an earlier intake of the same key or payment, and to a refund or dispute already in
-# the event inbox under the same key (an event id names one event, whichever inbox holds it).
-# Written as SQL once, not built per call: on the webhook's path, building and fingerprinting the
-# equivalent Core statement cost more CPU than the database spent running it. Portable to
-# PostgreSQL and SQLite (3.35+; the WHERE also keeps SQLite from reading ON CONFLICT as a join).
-_AUTOMATED_INSERT = text(
-    """
-    INSERT INTO receipts (source, external_key, payload_hash, customer_id, org_unit, currency,
-        amount_minor, received_date, automated, request, status, status_reason, reference,
-        replaces_id)
-    SELECT :source, :external_key, :payload_hash,
-        (SELECT id FROM customers WHERE id = :customer),
-        (SELECT code FROM org_units WHERE code = :org_unit),
-        :currency, :amount_minor, :received_date, :automated, :request, 'queued',
-        CASE WHEN NOT EXISTS (SELECT 1 FROM customers WHERE id = :customer)
-             THEN :unknown_customer END,
-        :reference, :replaces_id
-    WHERE NOT EXISTS (SELECT 1 FROM intake_events WHERE external_key = :external_key)
-    ON CONFLICT DO NOTHING
-    RETURNING id
-    """
-).bindparams(
-    bindparam("source", type_=String),
-    bindparam("external_key", type_=String),
-    bindparam("payload_hash", type_=String),
-    bindparam("customer", type_=String),
-    bindparam("org_unit", type_=String),
-    bindparam("currency", type_=String),
-    bindparam("amount_minor", type_=BigInteger),
-    bindparam("received_date", type_=Date),
-    bindparam("automated", type_=Boolean),
-    bindparam("request", type_=Text),
-    bindparam("unknown_customer", type_=Text),
-    bindparam("reference", type_=String),
-    bindparam("replaces_id", type_=BigInteger),
-)
-
-
-def _insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
-    """Insert an automated receipt in the connection's transaction; its id, or None when the
-    key, the payment or an inbox event already holds it (``_recorded_before`` finds which)."""
-    params = {
-        **_receipt_values(request),
-        "customer": request.customer,
-        "unknown_customer": (
-            f"unknown customer {request.customer}" if request.customer is not None else None
-        ),
-    }
-    return connection.execute(_AUTOMATED_INSERT, params).scalar()
 
 
 def _intake_name(request: ReceiptRequest) -> str:
@@ -246,28 +166,7 @@ def _intake_name(request: ReceiptRequest) -> str:
     return f"external id {request.external_id}"
 
 
-def _insert_if_new(session: Session, values: dict[str, Any]) -> int | None:
-    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    statement = (
-        dialect_insert(RECEIPTS)
-        .values(**values)
-        .on_conflict_do_nothing()  # the external key, or the gateway payment reference
-        .returning(RECEIPTS.c.id)
-    )
-    return session.execute(statement).scalar()
-
-
-def _receipt_by_key(session: Session, key: str, reference: str | None) -> schema.Receipt | None:
-    """The receipt already recorded under this intake key, or for this gateway payment."""
-    condition = schema.Receipt.external_key == key
-    if reference is not None:
-        condition = condition | (schema.Receipt.reference == reference)
-    return session.execute(
-        select(schema.Receipt).where(condition).order_by(schema.Receipt.id).limit(1)
-    ).scalar_one_or_none()
-
-
-def _repeat(request: ReceiptRequest, existing: schema.Receipt) -> Intake:
+def _repeat(request: ReceiptRequest, existing: StoredIntake) -> Intake:
     if existing.payload_hash == request.payload_hash():
         return Intake(existing.id, False, existing.status)
     before, now = _readable(json.loads(existing.request)), _readable(request.payload())
@@ -305,24 +204,22 @@ def _readable(payload: dict[str, Any]) -> dict[str, str]:
 
 
 def _validate_operator_receipt(
-    session: Session, settings: Settings, request: ReceiptRequest
+    uow: UnitOfWork, settings: Settings, request: ReceiptRequest
 ) -> None:
-    if request.customer is not None and session.get(schema.Customer, request.customer) is None:
+    reference = uow.reference
+    if request.customer is not None and not reference.has_customer(request.customer):
         raise UnknownCustomer(request.customer)
-    if request.org_unit is not None and session.get(schema.OrgUnit, request.org_unit) is None:
+    if request.org_unit is not None and not reference.has_org_unit(request.org_unit):
         raise UnknownOrgUnit(request.org_unit)
     numbers = [number for number, _ in request.allocations]
-    found = order_ids_by_number(session, numbers)
+    currencies = reference.order_currencies(numbers)
     for number in numbers:
-        if number in found:
-            order = session.get(schema.OrderRow, found[number])
-            assert order is not None
-            if order.currency != request.amount.currency:
-                raise CurrencyMismatch(order.currency, request.amount.currency, what="receipt")
-    load_calendar(session).operator_date(request.received_date)
-    if not found:
-        units = {unit.code: unit for unit in session.execute(select(schema.OrgUnit)).scalars()}
-        _default_org_unit(units, settings, request.org_unit)
+        currency = currencies.get(number)
+        if currency is not None and currency != request.amount.currency:
+            raise CurrencyMismatch(currency, request.amount.currency, what="receipt")
+    reference.calendar().operator_date(request.received_date)
+    if not currencies:
+        _default_org_unit(reference.org_units(), settings, request.org_unit)
 
 
 # --- receipts: distribution --------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""The event inbox: refunds and disputes recorded under their gateway key, then processed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ledger.persistence.db import is_postgres
+from ledger.persistence.schema import INTAKE_EVENTS, IntakeEvent
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """An event recorded in the inbox: what a repeat of its intake is compared with."""
+
+    id: int
+    payload_hash: str
+    receipt_id: int | None
+    status: str
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record, as the intake validated it."""
+
+    external_key: str
+    kind: str
+    payload: str  # the event, JSON
+    payload_hash: str
+    reference: str
+    receipt_id: int | None
+    source: str = "gateway"
+
+
+class EventRepository:
+    """Inbox events in one unit of work's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def by_key(self, key: str) -> InboxEvent | None:
+        row = self._session.execute(
+            select(
+                INTAKE_EVENTS.c.id,
+                INTAKE_EVENTS.c.payload_hash,
+                INTAKE_EVENTS.c.receipt_id,
+                INTAKE_EVENTS.c.status,
+            ).where(INTAKE_EVENTS.c.external_key == key)
+        ).first()
+        if row is None:
+            return None
+        return InboxEvent(int(row.id), row.payload_hash, row.receipt_id, row.status)
+
+    def add(self, event: NewEvent) -> int | None:
+        """Record a queued event; its row id, or None when its key is already in the inbox."""
+        dialect_insert = postgresql.insert if is_postgres(self._session) else sqlite.insert
+        return self._session.execute(
+            dialect_insert(INTAKE_EVENTS)
+            .values(
+                source=event.source,
+                external_key=event.external_key,
+                kind=event.kind,
+                payload=event.payload,
+                payload_hash=event.payload_hash,
+                reference=event.reference,
+                status="queued",
+                receipt_id=event.receipt_id,
+            )
+            .on_conflict_do_nothing()
+            .returning(INTAKE_EVENTS.c.id)
+        ).scalar()
+
+    def pending(self, cutoff: datetime) -> tuple[int, ...]:
+        """Events to (re)process, in id order: every waiting one, and queued ones recorded at or
+        before ``cutoff``."""
+        return tuple(
+            int(i)
+            for i in self._session.execute(
+                select(INTAKE_EVENTS.c.id)
+                .where(
+                    (INTAKE_EVENTS.c.status == "waiting")
+                    | (
+                        (INTAKE_EVENTS.c.status == "queued")
+                        & (INTAKE_EVENTS.c.created_at <= cutoff)
+                    )
+                )
+                .order_by(INTAKE_EVENTS.c.id)
+            ).scalars()
+        )
+
+    def locked(self, event_row: int) -> IntakeEvent | None:
+        """An inbox event, locked for a status change (assigning its status writes it)."""
+        return self._session.get(IntakeEvent, event_row, with_for_update=True)

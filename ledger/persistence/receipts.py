@@ -1,0 +1,291 @@
+"""Receipts: the intake inbox (one row per receipt under its source-derived key) and its reads.
+
+Two ways in. An automated receipt (gateway, bank) is one cached SQL statement that resolves the
+customer and org unit, inserts and yields to any earlier intake; :func:`record_automated` runs it
+alone on a plain connection, the webhook's path. An operator receipt, validated by the service
+first, is a plain insert that yields on the same unique keys. Lockbox checks are inserted in bulk
+with ids reserved up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import BigInteger, Boolean, Date, String, Text, bindparam, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from ledger.persistence.db import get_engine, is_postgres
+from ledger.persistence.repository import allocate_ids, bulk_insert
+from ledger.persistence.schema import RECEIPTS
+
+if TYPE_CHECKING:  # annotations only: the lockbox parsers are slow to import for a read command
+    from ledger.intake.commands import ReceiptRequest
+    from ledger.intake.lockbox import LockboxItem
+
+
+@dataclass(frozen=True)
+class StoredIntake:
+    """A receipt already recorded: what a repeat of its intake is compared with."""
+
+    id: int
+    external_key: str
+    payload_hash: str
+    request: str  # the request as recorded, JSON
+    status: str
+
+
+@dataclass(frozen=True)
+class KeyedReceipt:
+    """A receipt found by its intake key: its id and status."""
+
+    id: int
+    status: str
+
+
+def receipt_columns(request: ReceiptRequest) -> dict[str, Any]:
+    """The columns both intake paths write straight from the request."""
+    return {
+        "source": request.source,
+        "external_key": request.external_key,
+        "payload_hash": request.payload_hash(),
+        "org_unit": request.org_unit,
+        "currency": request.amount.currency,
+        "amount_minor": request.amount.minor,
+        "received_date": request.received_date,
+        "automated": request.automated,
+        "request": request.payload_json(),
+        "reference": request.reference,
+        "replaces_id": request.replaces,
+    }
+
+
+# An automated receipt naming a customer or org unit this ledger does not know is still recorded:
+# the names stay in its request, the columns are left empty (distribution marks it unidentified)
+# and the reason says which customer was unknown. One statement resolves both names, inserts, and
+# yields to an earlier intake of the same key or payment, and to a refund or dispute already in
+# the event inbox under the same key (an event id names one event, whichever inbox holds it).
+# Written as SQL once, not built per call (docs/performance.md, "The folds"). Portable to
+# PostgreSQL and SQLite (3.35+; the WHERE also keeps SQLite from reading ON CONFLICT as a join).
+_AUTOMATED_INSERT = text(
+    """
+    INSERT INTO receipts (source, external_key, payload_hash, customer_id, org_unit, currency,
+        amount_minor, received_date, automated, request, status, status_reason, reference,
+        replaces_id)
+    SELECT :source, :external_key, :payload_hash,
+        (SELECT id FROM customers WHERE id = :customer),
+        (SELECT code FROM org_units WHERE code = :org_unit),
+        :currency, :amount_minor, :received_date, :automated, :request, 'queued',
+        CASE WHEN NOT EXISTS (SELECT 1 FROM customers WHERE id = :customer)
+             THEN :unknown_customer END,
+        :reference, :replaces_id
+    WHERE NOT EXISTS (SELECT 1 FROM intake_events WHERE external_key = :external_key)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+).bindparams(
+    bindparam("source", type_=String),
+    bindparam("external_key", type_=String),
+    bindparam("payload_hash", type_=String),
+    bindparam("customer", type_=String),
+    bindparam("org_unit", type_=String),
+    bindparam("currency", type_=String),
+    bindparam("amount_minor", type_=BigInteger),
+    bindparam("received_date", type_=Date),
+    bindparam("automated", type_=Boolean),
+    bindparam("request", type_=Text),
+    bindparam("unknown_customer", type_=Text),
+    bindparam("reference", type_=String),
+    bindparam("replaces_id", type_=BigInteger),
+)
+
+
+def _insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+    params = {
+        **receipt_columns(request),
+        "customer": request.customer,
+        "unknown_customer": (
+            f"unknown customer {request.customer}" if request.customer is not None else None
+        ),
+    }
+    return connection.execute(_AUTOMATED_INSERT, params).scalar()
+
+
+def record_automated(url: str, request: ReceiptRequest) -> int | None:
+    """Record an automated receipt in a transaction of its own: its id, or None when the key, the
+    payment or an inbox event already holds it.
+
+    One statement and a commit on a plain connection, no session: on the webhook's path an ORM
+    session around it cost more CPU than the statement.
+    """
+    with get_engine(url).begin() as connection:
+        return _insert_automated(connection, request)
+
+
+class ReceiptRepository:
+    """Receipts in one unit of work's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add_automated(self, request: ReceiptRequest) -> int | None:
+        """``record_automated`` in this transaction."""
+        return _insert_automated(self._session.connection(), request)
+
+    def add_operator(self, request: ReceiptRequest) -> int | None:
+        """Insert a validated operator receipt, queued; None when its key is taken."""
+        dialect_insert = postgresql.insert if is_postgres(self._session) else sqlite.insert
+        statement = (
+            dialect_insert(RECEIPTS)
+            .values(
+                **receipt_columns(request),
+                customer_id=request.customer,
+                status="queued",
+                status_reason=None,
+            )
+            .on_conflict_do_nothing()  # the external key, or the gateway payment reference
+            .returning(RECEIPTS.c.id)
+        )
+        return self._session.execute(statement).scalar()
+
+    def by_intake(self, key: str, reference: str | None) -> StoredIntake | None:
+        """The receipt recorded under this intake key, or for this gateway payment."""
+        condition = RECEIPTS.c.external_key == key
+        if reference is not None:
+            condition = condition | (RECEIPTS.c.reference == reference)
+        row = self._session.execute(
+            select(
+                RECEIPTS.c.id,
+                RECEIPTS.c.external_key,
+                RECEIPTS.c.payload_hash,
+                RECEIPTS.c.request,
+                RECEIPTS.c.status,
+            )
+            .where(condition)
+            .order_by(RECEIPTS.c.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return StoredIntake(
+            int(row.id), row.external_key, row.payload_hash, row.request, row.status
+        )
+
+    def exists_with_key(self, key: str) -> bool:
+        return (
+            self._session.execute(
+                select(RECEIPTS.c.id).where(RECEIPTS.c.external_key == key)
+            ).first()
+            is not None
+        )
+
+    def holding_payment(self, reference: str) -> int | None:
+        """The receipt that now holds a gateway payment's money: the payment's own receipt, or
+        the newest receipt of the rest after partial refunds."""
+        receipt_id = self._session.execute(
+            select(RECEIPTS.c.id).where(RECEIPTS.c.reference == reference)
+        ).scalar()
+        while receipt_id is not None:
+            successor = self._session.execute(
+                select(RECEIPTS.c.id).where(RECEIPTS.c.replaces_id == receipt_id)
+            ).scalar()
+            if successor is None:
+                return int(receipt_id)
+            receipt_id = successor
+        return None
+
+    def queued_since_before(self, cutoff: datetime) -> tuple[int, ...]:
+        """Queued receipts recorded at or before ``cutoff``, in id order."""
+        return tuple(
+            int(i)
+            for i in self._session.execute(
+                select(RECEIPTS.c.id)
+                .where(RECEIPTS.c.status == "queued", RECEIPTS.c.created_at <= cutoff)
+                .order_by(RECEIPTS.c.id)
+            ).scalars()
+        )
+
+    def by_keys(self, keys: Collection[str]) -> dict[str, KeyedReceipt]:
+        """The receipts recorded under any of these intake keys, by key."""
+        return {
+            row.external_key: KeyedReceipt(int(row.id), row.status)
+            for row in self._session.execute(
+                select(RECEIPTS.c.id, RECEIPTS.c.external_key, RECEIPTS.c.status).where(
+                    RECEIPTS.c.external_key.in_(list(keys))
+                )
+            )
+        }
+
+    def add_lockbox_checks(
+        self, file_id: int, sha256: str, items: Sequence[LockboxItem], known: Collection[str]
+    ) -> list[int]:
+        """Insert a lockbox file's checks as queued receipts, in bulk; their ids, in order.
+
+        A check naming a customer not in ``known`` keeps the name in its request only, with the
+        reason, as an automated receipt does.
+        """
+        ids = allocate_ids(self._session, RECEIPTS, len(items))
+        rows = [
+            _lockbox_row(receipt_id, file_id, sha256, item, known)
+            for receipt_id, item in zip(ids, items, strict=True)
+        ]
+        bulk_insert(self._session, RECEIPTS, rows)
+        return ids
+
+    def queued_in_file(self, file_id: int) -> int:
+        """How many receipts of a lockbox file still wait for distribution (the status index)."""
+        return int(
+            self._session.execute(
+                select(func.count()).where(
+                    RECEIPTS.c.status == "queued", RECEIPTS.c.lockbox_file_id == file_id
+                )
+            ).scalar_one()
+        )
+
+
+def lockbox_key(sha256: str, item: LockboxItem) -> str:
+    """The intake key of a lockbox check: the file's content and the check's place in it."""
+    return f"lockbox:{sha256}:{item.batch}:{item.item}"
+
+
+def _lockbox_row(
+    receipt_id: int, file_id: int, sha256: str, item: LockboxItem, known: Collection[str]
+) -> dict[str, Any]:
+    request = {
+        "amount_minor": item.amount.minor,
+        "currency": item.amount.currency,
+        "customer": item.customer,
+        "orders": [
+            {"order": order, "amount_minor": amount.minor} for order, amount in item.allocations
+        ],
+        "date": item.deposit_date.isoformat(),
+        "org_unit": None,
+        "reference": None,
+        "check_number": item.check_number,
+    }
+    body = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    unknown = item.customer is not None and item.customer not in known
+    return {
+        "id": receipt_id,
+        "source": "lockbox",
+        "external_key": lockbox_key(sha256, item),
+        "payload_hash": hashlib.sha256(body.encode()).hexdigest(),
+        "customer_id": None if unknown else item.customer,
+        "org_unit": None,
+        "currency": item.amount.currency,
+        "amount_minor": item.amount.minor,
+        "received_date": item.deposit_date,
+        "automated": True,
+        "request": body,
+        "status": "queued",
+        "status_reason": f"unknown customer {item.customer}" if unknown else None,
+        "lockbox_file_id": file_id,
+        "reference": None,
+        "replaces_id": None,
+    }
