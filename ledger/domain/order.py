@@ -9,7 +9,6 @@ always the running sum of the AR entries posted to it, exactly as the database w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -483,9 +482,3 @@ class Order:
         journal = self._write_off_reversal(write_off, line, amount, posting_date, None, memo)
         self.post(journal)
         return journal
-
-    # --- receipt reversal ----------------------------------------------------------------------
-
-    def post_all(self, journals: Iterable[Journal]) -> None:
-        for journal in journals:
-            self.post(journal)
