@@ -29,7 +29,8 @@ from ledger.domain.journal import Journal, Side
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
 from ledger.persistence.audit import chain, commit_digest
-from ledger.persistence.db import among, among_param, is_postgres
+from ledger.persistence.db import among_param, is_postgres
+from ledger.persistence.receipt_rules import order_paid
 from ledger.persistence.schema import (
     CLOCK,
     COMMITS,
@@ -41,7 +42,6 @@ from ledger.persistence.schema import (
     ORG_UNITS,
     PERIODS,
     PRODUCTS,
-    RECEIPTS,
     SUBSYSTEMS,
     WRITE_OFFS,
 )
@@ -426,23 +426,6 @@ def _order_statements(postgres: bool) -> _OrderStatements:
             among_param(ORDERS.c.number, "numbers", postgres=postgres)
         ),
     )
-
-
-def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:
-    """Receipt money applied to each order and not reversed, in minor units."""
-    if not order_ids:
-        return {}
-    rows = session.execute(
-        select(JOURNALS.c.order_id, func.sum(JOURNALS.c.amount_minor))
-        .join(RECEIPTS, RECEIPTS.c.id == JOURNALS.c.receipt_id)
-        .where(
-            among(session, JOURNALS.c.order_id, order_ids),
-            JOURNALS.c.type.in_(("RECEIPT", "TRANSFER")),
-            RECEIPTS.c.status != "reversed",
-        )
-        .group_by(JOURNALS.c.order_id)
-    )
-    return {order_id: int(total) for order_id, total in rows}
 
 
 def load_calendar(session: Session) -> Calendar:
