@@ -9,6 +9,7 @@ always the running sum of the AR entries posted to it, exactly as the database w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -161,7 +162,6 @@ class Order:
     lines: list[Line]  # ascending line number
     bills_to_parent: bool = False
     paid: Money | None = None  # receipt money applied and not reversed (the child-account rule)
-    dirty_lines: set[int] = field(default_factory=set)
     _by_id: dict[int, Line] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -207,7 +207,6 @@ class Order:
                 if entry.side is Side.DEBIT
                 else line.balance - entry.amount
             )
-            self.dirty_lines.add(line.id)
         if journal.write_off is not None:
             if journal.type is TxnType.WRITE_OFF_REVERSAL:
                 journal.write_off.reversed = journal.write_off.reversed_amount + journal.amount
@@ -236,6 +235,44 @@ class Order:
             if line is not None and entry.account == line.ar_account and entry.side is side:
                 total += entry.amount
         return total
+
+    # --- invoicing -----------------------------------------------------------------------------
+
+    def invoice(
+        self, lines: Sequence[Line], *, posting_date: date, order_date: date
+    ) -> Journal | None:
+        """Add newly invoiced lines, their balance zero, and post the SALE journal that gives
+        them their amount: Dr each line's AR account, Cr its revenue account.
+
+        A line of zero amount posts nothing; when every new line is zero there is no journal.
+        """
+        taken = {known.line_no for known in self.lines}
+        for line in lines:
+            if not line.balance.is_zero:
+                raise ValueError(f"line {line.line_no} is invoiced with a balance already")
+            if line.line_no in taken:
+                raise ValueError(f"order {self.number} has a line {line.line_no} already")
+            taken.add(line.line_no)
+        entries: list[Entry] = []
+        for line in lines:
+            self.lines.append(line)
+            self._by_id[line.id] = line
+            if not line.amount.is_zero:
+                entries.append(debit(line.ar_account, line.amount, self.id, line.id))
+                entries.append(credit(line.revenue_account, line.amount, self.id, line.id))
+        self.lines.sort(key=lambda known: known.line_no)
+        if not entries:
+            return None
+        journal = Journal(
+            type=TxnType.SALE,
+            posting_date=posting_date,
+            entries=tuple(entries),
+            currency=self.currency,
+            order_id=self.id,
+            original_date=order_date if posting_date != order_date else None,
+        )
+        self.post(journal)
+        return journal
 
     # --- SPEC section 5: receipt distribution --------------------------------------------------
 

@@ -260,6 +260,7 @@ def _aggregates(
     line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
     currency_of = {row.id: row.currency for row in heads}
+    loaded = _loaded_balances(session)
     for row in line_rows:
         currency = currency_of[row.order_id]
         line = Line(
@@ -277,6 +278,7 @@ def _aggregates(
         )
         lines_by_order[row.order_id].append(line)
         lines_by_id[line.id] = line
+        loaded[line.id] = line.balance
 
     for row in session.execute(write_offs, {"ids": ids}):
         currency = currency_of[row.order_id]
@@ -532,16 +534,28 @@ def _journal_row(journal: Journal, commit_id: int) -> dict[str, Any]:
     }
 
 
+def _loaded_balances(session: Session) -> dict[int, Money]:
+    """The balance of every line as this session loaded (or last wrote) it: the snapshot
+    ``_write_balances`` compares with, so the model keeps no change tracking of its own."""
+    loaded: dict[int, Money] = session.info.setdefault("loaded_balances", {})
+    return loaded
+
+
 def _write_balances(session: Session, orders: Iterable[Order]) -> None:
-    changes = [
-        {"id": line.id, "balance_minor": line.balance.minor}
-        for order in orders
-        for line in order.lines
-        if line.id in order.dirty_lines
-    ]
-    bulk_update(session, LINES, changes)
+    """Write the balance of every line that changed since it was loaded.
+
+    Money is immutable and a posting replaces a line's balance, so an identity test finds the
+    changed lines at no cost; a line whose balance came back to the same value is written again,
+    harmlessly. A line this session did not load is written.
+    """
+    loaded = _loaded_balances(session)
+    changes = []
     for order in orders:
-        order.dirty_lines.clear()
+        for line in order.lines:
+            if loaded.get(line.id) is not line.balance:
+                changes.append({"id": line.id, "balance_minor": line.balance.minor})
+                loaded[line.id] = line.balance
+    bulk_update(session, LINES, changes)
 
 
 def seal_commit(session: Session, commit_id: int, digest: str) -> int:
