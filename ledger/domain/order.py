@@ -9,7 +9,7 @@ always the running sum of the AR entries posted to it, exactly as the database w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -59,6 +59,21 @@ class WriteOffKind(StrEnum):
     DEBIT = "debit"  # balance > 0: Dr write-off account, Cr AR
     ZERO = "zero"  # balance == 0: posted like a debit write-off, leaves a credit balance
     CREDIT = "credit"  # balance < 0: Dr AR, Cr the org unit's credit-balance write-off account
+
+
+# How a journal tied to a write-off moves the write-off's reversed amount, by journal type: a
+# reversal (an operator's, or a receipt's overpayment) adds to it; the mirror of such a reversal
+# (a receipt reversal) takes it back. The one definition, for posting and for what is loaded.
+REVERSAL_SIGNS: Mapping[TxnType, int] = {
+    TxnType.WRITE_OFF_REVERSAL: 1,
+    TxnType.RECEIPT_REVERSAL: -1,
+}
+
+
+def reversed_minor(totals: Mapping[str, int]) -> int:
+    """A write-off's reversed amount, in minor units, from the totals by journal type (the type's
+    value) of the journals tied to it."""
+    return sum(sign * totals.get(kind.value, 0) for kind, sign in REVERSAL_SIGNS.items())
 
 
 def line_priority(subsystem_priority: int, product_priority: int) -> int:
@@ -207,11 +222,14 @@ class Order:
                 if entry.side is Side.DEBIT
                 else line.balance - entry.amount
             )
-        if journal.write_off is not None:
-            if journal.type is TxnType.WRITE_OFF_REVERSAL:
-                journal.write_off.reversed = journal.write_off.reversed_amount + journal.amount
-            elif journal.type is TxnType.RECEIPT_REVERSAL:
-                journal.write_off.reversed = journal.write_off.reversed_amount - journal.amount
+        if journal.write_off is not None and journal.type in REVERSAL_SIGNS:
+            amount = journal.amount
+            write_off = journal.write_off
+            write_off.reversed = (
+                write_off.reversed_amount + amount
+                if REVERSAL_SIGNS[journal.type] > 0
+                else write_off.reversed_amount - amount
+            )
         if journal.receipt_id is not None and journal.type in (TxnType.RECEIPT, TxnType.TRANSFER):
             self.paid = self._paid + self._ar_credits(journal)
         elif journal.type is TxnType.RECEIPT_REVERSAL and journal.write_off is None:

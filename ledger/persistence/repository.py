@@ -20,14 +20,22 @@ from functools import cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from ledger.domain.calendar import Calendar, Period
-from ledger.domain.journal import Journal, Side
+from ledger.domain.journal import Journal, Side, TxnType
 from ledger.domain.money import Money
-from ledger.domain.order import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
+from ledger.domain.order import (
+    Line,
+    Order,
+    Reason,
+    WriteOff,
+    WriteOffKind,
+    line_priority,
+    reversed_minor,
+)
 from ledger.persistence.audit import chain, commit_digest
 from ledger.persistence.db import among_param, is_postgres
 from ledger.persistence.receipt_rules import order_paid
@@ -287,7 +295,7 @@ def _aggregates(
                 id=row.id,
                 line_id=row.line_id,
                 amount=Money.from_minor(row.amount_minor, currency),
-                reversed=Money.from_minor(int(row.reversed_minor), currency),
+                reversed=Money.from_minor(reversed_of(row), currency),
                 kind=WriteOffKind(row.kind),
                 advanced=row.advanced,
                 reason=Reason(row.reason),
@@ -317,32 +325,26 @@ def _aggregates(
 
 @cache
 def write_offs_with_reversed() -> Any:
-    """Write-offs with their reversed amount: reversals minus the receipt reversals undoing them.
+    """Write-offs with the totals of the journals that move their reversed amount, by type:
+    ``reversal_minor`` (WRITE_OFF_REVERSAL) and ``undone_minor`` (RECEIPT_REVERSAL); the domain
+    (:func:`ledger.domain.order.reversed_minor`) derives the reversed amount from them.
 
-    The sum is a correlated subquery, so each write-off's reversals are found through the
+    The sums are correlated subqueries, so each write-off's reversals are found through the
     journals' write-off index — the cost follows the write-offs asked for, not the ledger's size.
     Built once per process: a statement is immutable (``where`` returns a new one), and building
     the alias and subquery afresh, then fingerprinting them for SQLAlchemy's compiled cache, was
     a tenth of the worker's time on the gateway path.
     """
-    reversals = aliased(JOURNALS)
-    reversed_minor = (
-        select(
-            func.coalesce(
-                func.sum(
-                    case(
-                        (reversals.c.type == "WRITE_OFF_REVERSAL", reversals.c.amount_minor),
-                        (reversals.c.type == "RECEIPT_REVERSAL", -reversals.c.amount_minor),
-                        else_=0,
-                    )
-                ),
-                0,
-            )
+
+    def total_of(kind: TxnType, label: str) -> Any:
+        tied = aliased(JOURNALS)
+        return (
+            select(func.coalesce(func.sum(tied.c.amount_minor), 0))
+            .where(tied.c.write_off_id == WRITE_OFFS.c.id, tied.c.type == kind.value)
+            .scalar_subquery()
+            .label(label)
         )
-        .where(reversals.c.write_off_id == WRITE_OFFS.c.id)
-        .scalar_subquery()
-        .label("reversed_minor")
-    )
+
     return select(
         WRITE_OFFS.c.id,
         WRITE_OFFS.c.order_id,
@@ -355,7 +357,18 @@ def write_offs_with_reversed() -> Any:
         WRITE_OFFS.c.debit_account,
         WRITE_OFFS.c.credit_account,
         WRITE_OFFS.c.posting_date,
-        reversed_minor,
+        total_of(TxnType.WRITE_OFF_REVERSAL, "reversal_minor"),
+        total_of(TxnType.RECEIPT_REVERSAL, "undone_minor"),
+    )
+
+
+def reversed_of(row: Any) -> int:
+    """The reversed amount of a write-off row of ``write_offs_with_reversed``, in minor units."""
+    return reversed_minor(
+        {
+            TxnType.WRITE_OFF_REVERSAL.value: int(row.reversal_minor),
+            TxnType.RECEIPT_REVERSAL.value: int(row.undone_minor),
+        }
     )
 
 

@@ -24,7 +24,7 @@ from ledger.domain.receipt import ReceiptSplit
 from ledger.persistence import schema
 from ledger.persistence.db import among_param, is_postgres
 from ledger.persistence.receipt_rules import receipt_splits
-from ledger.persistence.repository import write_offs_with_reversed
+from ledger.persistence.repository import reversed_of, write_offs_with_reversed
 from ledger.persistence.schema import (
     COMMITS,
     JOURNAL_LINES,
@@ -473,7 +473,7 @@ def order_view(session: Session, number: str) -> dict[str, Any]:
             {
                 "id": row.id,
                 "amount": _money(row.amount_minor, currency),
-                "reversed": _money(int(row.reversed_minor), currency),
+                "reversed": _money(reversed_of(row), currency),
                 "advanced": row.advanced,
                 "reason": row.reason,
                 "kind": row.kind,
