@@ -20,7 +20,7 @@ from ledger.domain.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
 from ledger.domain.journal import Entry, Journal, Side, TxnType
 from ledger.domain.money import Money, format_minor
 from ledger.domain.order import Order, WriteOff, line_priority
-from ledger.domain.receipt import ReceiptSplit
+from ledger.domain.receipt import EventStatus, ReceiptSplit, ReceiptStatus
 from ledger.persistence import schema
 from ledger.persistence.db import among_param, is_postgres
 from ledger.persistence.receipt_rules import receipt_splits
@@ -395,7 +395,11 @@ def exceptions_view(session: Session) -> list[dict[str, Any]]:
     receipts = (
         session.execute(
             select(schema.Receipt)
-            .where(schema.Receipt.status.in_(("unapplied", "unidentified", "failed")))
+            .where(
+                schema.Receipt.status.in_(
+                    (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
+                )
+            )
             .order_by(schema.Receipt.id)
         )
         .scalars()
@@ -407,7 +411,7 @@ def exceptions_view(session: Session) -> list[dict[str, Any]]:
     ]
     for event in session.execute(
         select(schema.IntakeEvent)
-        .where(schema.IntakeEvent.status.in_(("waiting", "failed")))
+        .where(schema.IntakeEvent.status.in_((EventStatus.WAITING, EventStatus.FAILED)))
         .order_by(schema.IntakeEvent.id)
     ).scalars():
         payload = json.loads(event.payload)
