@@ -236,7 +236,9 @@ class DomainMachine(RuleBasedStateMachine):
         caused = [j for j in self.of_receipt(receipt) if j.type is not TxnType.RECEIPT_REVERSAL]
         self.store(receipt.reverse(caused, self.by_id, settlement.reversal_reason, DAY))
         if settlement.rest is not None:
-            self.receive(settlement.rest.minor, receipt.requested[:1])
+            # As the service receives it: the rest, all of it meant for the first order asked for.
+            rest = settlement.rest
+            self.receive(rest.minor, tuple((number, rest) for number, _ in receipt.requested[:1]))
 
     # --- invariants ----------------------------------------------------------------------------
 
