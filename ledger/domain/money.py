@@ -193,10 +193,6 @@ class Money:
     def is_positive(self) -> bool:
         return self.amount > 0
 
-    @property
-    def is_negative(self) -> bool:
-        return self.amount < 0
-
 
 def format_minor(minor: int, currency: str) -> str:
     """Integer minor units as the JSON output carries them ("12.50"), without building Money:

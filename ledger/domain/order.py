@@ -9,7 +9,7 @@ always the running sum of the AR entries posted to it, exactly as the database w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -59,6 +59,21 @@ class WriteOffKind(StrEnum):
     DEBIT = "debit"  # balance > 0: Dr write-off account, Cr AR
     ZERO = "zero"  # balance == 0: posted like a debit write-off, leaves a credit balance
     CREDIT = "credit"  # balance < 0: Dr AR, Cr the org unit's credit-balance write-off account
+
+
+# How a journal tied to a write-off moves the write-off's reversed amount, by journal type: a
+# reversal (an operator's, or a receipt's overpayment) adds to it; the mirror of such a reversal
+# (a receipt reversal) takes it back. The one definition, for posting and for what is loaded.
+REVERSAL_SIGNS: Mapping[TxnType, int] = {
+    TxnType.WRITE_OFF_REVERSAL: 1,
+    TxnType.RECEIPT_REVERSAL: -1,
+}
+
+
+def reversed_minor(totals: Mapping[str, int]) -> int:
+    """A write-off's reversed amount, in minor units, from the totals by journal type (the type's
+    value) of the journals tied to it."""
+    return sum(sign * totals.get(kind.value, 0) for kind, sign in REVERSAL_SIGNS.items())
 
 
 def line_priority(subsystem_priority: int, product_priority: int) -> int:
@@ -162,7 +177,6 @@ class Order:
     lines: list[Line]  # ascending line number
     bills_to_parent: bool = False
     paid: Money | None = None  # receipt money applied and not reversed (the child-account rule)
-    dirty_lines: set[int] = field(default_factory=set)
     _by_id: dict[int, Line] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -208,12 +222,14 @@ class Order:
                 if entry.side is Side.DEBIT
                 else line.balance - entry.amount
             )
-            self.dirty_lines.add(line.id)
-        if journal.write_off is not None:
-            if journal.type is TxnType.WRITE_OFF_REVERSAL:
-                journal.write_off.reversed = journal.write_off.reversed_amount + journal.amount
-            elif journal.type is TxnType.RECEIPT_REVERSAL:
-                journal.write_off.reversed = journal.write_off.reversed_amount - journal.amount
+        if journal.write_off is not None and journal.type in REVERSAL_SIGNS:
+            amount = journal.amount
+            write_off = journal.write_off
+            write_off.reversed = (
+                write_off.reversed_amount + amount
+                if REVERSAL_SIGNS[journal.type] > 0
+                else write_off.reversed_amount - amount
+            )
         if journal.receipt_id is not None and journal.type in (TxnType.RECEIPT, TxnType.TRANSFER):
             self.paid = self._paid + self._ar_credits(journal)
         elif journal.type is TxnType.RECEIPT_REVERSAL and journal.write_off is None:
@@ -237,6 +253,44 @@ class Order:
             if line is not None and entry.account == line.ar_account and entry.side is side:
                 total += entry.amount
         return total
+
+    # --- invoicing -----------------------------------------------------------------------------
+
+    def invoice(
+        self, lines: Sequence[Line], *, posting_date: date, order_date: date
+    ) -> Journal | None:
+        """Add newly invoiced lines, their balance zero, and post the SALE journal that gives
+        them their amount: Dr each line's AR account, Cr its revenue account.
+
+        A line of zero amount posts nothing; when every new line is zero there is no journal.
+        """
+        taken = {known.line_no for known in self.lines}
+        for line in lines:
+            if not line.balance.is_zero:
+                raise ValueError(f"line {line.line_no} is invoiced with a balance already")
+            if line.line_no in taken:
+                raise ValueError(f"order {self.number} has a line {line.line_no} already")
+            taken.add(line.line_no)
+        entries: list[Entry] = []
+        for line in lines:
+            self.lines.append(line)
+            self._by_id[line.id] = line
+            if not line.amount.is_zero:
+                entries.append(debit(line.ar_account, line.amount, self.id, line.id))
+                entries.append(credit(line.revenue_account, line.amount, self.id, line.id))
+        self.lines.sort(key=lambda known: known.line_no)
+        if not entries:
+            return None
+        journal = Journal(
+            type=TxnType.SALE,
+            posting_date=posting_date,
+            entries=tuple(entries),
+            currency=self.currency,
+            order_id=self.id,
+            original_date=order_date if posting_date != order_date else None,
+        )
+        self.post(journal)
+        return journal
 
     # --- SPEC section 5: receipt distribution --------------------------------------------------
 
@@ -483,9 +537,3 @@ class Order:
         journal = self._write_off_reversal(write_off, line, amount, posting_date, None, memo)
         self.post(journal)
         return journal
-
-    # --- receipt reversal ----------------------------------------------------------------------
-
-    def post_all(self, journals: Iterable[Journal]) -> None:
-        for journal in journals:
-            self.post(journal)

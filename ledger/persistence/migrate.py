@@ -6,7 +6,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
 
 from ledger.persistence.db import get_engine
 
@@ -25,7 +24,3 @@ def upgrade(url: str, revision: str = "head") -> None:
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-
-
-def is_initialised(url: str) -> bool:
-    return "outbox_clock" in inspect(get_engine(url)).get_table_names()

@@ -20,15 +20,24 @@ from functools import cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from ledger.domain.calendar import Calendar, Period
-from ledger.domain.journal import Journal, Side
+from ledger.domain.journal import Journal, Side, TxnType
 from ledger.domain.money import Money
-from ledger.domain.order import Line, Order, Reason, WriteOff, WriteOffKind, line_priority
+from ledger.domain.order import (
+    Line,
+    Order,
+    Reason,
+    WriteOff,
+    WriteOffKind,
+    line_priority,
+    reversed_minor,
+)
 from ledger.persistence.audit import chain, commit_digest
-from ledger.persistence.db import among, among_param, is_postgres
+from ledger.persistence.db import among_param, is_postgres
+from ledger.persistence.receipt_rules import order_paid
 from ledger.persistence.schema import (
     CLOCK,
     COMMITS,
@@ -40,7 +49,6 @@ from ledger.persistence.schema import (
     ORG_UNITS,
     PERIODS,
     PRODUCTS,
-    RECEIPTS,
     SUBSYSTEMS,
     WRITE_OFFS,
 )
@@ -261,6 +269,7 @@ def _aggregates(
     line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
     currency_of = {row.id: row.currency for row in heads}
+    loaded = _loaded_balances(session)
     for row in line_rows:
         currency = currency_of[row.order_id]
         line = Line(
@@ -278,6 +287,7 @@ def _aggregates(
         )
         lines_by_order[row.order_id].append(line)
         lines_by_id[line.id] = line
+        loaded[line.id] = line.balance
 
     for row in session.execute(write_offs, {"ids": ids}):
         currency = currency_of[row.order_id]
@@ -286,7 +296,7 @@ def _aggregates(
                 id=row.id,
                 line_id=row.line_id,
                 amount=Money.from_minor(row.amount_minor, currency),
-                reversed=Money.from_minor(int(row.reversed_minor), currency),
+                reversed=Money.from_minor(reversed_of(row), currency),
                 kind=WriteOffKind(row.kind),
                 advanced=row.advanced,
                 reason=Reason(row.reason),
@@ -316,32 +326,26 @@ def _aggregates(
 
 @cache
 def write_offs_with_reversed() -> Any:
-    """Write-offs with their reversed amount: reversals minus the receipt reversals undoing them.
+    """Write-offs with the totals of the journals that move their reversed amount, by type:
+    ``reversal_minor`` (WRITE_OFF_REVERSAL) and ``undone_minor`` (RECEIPT_REVERSAL); the domain
+    (:func:`ledger.domain.order.reversed_minor`) derives the reversed amount from them.
 
-    The sum is a correlated subquery, so each write-off's reversals are found through the
+    The sums are correlated subqueries, so each write-off's reversals are found through the
     journals' write-off index — the cost follows the write-offs asked for, not the ledger's size.
     Built once per process: a statement is immutable (``where`` returns a new one), and building
     the alias and subquery afresh, then fingerprinting them for SQLAlchemy's compiled cache, was
     a tenth of the worker's time on the gateway path.
     """
-    reversals = aliased(JOURNALS)
-    reversed_minor = (
-        select(
-            func.coalesce(
-                func.sum(
-                    case(
-                        (reversals.c.type == "WRITE_OFF_REVERSAL", reversals.c.amount_minor),
-                        (reversals.c.type == "RECEIPT_REVERSAL", -reversals.c.amount_minor),
-                        else_=0,
-                    )
-                ),
-                0,
-            )
+
+    def total_of(kind: TxnType, label: str) -> Any:
+        tied = aliased(JOURNALS)
+        return (
+            select(func.coalesce(func.sum(tied.c.amount_minor), 0))
+            .where(tied.c.write_off_id == WRITE_OFFS.c.id, tied.c.type == kind.value)
+            .scalar_subquery()
+            .label(label)
         )
-        .where(reversals.c.write_off_id == WRITE_OFFS.c.id)
-        .scalar_subquery()
-        .label("reversed_minor")
-    )
+
     return select(
         WRITE_OFFS.c.id,
         WRITE_OFFS.c.order_id,
@@ -354,7 +358,18 @@ def write_offs_with_reversed() -> Any:
         WRITE_OFFS.c.debit_account,
         WRITE_OFFS.c.credit_account,
         WRITE_OFFS.c.posting_date,
-        reversed_minor,
+        total_of(TxnType.WRITE_OFF_REVERSAL, "reversal_minor"),
+        total_of(TxnType.RECEIPT_REVERSAL, "undone_minor"),
+    )
+
+
+def reversed_of(row: Any) -> int:
+    """The reversed amount of a write-off row of ``write_offs_with_reversed``, in minor units."""
+    return reversed_minor(
+        {
+            TxnType.WRITE_OFF_REVERSAL.value: int(row.reversal_minor),
+            TxnType.RECEIPT_REVERSAL.value: int(row.undone_minor),
+        }
     )
 
 
@@ -427,23 +442,6 @@ def _order_statements(postgres: bool) -> _OrderStatements:
             among_param(ORDERS.c.number, "numbers", postgres=postgres)
         ),
     )
-
-
-def order_paid(session: Session, order_ids: Sequence[int]) -> dict[int, int]:
-    """Receipt money applied to each order and not reversed, in minor units."""
-    if not order_ids:
-        return {}
-    rows = session.execute(
-        select(JOURNALS.c.order_id, func.sum(JOURNALS.c.amount_minor))
-        .join(RECEIPTS, RECEIPTS.c.id == JOURNALS.c.receipt_id)
-        .where(
-            among(session, JOURNALS.c.order_id, order_ids),
-            JOURNALS.c.type.in_(("RECEIPT", "TRANSFER")),
-            RECEIPTS.c.status != "reversed",
-        )
-        .group_by(JOURNALS.c.order_id)
-    )
-    return {order_id: int(total) for order_id, total in rows}
 
 
 def load_calendar(session: Session) -> Calendar:
@@ -550,16 +548,28 @@ def _journal_row(journal: Journal, commit_id: int) -> dict[str, Any]:
     }
 
 
+def _loaded_balances(session: Session) -> dict[int, Money]:
+    """The balance of every line as this session loaded (or last wrote) it: the snapshot
+    ``_write_balances`` compares with, so the model keeps no change tracking of its own."""
+    loaded: dict[int, Money] = session.info.setdefault("loaded_balances", {})
+    return loaded
+
+
 def _write_balances(session: Session, orders: Iterable[Order]) -> None:
-    changes = [
-        {"id": line.id, "balance_minor": line.balance.minor}
-        for order in orders
-        for line in order.lines
-        if line.id in order.dirty_lines
-    ]
-    bulk_update(session, LINES, changes)
+    """Write the balance of every line that changed since it was loaded.
+
+    Money is immutable and a posting replaces a line's balance, so an identity test finds the
+    changed lines at no cost; a line whose balance came back to the same value is written again,
+    harmlessly. A line this session did not load is written.
+    """
+    loaded = _loaded_balances(session)
+    changes = []
     for order in orders:
-        order.dirty_lines.clear()
+        for line in order.lines:
+            if loaded.get(line.id) is not line.balance:
+                changes.append({"id": line.id, "balance_minor": line.balance.minor})
+                loaded[line.id] = line.balance
+    bulk_update(session, LINES, changes)
 
 
 def seal_commit(session: Session, commit_id: int, digest: str) -> int:

@@ -23,11 +23,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, func, select
+from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 
 from ledger.persistence.audit import GENESIS_HASH, chain, commit_digest
-from ledger.persistence.repository import write_offs_with_reversed
 from ledger.persistence.schema import (
     CLOCK,
     COMMITS,
@@ -39,7 +38,6 @@ from ledger.persistence.schema import (
     RECEIPTS,
     WRITE_OFFS,
 )
-from ledger.queries.views import receipt_amounts
 
 _CHUNK = 500
 
@@ -178,12 +176,51 @@ def _ar_accounts_agree(session: Session) -> list[Violation]:
     return violations
 
 
+@dataclass(frozen=True)
+class _ReceiptAmounts:
+    """Where a receipt's money is, recomputed here from the journals (not by the write path's
+    own split), in minor units."""
+
+    applied: int = 0
+    unapplied: int = 0
+    reversed: int = 0
+    cash_in: int = 0  # debits to cash by its RECEIPT and UNAPPLIED journals
+
+
+def _receipt_amounts(session: Session, receipt_ids: list[int]) -> dict[int, _ReceiptAmounts]:
+    """A RECEIPT applies money; an UNAPPLIED parks it; a TRANSFER moves parked money onto lines;
+    a journal mirrored by a RECEIPT_REVERSAL is undone and its money counts as reversed."""
+    totals: dict[int, list[int]] = {rid: [0, 0, 0, 0] for rid in receipt_ids}
+    for start in range(0, len(receipt_ids), _CHUNK):
+        chunk = receipt_ids[start : start + _CHUNK]
+        rows = session.execute(
+            select(
+                JOURNALS.c.id,
+                JOURNALS.c.receipt_id,
+                JOURNALS.c.type,
+                JOURNALS.c.amount_minor,
+                JOURNALS.c.reverses_id,
+            ).where(JOURNALS.c.receipt_id.in_(chunk))
+        ).all()
+        undone = {row.reverses_id for row in rows if row.type == "RECEIPT_REVERSAL"}
+        for row in rows:
+            parts = totals[row.receipt_id]
+            amount = row.amount_minor
+            if row.type in ("RECEIPT", "UNAPPLIED"):
+                parts[3] += amount
+                parts[2 if row.id in undone else (0 if row.type == "RECEIPT" else 1)] += amount
+            elif row.type == "TRANSFER" and row.id not in undone:
+                parts[0] += amount
+                parts[1] -= amount
+    return {rid: _ReceiptAmounts(*values) for rid, values in totals.items()}
+
+
 def _receipts_add_up(session: Session) -> list[Violation]:
     violations = []
     receipts = session.execute(
         select(RECEIPTS.c.id, RECEIPTS.c.amount_minor, RECEIPTS.c.status)
     ).all()
-    amounts = receipt_amounts(session, [r.id for r in receipts])
+    amounts = _receipt_amounts(session, [r.id for r in receipts])
     for receipt in receipts:
         parts = amounts[receipt.id]
         if receipt.status in ("queued", "failed"):
@@ -245,13 +282,32 @@ def _receipts_add_up(session: Session) -> list[Violation]:
 
 def _write_offs_within_bounds(session: Session) -> list[Violation]:
     violations = []
-    for row in session.execute(write_offs_with_reversed()):
-        reversed_minor = int(row.reversed_minor)
-        if not 0 <= reversed_minor <= row.amount_minor:
+    # Reversals minus the receipt reversals undoing them, summed here by the check's own query.
+    reversed_minor_of = (
+        select(
+            WRITE_OFFS.c.id,
+            WRITE_OFFS.c.amount_minor,
+            func.coalesce(
+                func.sum(
+                    case(
+                        (JOURNALS.c.type == "WRITE_OFF_REVERSAL", JOURNALS.c.amount_minor),
+                        (JOURNALS.c.type == "RECEIPT_REVERSAL", -JOURNALS.c.amount_minor),
+                        else_=0,
+                    )
+                ),
+                0,
+            ).label("reversed_minor"),
+        )
+        .outerjoin(JOURNALS, JOURNALS.c.write_off_id == WRITE_OFFS.c.id)
+        .group_by(WRITE_OFFS.c.id, WRITE_OFFS.c.amount_minor)
+    )
+    for write_off in session.execute(reversed_minor_of):
+        reversed_minor = int(write_off.reversed_minor)
+        if not 0 <= reversed_minor <= write_off.amount_minor:
             violations.append(
                 Violation(
                     4,
-                    f"write-off {row.id}: reversed {reversed_minor} outside 0..{row.amount_minor}",
+                    f"write-off {write_off.id}: reversed {reversed_minor} outside 0..{write_off.amount_minor}",
                 )
             )
     protected = (WRITE_OFFS.c.advanced.is_(True)) | (WRITE_OFFS.c.kind == "credit")

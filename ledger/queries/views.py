@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -21,9 +20,11 @@ from ledger.domain.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
 from ledger.domain.journal import Entry, Journal, Side, TxnType
 from ledger.domain.money import Money, format_minor
 from ledger.domain.order import Order, WriteOff, line_priority
+from ledger.domain.receipt import EventStatus, ReceiptSplit, ReceiptStatus
 from ledger.persistence import schema
 from ledger.persistence.db import among_param, is_postgres
-from ledger.persistence.repository import write_offs_with_reversed
+from ledger.persistence.receipt_rules import receipt_splits
+from ledger.persistence.repository import reversed_of, write_offs_with_reversed
 from ledger.persistence.schema import (
     COMMITS,
     JOURNAL_LINES,
@@ -328,49 +329,9 @@ def stored_journals(
 # --- receipts ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReceiptAmounts:
-    """Where a receipt's money is, in minor units: applied + unapplied + reversed = amount."""
-
-    applied: int = 0
-    unapplied: int = 0
-    reversed: int = 0
-    cash_in: int = 0  # debits to cash by its RECEIPT and UNAPPLIED journals
-
-
-def receipt_amounts(session: Session, receipt_ids: Sequence[int]) -> dict[int, ReceiptAmounts]:
-    """Applied, unapplied and reversed amounts, derived from the journals each receipt caused.
-
-    A RECEIPT applies money; an UNAPPLIED parks it; a TRANSFER moves parked money onto lines. A
-    journal mirrored by a RECEIPT_REVERSAL is undone: its money counts as reversed (a mirrored
-    TRANSFER moves nothing, because the UNAPPLIED journal it drew on is mirrored too).
-    """
-    totals: dict[int, list[int]] = {rid: [0, 0, 0, 0] for rid in receipt_ids}
-    for start in range(0, len(receipt_ids), _CHUNK):
-        chunk = list(receipt_ids[start : start + _CHUNK])
-        rows = session.execute(
-            select(
-                JOURNALS.c.id,
-                JOURNALS.c.receipt_id,
-                JOURNALS.c.type,
-                JOURNALS.c.amount_minor,
-                JOURNALS.c.reverses_id,
-            ).where(JOURNALS.c.receipt_id.in_(chunk))
-        ).all()
-        undone = {row.reverses_id for row in rows if row.type == "RECEIPT_REVERSAL"}
-        for row in rows:
-            applied_unapplied_reversed_cash = totals[row.receipt_id]
-            amount = row.amount_minor
-            if row.type == "RECEIPT":
-                applied_unapplied_reversed_cash[3] += amount
-                applied_unapplied_reversed_cash[2 if row.id in undone else 0] += amount
-            elif row.type == "UNAPPLIED":
-                applied_unapplied_reversed_cash[3] += amount
-                applied_unapplied_reversed_cash[2 if row.id in undone else 1] += amount
-            elif row.type == "TRANSFER" and row.id not in undone:
-                applied_unapplied_reversed_cash[0] += amount
-                applied_unapplied_reversed_cash[1] -= amount
-    return {rid: ReceiptAmounts(*values) for rid, values in totals.items()}
+def receipt_amounts(session: Session, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
+    """Applied, unapplied and reversed amounts of each receipt (SPEC section 10.3)."""
+    return receipt_splits(session, receipt_ids)
 
 
 def receipt_view(session: Session, receipt_id: int) -> dict[str, Any]:
@@ -434,7 +395,11 @@ def exceptions_view(session: Session) -> list[dict[str, Any]]:
     receipts = (
         session.execute(
             select(schema.Receipt)
-            .where(schema.Receipt.status.in_(("unapplied", "unidentified", "failed")))
+            .where(
+                schema.Receipt.status.in_(
+                    (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
+                )
+            )
             .order_by(schema.Receipt.id)
         )
         .scalars()
@@ -446,7 +411,7 @@ def exceptions_view(session: Session) -> list[dict[str, Any]]:
     ]
     for event in session.execute(
         select(schema.IntakeEvent)
-        .where(schema.IntakeEvent.status.in_(("waiting", "failed")))
+        .where(schema.IntakeEvent.status.in_((EventStatus.WAITING, EventStatus.FAILED)))
         .order_by(schema.IntakeEvent.id)
     ).scalars():
         payload = json.loads(event.payload)
@@ -512,7 +477,7 @@ def order_view(session: Session, number: str) -> dict[str, Any]:
             {
                 "id": row.id,
                 "amount": _money(row.amount_minor, currency),
-                "reversed": _money(int(row.reversed_minor), currency),
+                "reversed": _money(reversed_of(row), currency),
                 "advanced": row.advanced,
                 "reason": row.reason,
                 "kind": row.kind,

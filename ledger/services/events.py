@@ -12,7 +12,6 @@ is retried.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger.domain.errors import IdempotencyConflict, InputRefused
-from ledger.domain.money import Money
+from ledger.domain.receipt import EventStatus, Receipt, settle
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent, receipt_request
-from ledger.persistence import schema
+from ledger.persistence import receipt_rules
 from ledger.persistence.db import unit_of_work
 from ledger.persistence.events import NewEvent
 from ledger.persistence.repository import load_calendar
@@ -126,16 +125,12 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
         ).first()
         if row is None:
             raise InputRefused(f"unknown event {event_row}", field="event")
-        if row.status in ("done", "failed"):
+        if row.status in (EventStatus.DONE, EventStatus.FAILED):
             return EventOutcome(row.status, row.status_reason, None)
         event = GatewayEvent.model_validate_json(row.payload)
         receipt_id = current_receipt_id(session, event.reference)
         receipt = (
-            session.execute(
-                select(schema.Receipt).where(schema.Receipt.id == receipt_id).with_for_update()
-            ).scalar_one_or_none()
-            if receipt_id is not None
-            else None
+            receipt_rules.locked_receipt(session, receipt_id) if receipt_id is not None else None
         )
         outcome = _settle(session, settings, event, receipt)
         session.execute(
@@ -145,7 +140,7 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
                 status=outcome.status,
                 status_reason=outcome.reason,
                 receipt_id=receipt.id if receipt is not None else None,
-                processed_at=datetime.now(UTC) if outcome.status != "waiting" else None,
+                processed_at=datetime.now(UTC) if outcome.status != EventStatus.WAITING else None,
             )
         )
         session.commit()
@@ -153,49 +148,32 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
 
 
 def _settle(
-    session: Session, settings: Settings, event: GatewayEvent, receipt: schema.Receipt | None
+    session: Session, settings: Settings, event: GatewayEvent, receipt: Receipt | None
 ) -> EventOutcome:
-    what = "refund" if event.type == "payment.refunded" else "dispute"
-    if receipt is None or receipt.status == "queued":
-        return EventOutcome("waiting", f"payment {event.reference} has not been received yet", None)
-    if receipt.status == "failed":
-        return EventOutcome(
-            "waiting",
-            f"payment {event.reference} failed to distribute: {receipt.status_reason}",
-            None,
-        )
-    if receipt.status == "reversed":
-        return EventOutcome("done", f"payment {event.reference} was already reversed", None)
-    held = Money.from_minor(receipt.amount_minor, receipt.currency)
-    asked = event.money
-    if asked.currency != held.currency:
-        return EventOutcome(
-            "failed", f"{what} is in {asked.currency}, the payment in {held.currency}", None
-        )
-    if asked > held:
-        return EventOutcome(
-            "failed", f"{what} of {asked} exceeds the {held} the payment still holds", None
-        )
+    """Carry out what :func:`ledger.domain.receipt.settle` decides for this event."""
+    settlement = settle(receipt, event.type, event.event_id, event.reference, event.money)
+    if not settlement.reverse:
+        return EventOutcome(settlement.status.value, settlement.reason, None)
+    assert receipt is not None and settlement.reversal_reason is not None
     calendar = load_calendar(session)
     day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
-    reverse_locked_receipt(session, receipt, f"{what} {event.event_id}", day)
-    if asked == held:
-        return EventOutcome("done", None, None)
-    original = json.loads(receipt.request)
-    rest = held - asked
+    reverse_locked_receipt(session, receipt, settlement.reversal_reason, day)
+    rest = settlement.rest
+    if rest is None:
+        return EventOutcome(settlement.status.value, settlement.reason, None)
     request = ReceiptRequest(
         source="gateway",
         external_id=f"{event.key}:rest",
         amount=rest,
         received_date=day,
-        customer=original.get("customer"),
-        allocations=tuple((o["order"], rest) for o in original["orders"][:1]),
+        customer=receipt.requested_customer,
+        allocations=tuple((number, rest) for number, _ in receipt.requested[:1]),
         automated=True,
         replaces=receipt.id,
     )
     intake = intake_receipt(session, settings, request)
     return EventOutcome(
-        "done",
-        f"partial {what}: {rest} received again as receipt {intake.receipt_id}",
+        settlement.status.value,
+        f"{settlement.reason}: {rest} received again as receipt {intake.receipt_id}",
         intake.receipt_id,
     )

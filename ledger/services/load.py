@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from itertools import pairwise
 from typing import Any
 
@@ -20,8 +19,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.domain.errors import InvalidInput
-from ledger.domain.journal import Journal, TxnType, credit, debit
 from ledger.domain.money import Money
+from ledger.domain.order import Line, Order, line_priority
 from ledger.intake.inputs import LoadFile, OrderIn
 from ledger.persistence import schema
 from ledger.persistence.reference import ReferenceRepository
@@ -349,7 +348,7 @@ def _load_orders(
                     "amount_minor": amount.minor,
                     "ar_account": ar_account,
                     "shipped": line.shipped,
-                    "balance_minor": amount.minor,
+                    # "balance_minor": set by the aggregate when it invoices the line, below
                 }
                 line_rows.append(row)
                 new_lines.setdefault(order.number, []).append((row, product.revenue_account))
@@ -375,6 +374,36 @@ def _load_orders(
         line_rows, allocate_ids(session, schema.LINES, len(line_rows)), strict=True
     ):
         row["id"] = line_id
+    # New lines are invoiced through the aggregate, like every other balance change: each order
+    # with new lines takes them at balance zero and posts its SALE journal, which gives the
+    # lines the balances their rows are inserted with.
+    calendar = load_calendar(session)
+    subsystems = _existing(
+        session, schema.Subsystem, "code", {p.subsystem for p in products.values()}
+    )
+    journals = []
+    by_number = {o.number: o for o in orders}
+    for number, lines in new_lines.items():
+        order = by_number[number]
+        aggregate = Order(
+            id=lines[0][0]["order_id"],
+            number=number,
+            customer_id=order.customer,
+            currency=order.currency,
+            org_unit=order.org_unit,
+            credit_writeoff_account=org_units[order.org_unit].credit_writeoff_account,
+            lines=[],  # only the new lines: invoicing touches nothing else
+        )
+        invoiced = [
+            _new_line(row, products[row["product"]], subsystems, order.currency) for row, _ in lines
+        ]
+        journal = aggregate.invoice(
+            invoiced, posting_date=calendar.automated_date(order.date), order_date=order.date
+        )
+        for (row, _), invoiced_line in zip(lines, invoiced, strict=True):
+            row["balance_minor"] = invoiced_line.balance.minor
+        if journal is not None:
+            journals.append(journal)
     if order_rows:
         session.execute(insert(schema.OrderRow), order_rows)
     if line_rows:
@@ -383,54 +412,22 @@ def _load_orders(
         session.execute(
             update(schema.OrderLine).where(schema.OrderLine.id == line_id).values(shipped=shipped)
         )
-
-    calendar = load_calendar(session)
-    journals = []
-    by_number = {o.number: o for o in orders}
-    for number, lines in new_lines.items():
-        order = by_number[number]
-        journal = sale_journal(
-            order_id=lines[0][0]["order_id"],
-            currency=order.currency,
-            order_date=order.date,
-            posting_date=calendar.automated_date(order.date),
-            lines=[
-                (row["id"], row["ar_account"], revenue, row["amount_minor"])
-                for row, revenue in lines
-            ],
-        )
-        if journal is not None:
-            journals.append(journal)
     write_journals(session, journals)
     summary.sale_journals = len(journals)
 
 
-def sale_journal(
-    *,
-    order_id: int,
-    currency: str,
-    order_date: date,
-    posting_date: date,
-    lines: Sequence[tuple[int, str, str, int]],
-) -> Journal | None:
-    """The SALE journal invoicing these lines: Dr each line's AR account, Cr its revenue account.
-
-    Lines of zero amount post nothing; an order of only such lines has no SALE journal.
-    """
-    entries = []
-    for line_id, ar_account, revenue_account, amount_minor in lines:
-        if amount_minor == 0:
-            continue
-        amount = Money.from_minor(amount_minor, currency)
-        entries.append(debit(ar_account, amount, order_id, line_id))
-        entries.append(credit(revenue_account, amount, order_id, line_id))
-    if not entries:
-        return None
-    return Journal(
-        type=TxnType.SALE,
-        posting_date=posting_date,
-        entries=tuple(entries),
-        currency=currency,
-        order_id=order_id,
-        original_date=order_date if posting_date != order_date else None,
+def _new_line(row: dict[str, Any], product: Any, subsystems: dict[str, Any], currency: str) -> Line:
+    """The aggregate's view of a line about to be invoiced: its amount, balance zero."""
+    return Line(
+        id=row["id"],
+        line_no=row["line_no"],
+        product=row["product"],
+        priority=line_priority(subsystems[product.subsystem].priority, product.priority),
+        amount=Money.from_minor(row["amount_minor"], currency),
+        balance=Money.zero(currency),
+        ar_account=row["ar_account"],
+        revenue_account=product.revenue_account,
+        writeoff_account=product.writeoff_account,
+        inventoried=product.inventoried,
+        shipped=row["shipped"],
     )

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings
 from ledger.domain.errors import Conflict
 from ledger.domain.money import Money
+from ledger.domain.receipt import ReceiptStatus
 from ledger.intake.lockbox import (
     LockboxItem,
     LockboxProfile,
@@ -37,8 +36,8 @@ from ledger.intake.lockbox import (
 )
 from ledger.persistence.db import unit_of_work
 from ledger.persistence.files import NewFile
+from ledger.persistence.receipt_rules import file_summary_rows
 from ledger.persistence.receipts import lockbox_key
-from ledger.persistence.schema import JOURNALS, LOCKBOX_FILES, RECEIPTS
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 _CHUNK = 2000
@@ -174,40 +173,22 @@ def progress(settings: Settings, file_id: int) -> tuple[int, int]:
 
 
 def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
-    """Items, amounts, and where the money went, per currency: what `lockbox import` ends with."""
+    """Items, amounts, and where the money went, per currency: what `lockbox import` ends with.
+
+    Applied, unapplied and reversed are the receipts' split (SPEC section 10.3), summed per
+    currency; a receipt reversed since the import counts as reversed.
+    """
     with unit_of_work(settings.database_url) as session:
-        head = session.execute(select(LOCKBOX_FILES).where(LOCKBOX_FILES.c.id == file_id)).one()
-        statuses: dict[str, int] = dict(
-            session.execute(
-                select(RECEIPTS.c.status, func.count())
-                .where(RECEIPTS.c.lockbox_file_id == file_id)
-                .group_by(RECEIPTS.c.status)
-            ).all()
-        )
-        received = session.execute(
-            select(RECEIPTS.c.currency, func.sum(RECEIPTS.c.amount_minor))
-            .where(RECEIPTS.c.lockbox_file_id == file_id)
-            .group_by(RECEIPTS.c.currency)
-        ).all()
-        moved: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for currency, journal_type, total in session.execute(
-            select(RECEIPTS.c.currency, JOURNALS.c.type, func.sum(JOURNALS.c.amount_minor))
-            .join(JOURNALS, JOURNALS.c.receipt_id == RECEIPTS.c.id)
-            .where(
-                RECEIPTS.c.lockbox_file_id == file_id,
-                JOURNALS.c.type.in_(("RECEIPT", "UNAPPLIED", "TRANSFER")),
-            )
-            .group_by(RECEIPTS.c.currency, JOURNALS.c.type)
-        ):
-            moved[currency][journal_type] = int(total)
-    amounts = {}
-    for currency, total in received:
-        kinds = moved[currency]
-        amounts[currency] = {
-            "amount": str(Money.from_minor(int(total), currency)),
-            "applied": str(Money.from_minor(kinds["RECEIPT"] + kinds["TRANSFER"], currency)),
-            "unapplied": str(Money.from_minor(kinds["UNAPPLIED"] - kinds["TRANSFER"], currency)),
+        head, statuses, received, splits = file_summary_rows(session, file_id)
+    amounts = {
+        currency: {
+            "amount": str(Money.from_minor(total, currency)),
+            "applied": str(Money.from_minor(splits[currency].applied, currency)),
+            "unapplied": str(Money.from_minor(splits[currency].unapplied, currency)),
+            "reversed": str(Money.from_minor(splits[currency].reversed, currency)),
         }
+        for currency, total in received.items()
+    }
     return {
         "id": file_id,
         "name": head.name,
@@ -215,9 +196,10 @@ def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
         "sha256": head.sha256,
         "bank_file_id": head.bank_file_id,
         "items": head.items,
-        "applied_items": statuses.get("applied", 0),
-        "unapplied_items": statuses.get("unapplied", 0) + statuses.get("unidentified", 0),
-        "refused_items": statuses.get("failed", 0),
-        "pending_items": statuses.get("queued", 0),
+        "applied_items": statuses.get(ReceiptStatus.APPLIED, 0),
+        "unapplied_items": statuses.get(ReceiptStatus.UNAPPLIED, 0)
+        + statuses.get(ReceiptStatus.UNIDENTIFIED, 0),
+        "refused_items": statuses.get(ReceiptStatus.FAILED, 0),
+        "pending_items": statuses.get(ReceiptStatus.QUEUED, 0),
         "amounts": amounts,
     }

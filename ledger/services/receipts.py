@@ -16,26 +16,18 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from ledger.domain.calendar import Calendar
 from ledger.domain.errors import (
     AmountNotPositive,
-    ApplyExceedsUnapplied,
     CurrencyMismatch,
     IdempotencyConflict,
     InactiveAccount,
     InputRefused,
     InvalidInput,
-    NoOrgUnit,
-    NothingUnapplied,
-    ReceiptAlreadyReversed,
-    ReceiptNotProcessed,
     UnknownAccount,
     UnknownCustomer,
     UnknownOrder,
@@ -43,13 +35,14 @@ from ledger.domain.errors import (
     UnknownReceipt,
     UnknownWriteOff,
 )
-from ledger.domain.journal import Journal, TxnType, credit, debit
+from ledger.domain.journal import Journal
 from ledger.domain.money import Money
-from ledger.domain.order import Order, Reason
+from ledger.domain.order import Reason
+from ledger.domain.receipt import Receipt, ReceiptStatus, choose_org_unit
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.inputs import LoadFile
-from ledger.persistence import schema
-from ledger.persistence.db import among_param, get_engine, unit_of_work
+from ledger.persistence import receipt_rules, schema
+from ledger.persistence.db import unit_of_work
 from ledger.persistence.receipts import StoredIntake, record_automated
 from ledger.persistence.repository import (
     bulk_update,
@@ -59,7 +52,7 @@ from ledger.persistence.repository import (
     order_ids_by_number,
     write_journals,
 )
-from ledger.persistence.schema import INTAKE_EVENTS, JOURNALS, ORG_UNITS, RECEIPTS
+from ledger.persistence.schema import RECEIPTS
 from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.queries import views
 from ledger.services.load import LoadSummary, load
@@ -234,7 +227,7 @@ def receipt_view(settings: Settings, receipt_id: int) -> dict[str, Any]:
 def distribute_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
     """Distribute one persisted receipt (a batch of one) and return where its money went."""
     with unit_of_work(settings.database_url) as session:
-        if session.get(schema.Receipt, receipt_id) is None:
+        if not receipt_rules.receipt_exists(session, receipt_id):
             raise UnknownReceipt(receipt_id)
     distribute_receipts(settings, [receipt_id])
     with unit_of_work(settings.database_url) as session:
@@ -264,191 +257,50 @@ def distribute_receipts(
 
     Receipts no longer queued (a redelivered task, a sweep racing a worker) are skipped. The
     receipt rows are locked first, in id order; then every order they name, in id order, is
-    locked and loaded in one go; the rules run receipt by receipt on the loaded aggregates (a
-    second receipt on the same order sees the first one's effect); every journal is written in
-    bulk and the commit sealed once. A receipt the rules refuse (an operator receipt whose period
-    has closed, no org unit to book it to) is marked failed with its reason, for the exception
-    queue, without holding up the others.
+    locked and loaded in one go; the rules (:meth:`Receipt.distribute`) run receipt by receipt
+    on the loaded aggregates (a second receipt on the same order sees the first one's effect);
+    every journal is written in bulk and the commit sealed once. A receipt the rules refuse (an
+    operator receipt whose period has closed, no org unit to book it to) is marked failed with
+    its reason, for the exception queue, without holding up the others.
     """
-    requested_receipts, queued_receipts, org_units, events_on = _distribution_statements(
-        get_engine(settings.database_url).dialect.name == "postgresql"
-    )
     with unit_of_work(settings.database_url) as session:
-        receipts = list(session.execute(requested_receipts, {"ids": sorted(set(receipt_ids))}))
-        if top_up > 0:
-            # SKIP LOCKED: never wait for receipts another batch is distributing; whatever it
-            # holds it will finish. Only the requested receipts are waited for, so every wait on
-            # a receipt still happens before any order is locked.
-            receipts += session.execute(
-                queued_receipts, {"ids": [r.id for r in receipts], "limit": top_up}
-            ).all()
-            receipts.sort(key=lambda r: r.id)
-        if not receipts:
+        rows = receipt_rules.lock_queued_receipts(session, receipt_ids, top_up)
+        if not rows:
             return BatchResult(0, {}, ())
-        requested = {r.id: json.loads(r.request)["orders"] for r in receipts}
+        receipts = [receipt_rules.receipt_of(row) for row in rows]
         orders = load_orders_by_number(
-            session,
-            {a["order"] for allocations in requested.values() for a in allocations},
-            lock=True,
+            session, {number for r in receipts for number, _ in r.requested}, lock=True
         )
         calendar = load_calendar(session)
-        units = {unit.code: unit for unit in session.execute(org_units)}
+        units = receipt_rules.org_units(session)
+        default_unit = settings.default_org_unit
         journals: list[Journal] = []
         updates: list[dict[str, Any]] = []
         now = datetime.now(UTC)
         for receipt in receipts:
             try:
-                made, update_values = _distribute_one(
-                    settings, receipt, requested[receipt.id], orders, calendar, units
-                )
+                journals.extend(receipt.distribute(orders, units, default_unit, calendar))
             except InputRefused as exc:
-                made, update_values = [], {"status": "failed", "status_reason": exc.message}
-            journals.extend(made)
-            updates.append(
-                {
-                    "id": receipt.id,
-                    "customer_id": receipt.customer_id,
-                    "org_unit": receipt.org_unit,
-                    "status_reason": None,
-                    "processed_at": now,
-                    **update_values,
-                }
-            )
+                receipt.fail(exc.message)
+            updates.append(receipt_rules.receipt_status_row(receipt, now))
         write_journals(session, journals, orders.values())
         bulk_update(session, RECEIPTS, updates)
-        references = sorted({r.reference for r in receipts if r.reference is not None})
         # Read here, not after the commit in a transaction of its own: a refund or dispute locks
         # its payment's receipt row before deciding to wait, and these rows are locked until the
         # commit, so every event that decided to wait on them has committed by now.
-        waiting = (
-            [int(i) for i in session.execute(events_on, {"references": references}).scalars()]
-            if references
-            else []
+        waiting = receipt_rules.events_waiting_on(
+            session, sorted({r.reference for r in rows if r.reference is not None})
         )
         session.commit()
     statuses: dict[str, int] = {}
-    for values in updates:
-        statuses[values["status"]] = statuses.get(values["status"], 0) + 1
+    for receipt in receipts:
+        statuses[receipt.status.value] = statuses.get(receipt.status.value, 0) + 1
     return BatchResult(len(receipts), statuses, tuple(waiting))
-
-
-@cache
-def _distribution_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
-    """``distribute_receipts``' own statements, built once per process: on the webhook's path a
-    batch holds a few receipts, and building and fingerprinting statements cost more than
-    running them. The requested receipts, locked; other queued receipts no one holds (the
-    top-up); the org units; the refunds and disputes waiting on named payments."""
-    requested = (
-        select(RECEIPTS)
-        .where(among_param(RECEIPTS.c.id, "ids", postgres=postgres), RECEIPTS.c.status == "queued")
-        .order_by(RECEIPTS.c.id)
-        .with_for_update()
-    )
-    queued = (
-        select(RECEIPTS)
-        .where(
-            RECEIPTS.c.status == "queued",
-            ~among_param(RECEIPTS.c.id, "ids", postgres=postgres),
-        )
-        .order_by(RECEIPTS.c.id)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True)
-    )
-    waiting = (
-        select(INTAKE_EVENTS.c.id)
-        .where(
-            INTAKE_EVENTS.c.status.in_(("queued", "waiting")),
-            among_param(INTAKE_EVENTS.c.reference, "references", postgres=postgres),
-        )
-        .order_by(INTAKE_EVENTS.c.id)
-    )
-    return requested, queued, select(ORG_UNITS), waiting
-
-
-def _distribute_one(
-    settings: Settings,
-    receipt: Any,
-    requested: list[dict[str, Any]],
-    orders: dict[str, Order],
-    calendar: Calendar,
-    units: dict[str, Any],
-) -> tuple[list[Journal], dict[str, Any]]:
-    """The journals one receipt posts on the (locked, loaded) orders, and its new status.
-
-    Everything that can refuse the receipt is checked before the first order is touched, so a
-    refusal leaves the aggregates as they were for the rest of the batch.
-    """
-    currency = receipt.currency
-    amount = Money.from_minor(receipt.amount_minor, currency)
-    allocations = [(a["order"], Money.from_minor(a["amount_minor"], currency)) for a in requested]
-    posting_date = (
-        calendar.automated_date(receipt.received_date)
-        if receipt.automated
-        else calendar.operator_date(receipt.received_date)
-    )
-    original_date = receipt.received_date if posting_date != receipt.received_date else None
-    first_order = next((orders[n] for n, _ in allocations if n in orders), None)
-    unit = (
-        units[first_order.org_unit]
-        if first_order is not None
-        else _default_org_unit(units, settings, receipt.org_unit)
-    )
-    customer = receipt.customer_id or (first_order.customer_id if first_order else None)
-
-    journals: list[Journal] = []
-    reasons: list[str] = []
-    remaining = amount
-    for number, share in allocations:
-        order = orders.get(number)
-        if order is None:
-            reasons.append(f"order {number} not found")
-            continue
-        if order.currency != currency:
-            reasons.append(f"order {number} is in {order.currency}, the receipt in {currency}")
-            continue
-        distribution = order.distribute(
-            share,
-            debit_account=unit.cash_account,
-            posting_date=posting_date,
-            receipt_id=receipt.id,
-            original_date=original_date,
-        )
-        journals.extend(distribution.journals)
-        remaining -= share
-    if remaining.is_positive:
-        journals.append(
-            Journal(
-                type=TxnType.UNAPPLIED,
-                posting_date=posting_date,
-                entries=(
-                    debit(unit.cash_account, remaining),
-                    credit(unit.unapplied_account, remaining),
-                ),
-                currency=currency,
-                receipt_id=receipt.id,
-                original_date=original_date,
-            )
-        )
-    status = "applied" if remaining.is_zero else ("unapplied" if customer else "unidentified")
-    reason = "; ".join(filter(None, [receipt.status_reason, *reasons])) or None
-    return journals, {
-        "status": status,
-        "status_reason": reason if status != "applied" else None,
-        "customer_id": customer,
-        "org_unit": unit.code,
-    }
 
 
 def _default_org_unit(units: dict[str, Any], settings: Settings, explicit: str | None) -> Any:
     """The org unit whose cash and unapplied accounts take a receipt no order claims."""
-    code = explicit or settings.default_org_unit
-    if code is not None:
-        if code not in units:
-            raise UnknownOrgUnit(code)
-        return units[code]
-    if len(units) == 1:
-        return next(iter(units.values()))
-    raise NoOrgUnit()
+    return choose_org_unit(units, explicit or settings.default_org_unit)
 
 
 def apply_receipt(
@@ -457,55 +309,40 @@ def apply_receipt(
     """Apply (part of) an unapplied receipt to an order: a TRANSFER from the unapplied-receipts
     account, distributed by the same rules as a payment."""
     with unit_of_work(settings.database_url) as session:
-        receipt = _locked_receipt(session, receipt_id)
+        receipt = receipt_rules.locked_receipt(session, receipt_id)
         share = None if amount is None else Money.parse(amount, receipt.currency)
         _apply_unapplied(session, receipt, order_number, share)
         session.commit()
         return views.receipt_view(session, receipt_id)
 
 
+def _unapplied(session: Session, receipt: Receipt) -> Money:
+    split = receipt_rules.receipt_splits(session, [receipt.id])[receipt.id]
+    return Money.from_minor(split.unapplied, receipt.currency)
+
+
 def _apply_unapplied(
-    session: Session, receipt: schema.Receipt, order_number: str, share: Money | None
-) -> Money:
+    session: Session, receipt: Receipt, order_number: str, share: Money | None
+) -> None:
     """Move ``share`` (default: all) of a locked receipt's unapplied money onto an order."""
-    if receipt.status == "reversed":
-        raise ReceiptAlreadyReversed(receipt.id)
-    if receipt.status in ("queued", "failed"):
-        raise ReceiptNotProcessed(receipt.id, receipt.status)
-    unapplied = Money.from_minor(
-        views.receipt_amounts(session, [receipt.id])[receipt.id].unapplied, receipt.currency
-    )
-    if unapplied.is_zero:
-        raise NothingUnapplied(receipt.id)
-    share = unapplied if share is None else share
-    if not share.is_positive:
-        raise AmountNotPositive("amount", share)
-    if share > unapplied:
-        raise ApplyExceedsUnapplied(receipt.id, share, unapplied)
+    unapplied = _unapplied(session, receipt)
+    receipt.check_apply(share, unapplied)
     ids = order_ids_by_number(session, [order_number])
     if order_number not in ids:
         raise UnknownOrder(order_number)
     order = load_orders(session, [ids[order_number]], lock=True)[ids[order_number]]
-    if order.currency != receipt.currency:
-        raise CurrencyMismatch(order.currency, receipt.currency, what="receipt")
     posting_date = load_calendar(session).operator_date(today())
     assert receipt.org_unit is not None  # set when the receipt was distributed
-    unit = session.get(schema.OrgUnit, receipt.org_unit)
-    assert unit is not None
-    distribution = order.distribute(
+    unit = receipt_rules.org_units(session)[receipt.org_unit]
+    journals = receipt.apply(
+        order,
         share,
-        debit_account=unit.unapplied_account,
+        unapplied,
+        unapplied_account=unit.unapplied_account,
         posting_date=posting_date,
-        receipt_id=receipt.id,
-        journal_type=TxnType.TRANSFER,
     )
-    write_journals(session, list(distribution.journals), [order])
-    left = unapplied - share
-    receipt.status = "applied" if left.is_zero else "unapplied"
-    receipt.status_reason = None if left.is_zero else receipt.status_reason
-    receipt.customer_id = receipt.customer_id or order.customer_id
-    session.flush()
-    return left
+    write_journals(session, journals, [order])
+    receipt_rules.save_receipt(session, receipt)
 
 
 def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
@@ -515,22 +352,22 @@ def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
     orders it originally asked for that can now be found (each up to the amount meant for it).
     """
     with unit_of_work(settings.database_url) as session:
-        receipt = _locked_receipt(session, receipt_id)
-        if receipt.status == "failed":
-            receipt.status, receipt.status_reason = "queued", None
-            session.flush()
+        receipt = receipt_rules.locked_receipt(session, receipt_id)
+        receipt.check_retry()
+        if receipt.status is ReceiptStatus.FAILED:
+            receipt.requeue()
+            receipt_rules.save_receipt(session, receipt)
             session.commit()
             return distribute_receipt(settings, receipt_id)
-        if receipt.status not in ("unapplied", "unidentified"):
-            raise InputRefused(
-                f"receipt {receipt_id} is {receipt.status}: nothing to retry", field="receipt"
-            )
-        wanted = json.loads(receipt.request)["orders"]
-        found = order_ids_by_number(session, [a["order"] for a in wanted])
-        applied_to = set(views.receipt_views(session, [receipt])[0]["orders"])
-        pending = [a for a in wanted if a["order"] in found and a["order"] not in applied_to]
+        found = order_ids_by_number(session, [number for number, _ in receipt.requested])
+        applied_to = receipt_rules.orders_applied_to(session, receipt_id)
+        pending = [
+            (number, want)
+            for number, want in receipt.requested
+            if number in found and number not in applied_to
+        ]
         if not pending:
-            missing = [a["order"] for a in wanted if a["order"] not in found]
+            missing = [number for number, _ in receipt.requested if number not in found]
             raise InputRefused(
                 f"receipt {receipt_id}: "
                 + (
@@ -540,14 +377,11 @@ def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
                 ),
                 field="receipt",
             )
-        for allocation in pending:
-            want = Money.from_minor(allocation["amount_minor"], receipt.currency)
-            unapplied = Money.from_minor(
-                views.receipt_amounts(session, [receipt_id])[receipt_id].unapplied, receipt.currency
-            )
+        for number, want in pending:
+            unapplied = _unapplied(session, receipt)
             if unapplied.is_zero:
                 break
-            _apply_unapplied(session, receipt, allocation["order"], want.min(unapplied))
+            _apply_unapplied(session, receipt, number, want.min(unapplied))
         session.commit()
         return views.receipt_view(session, receipt_id)
 
@@ -562,7 +396,7 @@ def reverse_receipt(
     if not reason:
         raise InvalidInput("a receipt reversal needs a reason", field="reason")
     with unit_of_work(settings.database_url) as session:
-        receipt = _locked_receipt(session, receipt_id)
+        receipt = receipt_rules.locked_receipt(session, receipt_id)
         calendar = load_calendar(session)
         posting_date = (
             calendar.automated_date(today()) if automated else calendar.operator_date(today())
@@ -573,58 +407,30 @@ def reverse_receipt(
 
 
 def reverse_locked_receipt(
-    session: Session, receipt: schema.Receipt, reason: str, posting_date: date
+    session: Session, receipt: Receipt, reason: str, posting_date: date
 ) -> list[Journal]:
-    """Mirror every journal a locked receipt caused, in the caller's transaction."""
-    if receipt.status == "reversed":
-        raise ReceiptAlreadyReversed(receipt.id)
-    if receipt.status in ("queued", "failed"):
-        raise ReceiptNotProcessed(receipt.id, receipt.status)
-    caused = session.execute(
-        select(JOURNALS.c.id, JOURNALS.c.order_id).where(
-            JOURNALS.c.receipt_id == receipt.id,
-            JOURNALS.c.type.in_(("RECEIPT", "UNAPPLIED", "TRANSFER", "WRITE_OFF_REVERSAL")),
-        )
-    ).all()
-    orders = load_orders(session, {row.order_id for row in caused if row.order_id}, lock=True)
+    """Mirror every journal a locked receipt caused (:meth:`Receipt.reverse`), in the caller's
+    transaction."""
+    receipt.check_reversible()
+    caused = receipt_rules.caused_journals(session, receipt.id)
+    orders = load_orders(session, {order_id for _, order_id in caused if order_id}, lock=True)
     write_offs = {
         write_off.id: write_off
         for order in orders.values()
         for line in order.lines
         for write_off in line.write_offs
     }
-    stored = views.stored_journals(session, [row.id for row in caused], write_offs)
-    mirrors: list[Journal] = []
-    for journal in sorted(stored, key=lambda j: j.id or 0, reverse=True):
-        order = orders.get(journal.order_id) if journal.order_id is not None else None
-        mirror = journal.mirror(posting_date=posting_date, receipt_id=receipt.id, memo=reason)
-        if order is not None:
-            order.post(mirror)
-        mirrors.append(mirror)
+    stored = views.stored_journals(session, [journal_id for journal_id, _ in caused], write_offs)
+    mirrors = receipt.reverse(stored, orders, reason, posting_date)
     write_journals(session, mirrors, orders.values())
-    session.execute(
-        update(RECEIPTS)
-        .where(RECEIPTS.c.id == receipt.id)
-        .values(status="reversed", status_reason=reason)
-    )
+    receipt_rules.save_receipt(session, receipt)
     return mirrors
 
 
 def order_currency(settings: Settings, number: str) -> str | None:
     """The currency of an order, or None when there is no such order."""
     with unit_of_work(settings.database_url) as session:
-        return session.execute(
-            select(schema.OrderRow.currency).where(schema.OrderRow.number == number)
-        ).scalar_one_or_none()
-
-
-def _locked_receipt(session: Session, receipt_id: int) -> schema.Receipt:
-    receipt = session.execute(
-        select(schema.Receipt).where(schema.Receipt.id == receipt_id).with_for_update()
-    ).scalar_one_or_none()
-    if receipt is None:
-        raise UnknownReceipt(receipt_id)
-    return receipt
+        return receipt_rules.order_currency(session, number)
 
 
 # --- write-offs --------------------------------------------------------------------------------
@@ -710,9 +516,7 @@ def reverse_write_off(
 ) -> dict[str, Any]:
     """An operator's full or partial reversal of a write-off, up to its unreversed amount."""
     with unit_of_work(settings.database_url) as session:
-        order_id = session.execute(
-            select(schema.WriteOff.order_id).where(schema.WriteOff.id == write_off_id)
-        ).scalar_one_or_none()
+        order_id = receipt_rules.write_off_order_id(session, write_off_id)
         if order_id is None:
             raise UnknownWriteOff(write_off_id)
         day = load_calendar(session).operator_date(posting_date or today())

@@ -86,6 +86,7 @@ def test_the_csv_format_imports_too(cli: Cli, tmp_path: Path):
         "amount": "112.34",
         "applied": "90.00",
         "unapplied": "22.34",
+        "reversed": "0.00",
     }
 
 

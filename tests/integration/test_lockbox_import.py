@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from ledger.domain.money import Money
 from ledger.persistence.db import unit_of_work
 from ledger.persistence.schema import RECEIPTS
 from ledger.services.lockbox import DuplicateLockboxFile, file_summary, import_lockbox
+from ledger.services.receipts import reverse_receipt
 from tasks import dispatch
 from tests.support.paths import ROOT
 
@@ -55,3 +57,25 @@ def test_the_file_read_is_the_file_validated(loaded, tmp_path):
 
     imported = import_lockbox(loaded, original, chunk_size=1, on_received=tamper)
     assert imported.received == 5
+
+
+def test_the_file_summary_counts_a_reversed_receipt_as_reversed(loaded):
+    imported = import_lockbox(
+        loaded, SAMPLE_LOCKBOX, on_received=lambda ids: dispatch.distribute(loaded, ids)
+    )
+    before = file_summary(loaded, imported.file_id)
+    with unit_of_work(loaded.database_url) as session:
+        first = session.execute(
+            select(RECEIPTS.c.id, RECEIPTS.c.currency, RECEIPTS.c.amount_minor)
+            .where(RECEIPTS.c.lockbox_file_id == imported.file_id)
+            .order_by(RECEIPTS.c.id)
+            .limit(1)
+        ).one()
+    reverse_receipt(loaded, first.id, "returned check")
+    after = file_summary(loaded, imported.file_id)["amounts"][first.currency]
+    was = before["amounts"][first.currency]
+    assert was["reversed"] == str(Money.from_minor(0, first.currency))
+    assert after["reversed"] == str(Money.from_minor(first.amount_minor, first.currency))
+    assert after["amount"] == was["amount"]
+    parts = [Money.parse(after[k], first.currency) for k in ("applied", "unapplied", "reversed")]
+    assert sum(parts, Money.zero(first.currency)) == Money.parse(after["amount"], first.currency)

@@ -269,7 +269,7 @@ def ledger_state(url: str) -> tuple[object, ...]:
     are distributed in the other order, an overpayment may reverse the same write-offs in a
     different number of journals — same amounts, same balances.
     """
-    from ledger.persistence.repository import write_offs_with_reversed
+    from ledger.persistence.repository import reversed_of, write_offs_with_reversed
 
     with unit_of_work(url) as session:
         balances = line_balances(session)
@@ -289,7 +289,7 @@ def ledger_state(url: str) -> tuple[object, ...]:
             ).all()
         )
         reversed_ = tuple(
-            (int(row.id), int(row.reversed_minor))
+            (int(row.id), reversed_of(row))
             for row in session.execute(
                 write_offs_with_reversed().order_by(schema.WRITE_OFFS.c.id)
             ).all()
