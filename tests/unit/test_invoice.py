@@ -6,7 +6,7 @@ import pytest
 
 from ledger.domain.journal import Side, TxnType
 from ledger.domain.money import Money
-from tests.factories import DAY, line, order, usd
+from tests.support.factories import DAY, line, order, usd
 
 
 def test_invoice_posts_the_sale_and_sets_the_new_lines_balances():

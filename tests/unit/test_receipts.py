@@ -35,7 +35,7 @@ from ledger.domain.receipt import (
     choose_org_unit,
     settle,
 )
-from tests.factories import DAY, usd
+from tests.support.factories import DAY, usd
 
 
 @dataclass(frozen=True)
