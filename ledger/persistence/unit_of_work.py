@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from ledger.persistence.db import get_engine
 from ledger.persistence.events import EventRepository
 from ledger.persistence.files import FileRepository
+from ledger.persistence.journals import JournalRepository
 from ledger.persistence.messages import MessageRepository
+from ledger.persistence.orders import OrderRepository
 from ledger.persistence.outbox import OutboxRepository
 from ledger.persistence.receipts import ReceiptRepository
 from ledger.persistence.reference import ReferenceRepository
@@ -67,6 +69,14 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Undo everything since the last commit; the unit of work stays usable."""
         self.session.rollback()
+
+    @cached_property
+    def orders(self) -> OrderRepository:
+        return OrderRepository(self.session)
+
+    @cached_property
+    def journals(self) -> JournalRepository:
+        return JournalRepository(self.session)
 
     @cached_property
     def receipts(self) -> ReceiptRepository:
