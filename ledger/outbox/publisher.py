@@ -1,7 +1,7 @@
 """The GL outbox publisher (SPEC section 8): journals to the general ledger, in commit order.
 
 Journals are written in the same transaction as the subledger change; each posting transaction is
-one ledger commit, numbered in commit order (see ``repository.seal_commit``). The publisher holds
+one ledger commit, numbered in commit order (see ``ledger.persistence.journals.seal_commit``). The publisher holds
 the cursor row's lock, reads the commits after the cursor in sequence order, hands their journals
 — exactly the objects ``gl journals --json`` prints — to the sink, and only then moves the cursor.
 A sink that fails raises before the cursor moves: the same journals go again next time, in the

@@ -43,6 +43,9 @@ from ledger.persistence.schema import (
     WRITE_OFFS,
 )
 
+# Keys per SELECT … IN: far below every database's limit on parameters.
+_CHUNK = 5000
+
 # --- reads -------------------------------------------------------------------------------------
 
 
@@ -392,6 +395,3 @@ class OrderRepository:
                 .values(shipped=shipped)
             )
 
-
-# Keys per SELECT … IN: far below every database's limit on parameters.
-_CHUNK = 5000

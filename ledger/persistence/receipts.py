@@ -5,6 +5,11 @@ customer and org unit, inserts and yields to any earlier intake; :func:`record_a
 alone on a plain connection, the webhook's path. An operator receipt, validated by the service
 first, is a plain insert that yields on the same unique keys. Lockbox checks are inserted in bulk
 with ids reserved up front.
+
+The receipt rules' SQL lives here too: receipts read as :class:`ledger.domain.receipt.Receipt`
+aggregates (locked, in id order, with the distribution's statements built once), their status
+written back, the journals a receipt caused, and the per-type journal totals from which
+:class:`ledger.domain.receipt.ReceiptSplit` derives applied / unapplied / reversed.
 """
 
 from __future__ import annotations

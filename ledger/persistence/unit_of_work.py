@@ -6,8 +6,9 @@ repositories are the only code that writes SQL, and the only code that knows whi
 talks to: a service never sees a dialect branch.
 
 A function that runs inside a transaction its caller owns (``intake_receipt`` inside event
-processing, ``load`` inside ``load_file``) joins it with :meth:`UnitOfWork.joining`: the same
-repositories over the caller's session, which the caller commits or rolls back.
+processing, ``load`` inside ``load_file``) takes the caller's unit of work, which the caller
+commits or rolls back. :meth:`UnitOfWork.joining` gives the same repositories over a session
+opened elsewhere (a test's, a benchmark's).
 """
 
 from __future__ import annotations
