@@ -394,4 +394,3 @@ class OrderRepository:
                 .where(schema.OrderLine.id == line_id)
                 .values(shipped=shipped)
             )
-
