@@ -24,9 +24,9 @@ from config.settings import Settings
 from ledger.domain.money import Money
 from ledger.domain.order import Reason
 from ledger.intake.inputs import LoadFile, OrderIn, validate_load_file
-from ledger.persistence.db import dispose_engines, unit_of_work
+from ledger.persistence.db import dispose_engines
 from ledger.persistence.migrate import upgrade
-from ledger.persistence.repository import load_orders, order_ids_by_number, write_journals
+from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.services.load import load
 
 # The process helpers are the test suite's: its pipeline tests start workers the same way.
@@ -251,9 +251,9 @@ def generate_orders(env: Environment, count: int, *, start: int = 0, chunk: int 
     """Load ``count`` orders of three lines (mixed priorities) with their SALE journals, then write
     off part of some lines — standard and advanced adjustments — in bulk."""
     settings = env.settings
-    with unit_of_work(settings.database_url) as session:
-        load(session, validate_load_file(__import__("json").dumps(REFERENCE)))
-        session.commit()
+    with UnitOfWork(settings.database_url) as uow:
+        load(uow, validate_load_file(__import__("json").dumps(REFERENCE)))
+        uow.commit()
     for first in range(start, start + count, chunk):
         numbers = range(first, min(first + chunk, start + count))
         data = LoadFile(
@@ -277,16 +277,16 @@ def generate_orders(env: Environment, count: int, *, start: int = 0, chunk: int 
                 for i in numbers
             ]
         )
-        with unit_of_work(settings.database_url) as session:
-            load(session, data)
-            _write_offs(session, [f"B-{i}" for i in numbers if i % 5 == 0])
-            session.commit()
+        with UnitOfWork(settings.database_url) as uow:
+            load(uow, data)
+            _write_offs(uow, [f"B-{i}" for i in numbers if i % 5 == 0])
+            uow.commit()
 
 
-def _write_offs(session, numbers: list[str]) -> None:
+def _write_offs(uow: UnitOfWork, numbers: list[str]) -> None:
     """Every fifth order: a standard write-off on line 2 and an advanced one on line 3."""
-    ids = order_ids_by_number(session, numbers)
-    orders = load_orders(session, ids.values(), lock=True)
+    ids = uow.orders.ids_by_number(numbers)
+    orders = uow.orders.load(ids.values(), lock=True)
     journals = []
     for order in orders.values():
         for line_no, advanced in ((2, False), (3, True)):
@@ -297,4 +297,4 @@ def _write_offs(session, numbers: list[str]) -> None:
                     line_no, share, Reason.BAD_DEBT, posting_date=DAY, advanced=advanced
                 )[1]
             )
-    write_journals(session, journals, orders.values())
+    uow.journals.write(journals, orders.values())

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from ledger.domain.order import WriteOff
 
 
+# The kinds of GL account (the schema's check constraint and the load file's validation).
+ACCOUNT_TYPES = ("asset", "liability", "equity", "revenue", "expense")
+
+
 class TxnType(StrEnum):
     """Subledger transaction types; the value is what journals carry as ``type``."""
 

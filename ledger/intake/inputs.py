@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from ledger.domain.errors import ArledgerError, InvalidInput
+from ledger.domain.journal import ACCOUNT_TYPES
 from ledger.domain.money import currency_decimals, parse_decimal
-from ledger.persistence.schema import ACCOUNT_TYPES
 
 
 def _decimal_string(value: object) -> str:

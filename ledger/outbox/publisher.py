@@ -1,7 +1,7 @@
 """The GL outbox publisher (SPEC section 8): journals to the general ledger, in commit order.
 
 Journals are written in the same transaction as the subledger change; each posting transaction is
-one ledger commit, numbered in commit order (see ``repository.seal_commit``). The publisher holds
+one ledger commit, numbered in commit order (see ``ledger.persistence.journals.seal_commit``). The publisher holds
 the cursor row's lock, reads the commits after the cursor in sequence order, hands their journals
 — exactly the objects ``gl journals --json`` prints — to the sink, and only then moves the cursor.
 A sink that fails raises before the cursor moves: the same journals go again next time, in the
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from config.settings import Settings
+from ledger.persistence.outbox import Pending
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 STREAM = "arledger:gl"
@@ -130,6 +131,15 @@ def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits
             return published
 
 
+def pending_after(uow: UnitOfWork, cursor: int, max_commits: int) -> Pending:
+    """The journals of up to ``max_commits`` commits after ``cursor``, as ``gl journals --json``
+    prints them. Read by the read model, which persistence must not import (it sits above it)."""
+    # Imported here: the read models are slow to import, and only a publisher needs them.
+    from ledger.queries.views import journals_after  # noqa: PLC0415
+
+    return Pending(*journals_after(uow.session, cursor, max_commits))
+
+
 def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int, int] | None:
     """One round: (commits, journals) delivered, or None when another publisher kept the
     cursor's lock longer than ``LOCK_WAIT_MS``."""
@@ -141,7 +151,7 @@ def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int
         cursor = uow.outbox.lock_cursor()
         if cursor is None:
             return None
-        pending = uow.outbox.pending(cursor, max_commits)
+        pending = pending_after(uow, cursor, max_commits)
         if pending.last_seq is None:
             return 0, 0
         sink.publish(pending.journals)

@@ -138,6 +138,11 @@ def unit_of_work(url: str) -> Iterator[Session]:
         session.close()
 
 
+def printable_url(url: str) -> str:
+    """A database URL with its password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def ping(url: str) -> bool:
     """True when the database answers a trivial query (the health endpoint)."""
     try:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.persistence.db import is_postgres
+from ledger.persistence.receipts import events_waiting_on
 from ledger.persistence.schema import INTAKE_EVENTS, IntakeEvent
 
 
@@ -95,3 +98,34 @@ class EventRepository:
     def locked(self, event_row: int) -> IntakeEvent | None:
         """An inbox event, locked for a status change (assigning its status writes it)."""
         return self._session.get(IntakeEvent, event_row, with_for_update=True)
+
+    def waiting_on(self, references: Sequence[str]) -> list[int]:
+        """The refunds and disputes, queued or waiting, that name these gateway payments."""
+        return events_waiting_on(self._session, references)
+
+    def lock_row(self, event_row: int) -> Any:
+        """An inbox event's row (``status``, ``status_reason``, ``payload``, …), locked until the
+        transaction ends; None when there is no such event."""
+        return self._session.execute(
+            select(INTAKE_EVENTS).where(INTAKE_EVENTS.c.id == event_row).with_for_update()
+        ).first()
+
+    def settle(
+        self,
+        event_row: int,
+        status: str,
+        reason: str | None,
+        receipt_id: int | None,
+        processed_at: datetime | None,
+    ) -> None:
+        """Record what processing an event did."""
+        self._session.execute(
+            update(INTAKE_EVENTS)
+            .where(INTAKE_EVENTS.c.id == event_row)
+            .values(
+                status=status,
+                status_reason=reason,
+                receipt_id=receipt_id,
+                processed_at=processed_at,
+            )
+        )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ledger.persistence.repository import allocate_ids
-from ledger.persistence.schema import LOCKBOX_FILES
+from ledger.domain.receipt import ReceiptSplit
+from ledger.persistence.bulk import allocate_ids
+from ledger.persistence.receipts import SPLIT_TYPES, split_columns
+from ledger.persistence.schema import LOCKBOX_FILES, RECEIPTS
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,14 @@ class NewFile:
     name: str
     format: str
     items: int
+
+
+class FileAlreadyRecorded(Exception):
+    """Another transaction recorded a file with the same content or bank file id first."""
+
+    def __init__(self, sha256: str) -> None:
+        super().__init__(f"lockbox file {sha256} is already recorded")
+        self.sha256 = sha256
 
 
 class FileRepository:
@@ -52,26 +65,34 @@ class FileRepository:
         return None if row is None else RecordedFile(int(row.id), row.name, bool(row.complete))
 
     def add(self, file: NewFile) -> int:
-        """Record a file, not yet complete; its id. Raises IntegrityError when the same content
-        or bank file id was recorded meanwhile."""
+        """Record a file, not yet complete; its id. Raises FileAlreadyRecorded when the same
+        content or bank file id was recorded meanwhile."""
         file_id = allocate_ids(self._session, LOCKBOX_FILES, 1)[0]
-        self._session.execute(
-            insert(LOCKBOX_FILES).values(
-                id=file_id,
-                sha256=file.sha256,
-                bank_file_id=file.bank_file_id,
-                name=file.name,
-                format=file.format,
-                items=file.items,
-                complete=False,
+        try:
+            self._session.execute(
+                insert(LOCKBOX_FILES).values(
+                    id=file_id,
+                    sha256=file.sha256,
+                    bank_file_id=file.bank_file_id,
+                    name=file.name,
+                    format=file.format,
+                    items=file.items,
+                    complete=False,
+                )
             )
-        )
+        except IntegrityError as exc:
+            raise FileAlreadyRecorded(file.sha256) from exc
         return file_id
 
     def mark_complete(self, file_id: int) -> None:
         self._session.execute(
             update(LOCKBOX_FILES).where(LOCKBOX_FILES.c.id == file_id).values(complete=True)
         )
+
+    def summary_rows(self, file_id: int) -> FileSummaryRows:
+        """What a file's summary is made of: its row, its receipts by status and currency, and
+        where their money went."""
+        return file_summary_rows(self._session, file_id)
 
     def item_count(self, file_id: int) -> int:
         """How many checks the file holds, as validated."""
@@ -80,3 +101,45 @@ class FileRepository:
                 select(LOCKBOX_FILES.c["items"]).where(LOCKBOX_FILES.c.id == file_id)
             ).scalar_one()
         )
+
+
+class FileSummaryRows(NamedTuple):
+    """What a lockbox file's summary is made of."""
+
+    head: Any
+    statuses: dict[str, int]  # receipts by status
+    received: dict[str, int]  # the receipts' amounts by currency
+    splits: dict[str, ReceiptSplit]  # where the money went, by currency
+
+
+def file_summary_rows(session: Session, file_id: int) -> FileSummaryRows:
+    head = session.execute(select(LOCKBOX_FILES).where(LOCKBOX_FILES.c.id == file_id)).one()
+    statuses = {
+        str(status): int(count)
+        for status, count in session.execute(
+            select(RECEIPTS.c.status, func.count())
+            .where(RECEIPTS.c.lockbox_file_id == file_id)
+            .group_by(RECEIPTS.c.status)
+        )
+    }
+    received = {
+        str(currency): int(total)
+        for currency, total in session.execute(
+            select(RECEIPTS.c.currency, func.sum(RECEIPTS.c.amount_minor))
+            .where(RECEIPTS.c.lockbox_file_id == file_id)
+            .group_by(RECEIPTS.c.currency)
+        )
+    }
+    journal, joined, total, undone_total = split_columns()
+    caused: dict[str, dict[str, int]] = defaultdict(dict)
+    undone: dict[str, dict[str, int]] = defaultdict(dict)
+    for currency, journal_type, amount, amount_undone in session.execute(
+        select(RECEIPTS.c.currency, journal.c.type, total, undone_total)
+        .select_from(joined.join(RECEIPTS, RECEIPTS.c.id == journal.c.receipt_id))
+        .where(RECEIPTS.c.lockbox_file_id == file_id, journal.c.type.in_(SPLIT_TYPES))
+        .group_by(RECEIPTS.c.currency, journal.c.type)
+    ):
+        caused[currency][journal_type] = int(amount)
+        undone[currency][journal_type] = int(amount_undone)
+    splits = {c: ReceiptSplit.from_totals(caused[c], undone[c]) for c in received}
+    return FileSummaryRows(head, statuses, received, splits)

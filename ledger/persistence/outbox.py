@@ -68,12 +68,6 @@ class OutboxRepository:
                 return None
             raise
 
-    def pending(self, cursor: int, max_commits: int) -> Pending:
-        # Imported here: the read models are slow to import, and only a publisher needs them.
-        from ledger.queries.views import journals_after  # noqa: PLC0415
-
-        return Pending(*journals_after(self._session, cursor, max_commits))
-
     def move_cursor(self, seq: int) -> None:
         self._session.execute(self._statements.move_cursor, {"seq": seq})
 

@@ -5,6 +5,11 @@ customer and org unit, inserts and yields to any earlier intake; :func:`record_a
 alone on a plain connection, the webhook's path. An operator receipt, validated by the service
 first, is a plain insert that yields on the same unique keys. Lockbox checks are inserted in bulk
 with ids reserved up front.
+
+The receipt rules' SQL lives here too: receipts read as :class:`ledger.domain.receipt.Receipt`
+aggregates (locked, in id order, with the distribution's statements built once), their status
+written back, the journals a receipt caused, and the per-type journal totals from which
+:class:`ledger.domain.receipt.ReceiptSplit` derives applied / unapplied / reversed.
 """
 
 from __future__ import annotations
@@ -14,16 +19,40 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import BigInteger, Boolean, Date, String, Text, bindparam, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from ledger.persistence.db import get_engine, is_postgres
-from ledger.persistence.repository import allocate_ids, bulk_insert
-from ledger.persistence.schema import RECEIPTS
+from ledger.domain.errors import UnknownReceipt
+from ledger.domain.journal import TxnType
+from ledger.domain.money import Money
+from ledger.domain.receipt import (
+    CAUSED_BY_RECEIPT,
+    EventStatus,
+    Receipt,
+    ReceiptSplit,
+    ReceiptStatus,
+)
+from ledger.persistence.bulk import allocate_ids, bulk_insert, bulk_update
+from ledger.persistence.db import among_param, get_engine, is_postgres
+from ledger.persistence.schema import INTAKE_EVENTS, JOURNALS, ORDERS, ORG_UNITS, RECEIPTS
 
 if TYPE_CHECKING:  # annotations only: the lockbox parsers are slow to import for a read command
     from ledger.intake.commands import ReceiptRequest
@@ -126,6 +155,13 @@ def record_automated(url: str, request: ReceiptRequest) -> int | None:
     """
     with get_engine(url).begin() as connection:
         return _insert_automated(connection, request)
+
+
+class LockedBatch(NamedTuple):
+    """The queued receipts a distribution locked, and the gateway payments they hold."""
+
+    receipts: list[Receipt]
+    payment_references: list[str]
 
 
 class ReceiptRepository:
@@ -238,6 +274,42 @@ class ReceiptRepository:
         bulk_insert(self._session, RECEIPTS, rows)
         return ids
 
+    def lock_queued(self, receipt_ids: Collection[int], top_up: int) -> LockedBatch:
+        """``lock_queued_receipts`` as aggregates, with the gateway payments they hold."""
+        rows = lock_queued_receipts(self._session, receipt_ids, top_up)
+        return LockedBatch(
+            [receipt_of(row) for row in rows],
+            sorted({row.reference for row in rows if row.reference is not None}),
+        )
+
+    def save_statuses(self, receipts: Sequence[Receipt], processed_at: datetime) -> None:
+        """Write back what a distribution decided for each receipt, in one statement."""
+        rows = [receipt_status_row(receipt, processed_at) for receipt in receipts]
+        bulk_update(self._session, RECEIPTS, rows)
+
+    def locked(self, receipt_id: int) -> Receipt:
+        """A receipt, its row locked until the transaction ends; raises UnknownReceipt."""
+        return locked_receipt(self._session, receipt_id)
+
+    def exists(self, receipt_id: int) -> bool:
+        return receipt_exists(self._session, receipt_id)
+
+    def save(self, receipt: Receipt) -> None:
+        """Write a receipt's status, reason, customer and org unit back."""
+        save_receipt(self._session, receipt)
+
+    def caused_journals(self, receipt_id: int) -> list[tuple[int, int | None]]:
+        """(journal id, order id) of every journal the receipt caused."""
+        return caused_journals(self._session, receipt_id)
+
+    def orders_applied_to(self, receipt_id: int) -> set[str]:
+        """The numbers of the orders a receipt's journals touched."""
+        return orders_applied_to(self._session, receipt_id)
+
+    def splits(self, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
+        """Each receipt's applied / unapplied / reversed split (SPEC section 10.3)."""
+        return receipt_splits(self._session, receipt_ids)
+
     def queued_in_file(self, file_id: int) -> int:
         """How many receipts of a lockbox file still wait for distribution (the status index)."""
         return int(
@@ -289,3 +361,208 @@ def _lockbox_row(
         "reference": None,
         "replaces_id": None,
     }
+
+
+# --- receipts as aggregates (the reads and writes of the receipt rules) ---------------------
+
+
+def receipt_of(row: Any) -> Receipt:
+    """The aggregate of a receipts row (a Core row or an ORM object: the same attributes)."""
+    currency = row.currency
+    request = json.loads(row.request)
+    return Receipt(
+        id=row.id,
+        amount=Money.from_minor(row.amount_minor, currency),
+        status=ReceiptStatus(row.status),
+        received_date=row.received_date,
+        automated=row.automated,
+        requested=tuple(
+            (a["order"], Money.from_minor(a["amount_minor"], currency)) for a in request["orders"]
+        ),
+        requested_customer=request.get("customer"),
+        customer_id=row.customer_id,
+        org_unit=row.org_unit,
+        status_reason=row.status_reason,
+    )
+
+
+class _DistributionStatements(NamedTuple):
+    requested: Any
+    queued: Any
+    org_units: Any
+    waiting: Any
+
+
+@cache
+def _distribution_statements(postgres: bool) -> _DistributionStatements:
+    """``distribute_receipts``' own statements, built once per process: on the webhook's path a
+    batch holds a few receipts, and building and fingerprinting statements cost more than
+    running them. The requested receipts, locked; other queued receipts no one holds (the
+    top-up); the org units; the refunds and disputes waiting on named payments."""
+    queued_status = ReceiptStatus.QUEUED.value
+    requested = (
+        select(RECEIPTS)
+        .where(
+            among_param(RECEIPTS.c.id, "ids", postgres=postgres),
+            RECEIPTS.c.status == queued_status,
+        )
+        .order_by(RECEIPTS.c.id)
+        .with_for_update()
+    )
+    queued = (
+        select(RECEIPTS)
+        .where(
+            RECEIPTS.c.status == queued_status,
+            ~among_param(RECEIPTS.c.id, "ids", postgres=postgres),
+        )
+        .order_by(RECEIPTS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    waiting = (
+        select(INTAKE_EVENTS.c.id)
+        .where(
+            INTAKE_EVENTS.c.status.in_((EventStatus.QUEUED.value, EventStatus.WAITING.value)),
+            among_param(INTAKE_EVENTS.c.reference, "references", postgres=postgres),
+        )
+        .order_by(INTAKE_EVENTS.c.id)
+    )
+    return _DistributionStatements(requested, queued, select(ORG_UNITS), waiting)
+
+
+def lock_queued_receipts(session: Session, receipt_ids: Collection[int], top_up: int) -> list[Any]:
+    """The rows of these receipts still queued, locked in id order; with ``top_up``, up to that
+    many other queued receipts too, oldest first, that no other transaction holds."""
+    statements = _distribution_statements(is_postgres(session))
+    receipts = list(session.execute(statements.requested, {"ids": sorted(set(receipt_ids))}))
+    if top_up > 0:
+        # SKIP LOCKED: never wait for receipts another batch is distributing; whatever it
+        # holds it will finish. Only the requested receipts are waited for, so every wait on
+        # a receipt still happens before any order is locked.
+        receipts += session.execute(
+            statements.queued, {"ids": [r.id for r in receipts], "limit": top_up}
+        ).all()
+        receipts.sort(key=lambda r: r.id)
+    return receipts
+
+
+def org_units(session: Session) -> dict[str, Any]:
+    """Every org unit by code (rows with ``code``, ``cash_account``, ``unapplied_account``)."""
+    statement = _distribution_statements(is_postgres(session)).org_units
+    return {unit.code: unit for unit in session.execute(statement)}
+
+
+def events_waiting_on(session: Session, references: Sequence[str]) -> list[int]:
+    """The refunds and disputes, queued or waiting, that name these gateway payments."""
+    if not references:
+        return []
+    statement = _distribution_statements(is_postgres(session)).waiting
+    return [int(i) for i in session.execute(statement, {"references": list(references)}).scalars()]
+
+
+def receipt_status_row(receipt: Receipt, processed_at: datetime) -> dict[str, Any]:
+    """The columns a distribution writes back for one receipt (``bulk_update``'s row)."""
+    return {
+        "id": receipt.id,
+        "customer_id": receipt.customer_id,
+        "org_unit": receipt.org_unit,
+        "status_reason": receipt.status_reason,
+        "processed_at": processed_at,
+        "status": receipt.status.value,
+    }
+
+
+def locked_receipt(session: Session, receipt_id: int) -> Receipt:
+    """A receipt, its row locked until the transaction ends."""
+    row = session.execute(
+        select(RECEIPTS).where(RECEIPTS.c.id == receipt_id).with_for_update()
+    ).first()
+    if row is None:
+        raise UnknownReceipt(receipt_id)
+    return receipt_of(row)
+
+
+def receipt_exists(session: Session, receipt_id: int) -> bool:
+    return (
+        session.execute(select(RECEIPTS.c.id).where(RECEIPTS.c.id == receipt_id)).first()
+        is not None
+    )
+
+
+def save_receipt(session: Session, receipt: Receipt) -> None:
+    """Write a receipt's status, reason, customer and org unit back."""
+    session.execute(
+        update(RECEIPTS)
+        .where(RECEIPTS.c.id == receipt.id)
+        .values(
+            status=receipt.status.value,
+            status_reason=receipt.status_reason,
+            customer_id=receipt.customer_id,
+            org_unit=receipt.org_unit,
+        )
+    )
+
+
+def caused_journals(session: Session, receipt_id: int) -> list[tuple[int, int | None]]:
+    """(journal id, order id) of every journal the receipt caused."""
+    rows = session.execute(
+        select(JOURNALS.c.id, JOURNALS.c.order_id).where(
+            JOURNALS.c.receipt_id == receipt_id,
+            JOURNALS.c.type.in_(sorted(t.value for t in CAUSED_BY_RECEIPT)),
+        )
+    ).all()
+    return [(row.id, row.order_id) for row in rows]
+
+
+def orders_applied_to(session: Session, receipt_id: int) -> set[str]:
+    """The numbers of the orders a receipt's journals touched."""
+    return set(
+        session.execute(
+            select(ORDERS.c.number)
+            .join(JOURNALS, JOURNALS.c.order_id == ORDERS.c.id)
+            .where(JOURNALS.c.receipt_id == receipt_id)
+        ).scalars()
+    )
+
+
+# --- the split of SPEC section 10.3 ------------------------------------------------------------
+
+_CHUNK = 2000
+SPLIT_TYPES = (TxnType.RECEIPT.value, TxnType.UNAPPLIED.value, TxnType.TRANSFER.value)
+
+
+def split_columns() -> tuple[Any, Any, Any, Any]:
+    """The journals (aliased ``j``) and, per row, the amount and the amount undone: a journal
+    is undone when a RECEIPT_REVERSAL of the same receipt mirrors it (the join goes through the
+    receipt-id index; a journal is mirrored at most once)."""
+    journal = aliased(JOURNALS, name="j")
+    mirror = aliased(JOURNALS, name="m")
+    joined = journal.outerjoin(
+        mirror,
+        and_(
+            mirror.c.receipt_id == journal.c.receipt_id,
+            mirror.c.reverses_id == journal.c.id,
+            mirror.c.type == TxnType.RECEIPT_REVERSAL.value,
+        ),
+    )
+    undone = func.sum(case((mirror.c.id.is_not(None), journal.c.amount_minor), else_=0))
+    return journal, joined, func.sum(journal.c.amount_minor), undone
+
+
+def receipt_splits(session: Session, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
+    """Each receipt's split, from the totals per journal type of what it caused."""
+    caused: dict[int, dict[str, int]] = {rid: {} for rid in receipt_ids}
+    undone: dict[int, dict[str, int]] = {rid: {} for rid in receipt_ids}
+    journal, joined, total, undone_total = split_columns()
+    for start in range(0, len(receipt_ids), _CHUNK):
+        chunk = list(receipt_ids[start : start + _CHUNK])
+        rows = session.execute(
+            select(journal.c.receipt_id, journal.c.type, total, undone_total)
+            .select_from(joined)
+            .where(journal.c.receipt_id.in_(chunk), journal.c.type.in_(SPLIT_TYPES))
+            .group_by(journal.c.receipt_id, journal.c.type)
+        )
+        for receipt_id, journal_type, amount, amount_undone in rows:
+            caused[receipt_id][journal_type] = int(amount)
+            undone[receipt_id][journal_type] = int(amount_undone)
+    return {rid: ReceiptSplit.from_totals(caused[rid], undone[rid]) for rid in receipt_ids}

@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger.domain.calendar import Calendar
+from ledger.domain.calendar import Calendar, Period
 from ledger.persistence import schema
 from ledger.persistence.db import among
-from ledger.persistence.repository import load_calendar
-from ledger.persistence.schema import CUSTOMERS, ORDERS
+from ledger.persistence.receipts import org_units as distribution_org_units
+from ledger.persistence.schema import CUSTOMERS, ORDERS, PERIODS
 
 # Keys per SELECT … IN: far below every database's limit on parameters.
 _CHUNK = 5000
@@ -120,6 +120,14 @@ class ReferenceRepository:
     def has_org_unit(self, code: str) -> bool:
         return self._session.get(schema.OrgUnit, code) is not None
 
+    def org_unit_accounts(self) -> dict[str, Any]:
+        """Every org unit by code, as distribution reads them (rows with ``code``,
+        ``cash_account``, ``unapplied_account``; one cached statement)."""
+        return distribution_org_units(self._session)
+
+    def account(self, code: str) -> schema.Account | None:
+        return self._session.get(schema.Account, code)
+
     def org_units(self) -> dict[str, schema.OrgUnit]:
         """Every org unit, by code."""
         return {unit.code: unit for unit in self._session.execute(select(schema.OrgUnit)).scalars()}
@@ -135,3 +143,12 @@ class ReferenceRepository:
                 )
             ).all()
         )
+
+
+def load_calendar(session: Session) -> Calendar:
+    periods = session.execute(_PERIODS).all()
+    return Calendar([Period(p.name, p.start_date, p.end_date, p.is_open) for p in periods])
+
+
+# Read on every posting: a plain select of the columns, built once, not an ORM query of entities.
+_PERIODS = select(PERIODS.c.name, PERIODS.c.start_date, PERIODS.c.end_date, PERIODS.c.is_open)

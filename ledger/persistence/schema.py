@@ -35,10 +35,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ledger.domain.journal import ACCOUNT_TYPES
+
 # SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
-ACCOUNT_TYPES = ("asset", "liability", "equity", "revenue", "expense")
 RECEIPT_STATUSES = ("queued", "applied", "unapplied", "unidentified", "reversed", "failed")
 WAITING = "status IN ('queued', 'unapplied', 'unidentified', 'failed')"
 

@@ -6,8 +6,9 @@ repositories are the only code that writes SQL, and the only code that knows whi
 talks to: a service never sees a dialect branch.
 
 A function that runs inside a transaction its caller owns (``intake_receipt`` inside event
-processing, ``load`` inside ``load_file``) joins it with :meth:`UnitOfWork.joining`: the same
-repositories over the caller's session, which the caller commits or rolls back.
+processing, ``load`` inside ``load_file``) takes the caller's unit of work, which the caller
+commits or rolls back. :meth:`UnitOfWork.joining` gives the same repositories over a session
+opened elsewhere (a test's, a benchmark's).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy.orm import Session
 from ledger.persistence.db import get_engine
 from ledger.persistence.events import EventRepository
 from ledger.persistence.files import FileRepository
+from ledger.persistence.journals import JournalRepository
 from ledger.persistence.messages import MessageRepository
+from ledger.persistence.orders import OrderRepository
 from ledger.persistence.outbox import OutboxRepository
 from ledger.persistence.receipts import ReceiptRepository
 from ledger.persistence.reference import ReferenceRepository
@@ -67,6 +70,14 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Undo everything since the last commit; the unit of work stays usable."""
         self.session.rollback()
+
+    @cached_property
+    def orders(self) -> OrderRepository:
+        return OrderRepository(self.session)
+
+    @cached_property
+    def journals(self) -> JournalRepository:
+        return JournalRepository(self.session)
 
     @cached_property
     def receipts(self) -> ReceiptRepository:

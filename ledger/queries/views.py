@@ -23,8 +23,8 @@ from ledger.domain.order import Order, WriteOff, line_priority
 from ledger.domain.receipt import EventStatus, ReceiptSplit, ReceiptStatus
 from ledger.persistence import schema
 from ledger.persistence.db import among_param, is_postgres
-from ledger.persistence.receipt_rules import receipt_splits
-from ledger.persistence.repository import reversed_of, write_offs_with_reversed
+from ledger.persistence.orders import reversed_of, write_offs_with_reversed
+from ledger.persistence.receipts import receipt_splits
 from ledger.persistence.schema import (
     COMMITS,
     JOURNAL_LINES,

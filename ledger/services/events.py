@@ -16,19 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from config.settings import Settings
 from ledger.domain.errors import IdempotencyConflict, InputRefused
 from ledger.domain.receipt import EventStatus, Receipt, settle
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent, receipt_request
-from ledger.persistence import receipt_rules
-from ledger.persistence.db import unit_of_work
 from ledger.persistence.events import NewEvent
-from ledger.persistence.repository import load_calendar
-from ledger.persistence.schema import INTAKE_EVENTS
 from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.services.receipts import intake_receipt, reverse_locked_receipt, submit_automated
 
@@ -94,10 +87,10 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
         return EventIntake(existing.receipt_id, existing.status, False, existing.id)
 
 
-def current_receipt_id(session: Session, reference: str) -> int | None:
+def current_receipt_id(uow: UnitOfWork, reference: str) -> int | None:
     """The receipt that now holds a gateway payment's money: the payment's own receipt, or the
     newest receipt of the rest after partial refunds."""
-    return UnitOfWork.joining(session).receipts.holding_payment(reference)
+    return uow.receipts.holding_payment(reference)
 
 
 # --- processing refunds and disputes -----------------------------------------------------------
@@ -119,45 +112,38 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
     received or distributed yet; fails (for the exception queue) when it asks for more than the
     payment still holds.
     """
-    with unit_of_work(settings.database_url) as session:
-        row = session.execute(
-            select(INTAKE_EVENTS).where(INTAKE_EVENTS.c.id == event_row).with_for_update()
-        ).first()
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.events.lock_row(event_row)
         if row is None:
             raise InputRefused(f"unknown event {event_row}", field="event")
         if row.status in (EventStatus.DONE, EventStatus.FAILED):
             return EventOutcome(row.status, row.status_reason, None)
         event = GatewayEvent.model_validate_json(row.payload)
-        receipt_id = current_receipt_id(session, event.reference)
-        receipt = (
-            receipt_rules.locked_receipt(session, receipt_id) if receipt_id is not None else None
+        receipt_id = current_receipt_id(uow, event.reference)
+        receipt = uow.receipts.locked(receipt_id) if receipt_id is not None else None
+        outcome = _settle(uow, settings, event, receipt)
+        uow.events.settle(
+            event_row,
+            outcome.status,
+            outcome.reason,
+            receipt.id if receipt is not None else None,
+            datetime.now(UTC) if outcome.status != EventStatus.WAITING else None,
         )
-        outcome = _settle(session, settings, event, receipt)
-        session.execute(
-            update(INTAKE_EVENTS)
-            .where(INTAKE_EVENTS.c.id == event_row)
-            .values(
-                status=outcome.status,
-                status_reason=outcome.reason,
-                receipt_id=receipt.id if receipt is not None else None,
-                processed_at=datetime.now(UTC) if outcome.status != EventStatus.WAITING else None,
-            )
-        )
-        session.commit()
+        uow.commit()
         return outcome
 
 
 def _settle(
-    session: Session, settings: Settings, event: GatewayEvent, receipt: Receipt | None
+    uow: UnitOfWork, settings: Settings, event: GatewayEvent, receipt: Receipt | None
 ) -> EventOutcome:
     """Carry out what :func:`ledger.domain.receipt.settle` decides for this event."""
     settlement = settle(receipt, event.type, event.event_id, event.reference, event.money)
     if not settlement.reverse:
         return EventOutcome(settlement.status.value, settlement.reason, None)
     assert receipt is not None and settlement.reversal_reason is not None
-    calendar = load_calendar(session)
+    calendar = uow.reference.calendar()
     day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
-    reverse_locked_receipt(session, receipt, settlement.reversal_reason, day)
+    reverse_locked_receipt(uow, receipt, settlement.reversal_reason, day)
     rest = settlement.rest
     if rest is None:
         return EventOutcome(settlement.status.value, settlement.reason, None)
@@ -171,7 +157,7 @@ def _settle(
         automated=True,
         replaces=receipt.id,
     )
-    intake = intake_receipt(session, settings, request)
+    intake = intake_receipt(uow, settings, request)
     return EventOutcome(
         settlement.status.value,
         f"{settlement.reason}: {rest} received again as receipt {intake.receipt_id}",

@@ -10,13 +10,10 @@ in a SALE journal (Dr the line's AR account, Cr the product's revenue account), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
-
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 
 from ledger.domain.errors import InvalidInput
 from ledger.domain.money import Money
@@ -24,10 +21,7 @@ from ledger.domain.order import Line, Order, line_priority
 from ledger.intake.inputs import LoadFile, OrderIn
 from ledger.persistence import schema
 from ledger.persistence.reference import ReferenceRepository
-from ledger.persistence.repository import allocate_ids, load_calendar, write_journals
 from ledger.persistence.unit_of_work import UnitOfWork
-
-_CHUNK = 5000
 
 
 @dataclass
@@ -52,11 +46,6 @@ class LoadSummary:
         }
 
 
-def _existing(session: Session, model: Any, key: str, values: Iterable[str]) -> dict[str, Any]:
-    """The rows of ``model`` whose ``key`` is one of ``values``, by key."""
-    return UnitOfWork.joining(session).reference.existing(model, key, values)
-
-
 def _upsert(
     reference: ReferenceRepository,
     summary: LoadSummary,
@@ -74,10 +63,11 @@ def _upsert(
             summary.count(bucket, kind, count)
 
 
-def load(session: Session, data: LoadFile) -> LoadSummary:
-    """Validate the file against the database and write it; the caller commits."""
+def load(uow: UnitOfWork, data: LoadFile) -> LoadSummary:
+    """Validate the file against the database and write it in the caller's unit of work; the
+    caller commits."""
     summary = LoadSummary()
-    reference = UnitOfWork.joining(session).reference
+    reference = uow.reference
     accounts = reference.existing(schema.Account, "code", _referenced_accounts(data))
     file_accounts = {account.code: account for account in data.accounts}
 
@@ -204,7 +194,7 @@ def load(session: Session, data: LoadFile) -> LoadSummary:
         ],
     )
     if data.orders:
-        _load_orders(session, data.orders, known_customers, summary)
+        _load_orders(uow, data.orders, known_customers, summary)
     return summary
 
 
@@ -258,32 +248,24 @@ def _refuse_overlapping_periods(reference: ReferenceRepository, data: LoadFile) 
 
 
 def _load_orders(
-    session: Session, orders: Sequence[OrderIn], known_customers: set[str], summary: LoadSummary
+    uow: UnitOfWork, orders: Sequence[OrderIn], known_customers: set[str], summary: LoadSummary
 ) -> None:
-    org_units = {u.code: u for u in session.execute(select(schema.OrgUnit)).scalars()}
+    reference = uow.reference
+    org_units = reference.org_units()
     product_codes = {line.product for order in orders for line in order.lines}
-    products = _existing(session, schema.Product, "code", product_codes)
+    products = reference.existing(schema.Product, "code", product_codes)
     line_accounts = {line.ar_account for order in orders for line in order.lines if line.ar_account}
-    accounts = _existing(session, schema.Account, "code", line_accounts)
-    existing = _existing(session, schema.OrderRow, "number", (o.number for o in orders))
+    accounts = reference.existing(schema.Account, "code", line_accounts)
+    existing = reference.existing(schema.OrderRow, "number", (o.number for o in orders))
     existing_lines: dict[int, dict[int, Any]] = {}
     if existing:
-        ids = [row.id for row in existing.values()]
-        for start in range(0, len(ids), _CHUNK):
-            for stored_line in session.execute(
-                select(schema.OrderLine).where(
-                    schema.OrderLine.order_id.in_(ids[start : start + _CHUNK])
-                )
-            ).scalars():
-                existing_lines.setdefault(stored_line.order_id, {})[stored_line.line_no] = (
-                    stored_line
-                )
+        existing_lines = dict(uow.orders.stored_lines([row.id for row in existing.values()]))
 
     new_orders = [o for o in orders if o.number not in existing]
     order_ids = dict(
         zip(
             (o.number for o in new_orders),
-            allocate_ids(session, schema.ORDERS, len(new_orders)),
+            uow.orders.reserve_order_ids(len(new_orders)),
             strict=True,
         )
     )
@@ -370,16 +352,14 @@ def _load_orders(
         if current is not None:
             summary.count("updated" if changed else "unchanged", "orders")
 
-    for row, line_id in zip(
-        line_rows, allocate_ids(session, schema.LINES, len(line_rows)), strict=True
-    ):
+    for row, line_id in zip(line_rows, uow.orders.reserve_line_ids(len(line_rows)), strict=True):
         row["id"] = line_id
     # New lines are invoiced through the aggregate, like every other balance change: each order
     # with new lines takes them at balance zero and posts its SALE journal, which gives the
     # lines the balances their rows are inserted with.
-    calendar = load_calendar(session)
-    subsystems = _existing(
-        session, schema.Subsystem, "code", {p.subsystem for p in products.values()}
+    calendar = reference.calendar()
+    subsystems = reference.existing(
+        schema.Subsystem, "code", {p.subsystem for p in products.values()}
     )
     journals = []
     by_number = {o.number: o for o in orders}
@@ -404,15 +384,9 @@ def _load_orders(
             row["balance_minor"] = invoiced_line.balance.minor
         if journal is not None:
             journals.append(journal)
-    if order_rows:
-        session.execute(insert(schema.OrderRow), order_rows)
-    if line_rows:
-        session.execute(insert(schema.OrderLine), line_rows)
-    for line_id, shipped in shipped_changes:
-        session.execute(
-            update(schema.OrderLine).where(schema.OrderLine.id == line_id).values(shipped=shipped)
-        )
-    write_journals(session, journals)
+    uow.orders.add(order_rows, line_rows)
+    uow.orders.set_shipped(shipped_changes)
+    uow.journals.write(journals)
     summary.sale_journals = len(journals)
 
 

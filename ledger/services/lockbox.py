@@ -20,8 +20,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from config.settings import Settings
 from ledger.domain.errors import Conflict
 from ledger.domain.money import Money
@@ -34,9 +32,7 @@ from ledger.intake.lockbox import (
     iter_items,
     validate_file,
 )
-from ledger.persistence.db import unit_of_work
-from ledger.persistence.files import NewFile
-from ledger.persistence.receipt_rules import file_summary_rows
+from ledger.persistence.files import FileAlreadyRecorded, NewFile
 from ledger.persistence.receipts import lockbox_key
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
@@ -126,7 +122,7 @@ def _record_file(settings: Settings, summary: LockboxSummary, name: str) -> tupl
                 )
             )
             uow.commit()
-        except IntegrityError:
+        except FileAlreadyRecorded:
             # Another process recorded the same file between our check and our insert.
             uow.rollback()
             _refuse_duplicate(uow, summary)
@@ -178,8 +174,8 @@ def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
     Applied, unapplied and reversed are the receipts' split (SPEC section 10.3), summed per
     currency; a receipt reversed since the import counts as reversed.
     """
-    with unit_of_work(settings.database_url) as session:
-        head, statuses, received, splits = file_summary_rows(session, file_id)
+    with reading(settings.database_url) as uow:
+        head, statuses, received, splits = uow.files.summary_rows(file_id)
     amounts = {
         currency: {
             "amount": str(Money.from_minor(total, currency)),

@@ -15,6 +15,7 @@ from typing import Any
 
 from config.settings import Settings
 from ledger.domain.errors import InputRefused
+from ledger.persistence.db import printable_url
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 
@@ -83,6 +84,4 @@ def take_poison_message(settings: Settings, message_id: int) -> tuple[str, Any]:
 
 def display_url(url: str) -> str:
     """A database URL fit to print: the password hidden (the CLI's ``init`` shows it)."""
-    from sqlalchemy.engine import make_url  # noqa: PLC0415 - kept with the one function using it
-
-    return make_url(url).render_as_string(hide_password=True)
+    return printable_url(url)

@@ -2,8 +2,8 @@
 
 They take the settings and plain values (ids, strings, Money) and return JSON-ready dicts, so the
 CLI, the HTTP ingress and Celery tasks all call the same code. A service validates, locks what it
-changes, runs a rule of :mod:`ledger.domain.order`, stores the journals with :mod:`ledger.persistence.repository`,
-and commits as its last step; any refusal raises before the commit and leaves nothing changed.
+changes, runs a rule of :mod:`ledger.domain.order`, stores the journals through the unit of work's
+repositories, and commits as its last step; any refusal raises before the commit and leaves nothing changed.
 
 Receipts go through two steps, as the message-driven pipeline needs: :func:`submit_receipt`
 persists the intake under its source-derived key (the inbox), and :func:`distribute_receipt`
@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from ledger.domain.errors import (
@@ -41,19 +39,8 @@ from ledger.domain.order import Reason
 from ledger.domain.receipt import Receipt, ReceiptStatus, choose_org_unit
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.inputs import LoadFile
-from ledger.persistence import receipt_rules, schema
-from ledger.persistence.db import unit_of_work
 from ledger.persistence.receipts import StoredIntake, record_automated
-from ledger.persistence.repository import (
-    bulk_update,
-    load_calendar,
-    load_orders,
-    load_orders_by_number,
-    order_ids_by_number,
-    write_journals,
-)
-from ledger.persistence.schema import RECEIPTS
-from ledger.persistence.unit_of_work import UnitOfWork
+from ledger.persistence.unit_of_work import UnitOfWork, reading
 from ledger.queries import views
 from ledger.services.load import LoadSummary, load
 
@@ -67,7 +54,7 @@ def today() -> date:
 
 def load_file(settings: Settings, data: LoadFile) -> LoadSummary:
     with UnitOfWork(settings.database_url) as uow:
-        summary = load(uow.session, data)
+        summary = load(uow, data)
         uow.commit()
         return summary
 
@@ -103,7 +90,7 @@ def submit_receipt(settings: Settings, request: ReceiptRequest) -> Intake:
             field="amount",
         )
     with UnitOfWork(settings.database_url) as uow:
-        intake = intake_receipt(uow.session, settings, request)
+        intake = intake_receipt(uow, settings, request)
         if intake.created:
             uow.commit()
         return intake
@@ -123,9 +110,8 @@ def submit_automated(settings: Settings, request: ReceiptRequest) -> Intake:
         return _recorded_before(uow, request)
 
 
-def intake_receipt(session: Session, settings: Settings, request: ReceiptRequest) -> Intake:
-    """Record a receipt in the caller's transaction (the caller commits), or find it recorded."""
-    uow = UnitOfWork.joining(session)
+def intake_receipt(uow: UnitOfWork, settings: Settings, request: ReceiptRequest) -> Intake:
+    """Record a receipt in the caller's unit of work (the caller commits), or find it recorded."""
     if request.automated:
         # Gateway and bank receipts: a new one is the common case, so try the insert first —
         # one statement, which itself resolves the customer and org unit — and look for the
@@ -220,18 +206,18 @@ def _validate_operator_receipt(
 
 def receipt_view(settings: Settings, receipt_id: int) -> dict[str, Any]:
     """A receipt as `receipt show --json` prints it."""
-    with unit_of_work(settings.database_url) as session:
-        return views.receipt_view(session, receipt_id)
+    with reading(settings.database_url) as uow:
+        return views.receipt_view(uow.session, receipt_id)
 
 
 def distribute_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
     """Distribute one persisted receipt (a batch of one) and return where its money went."""
-    with unit_of_work(settings.database_url) as session:
-        if not receipt_rules.receipt_exists(session, receipt_id):
+    with reading(settings.database_url) as uow:
+        if not uow.receipts.exists(receipt_id):
             raise UnknownReceipt(receipt_id)
     distribute_receipts(settings, [receipt_id])
-    with unit_of_work(settings.database_url) as session:
-        return views.receipt_view(session, receipt_id)
+    with reading(settings.database_url) as uow:
+        return views.receipt_view(uow.session, receipt_id)
 
 
 @dataclass(frozen=True)
@@ -263,35 +249,30 @@ def distribute_receipts(
     operator receipt whose period has closed, no org unit to book it to) is marked failed with
     its reason, for the exception queue, without holding up the others.
     """
-    with unit_of_work(settings.database_url) as session:
-        rows = receipt_rules.lock_queued_receipts(session, receipt_ids, top_up)
-        if not rows:
+    with UnitOfWork(settings.database_url) as uow:
+        receipts, payments = uow.receipts.lock_queued(receipt_ids, top_up)
+        if not receipts:
             return BatchResult(0, {}, ())
-        receipts = [receipt_rules.receipt_of(row) for row in rows]
-        orders = load_orders_by_number(
-            session, {number for r in receipts for number, _ in r.requested}, lock=True
+        orders = uow.orders.by_number(
+            {number for r in receipts for number, _ in r.requested}, lock=True
         )
-        calendar = load_calendar(session)
-        units = receipt_rules.org_units(session)
+        calendar = uow.reference.calendar()
+        units = uow.reference.org_unit_accounts()
         default_unit = settings.default_org_unit
         journals: list[Journal] = []
-        updates: list[dict[str, Any]] = []
         now = datetime.now(UTC)
         for receipt in receipts:
             try:
                 journals.extend(receipt.distribute(orders, units, default_unit, calendar))
             except InputRefused as exc:
                 receipt.fail(exc.message)
-            updates.append(receipt_rules.receipt_status_row(receipt, now))
-        write_journals(session, journals, orders.values())
-        bulk_update(session, RECEIPTS, updates)
+        uow.journals.write(journals, orders.values())
+        uow.receipts.save_statuses(receipts, now)
         # Read here, not after the commit in a transaction of its own: a refund or dispute locks
         # its payment's receipt row before deciding to wait, and these rows are locked until the
         # commit, so every event that decided to wait on them has committed by now.
-        waiting = receipt_rules.events_waiting_on(
-            session, sorted({r.reference for r in rows if r.reference is not None})
-        )
-        session.commit()
+        waiting = uow.events.waiting_on(payments)
+        uow.commit()
     statuses: dict[str, int] = {}
     for receipt in receipts:
         statuses[receipt.status.value] = statuses.get(receipt.status.value, 0) + 1
@@ -308,32 +289,32 @@ def apply_receipt(
 ) -> dict[str, Any]:
     """Apply (part of) an unapplied receipt to an order: a TRANSFER from the unapplied-receipts
     account, distributed by the same rules as a payment."""
-    with unit_of_work(settings.database_url) as session:
-        receipt = receipt_rules.locked_receipt(session, receipt_id)
+    with UnitOfWork(settings.database_url) as uow:
+        receipt = uow.receipts.locked(receipt_id)
         share = None if amount is None else Money.parse(amount, receipt.currency)
-        _apply_unapplied(session, receipt, order_number, share)
-        session.commit()
-        return views.receipt_view(session, receipt_id)
+        _apply_unapplied(uow, receipt, order_number, share)
+        uow.commit()
+        return views.receipt_view(uow.session, receipt_id)
 
 
-def _unapplied(session: Session, receipt: Receipt) -> Money:
-    split = receipt_rules.receipt_splits(session, [receipt.id])[receipt.id]
+def _unapplied(uow: UnitOfWork, receipt: Receipt) -> Money:
+    split = uow.receipts.splits([receipt.id])[receipt.id]
     return Money.from_minor(split.unapplied, receipt.currency)
 
 
 def _apply_unapplied(
-    session: Session, receipt: Receipt, order_number: str, share: Money | None
+    uow: UnitOfWork, receipt: Receipt, order_number: str, share: Money | None
 ) -> None:
     """Move ``share`` (default: all) of a locked receipt's unapplied money onto an order."""
-    unapplied = _unapplied(session, receipt)
+    unapplied = _unapplied(uow, receipt)
     receipt.check_apply(share, unapplied)
-    ids = order_ids_by_number(session, [order_number])
+    ids = uow.orders.ids_by_number([order_number])
     if order_number not in ids:
         raise UnknownOrder(order_number)
-    order = load_orders(session, [ids[order_number]], lock=True)[ids[order_number]]
-    posting_date = load_calendar(session).operator_date(today())
+    order = uow.orders.load([ids[order_number]], lock=True)[ids[order_number]]
+    posting_date = uow.reference.calendar().operator_date(today())
     assert receipt.org_unit is not None  # set when the receipt was distributed
-    unit = receipt_rules.org_units(session)[receipt.org_unit]
+    unit = uow.reference.org_unit_accounts()[receipt.org_unit]
     journals = receipt.apply(
         order,
         share,
@@ -341,8 +322,8 @@ def _apply_unapplied(
         unapplied_account=unit.unapplied_account,
         posting_date=posting_date,
     )
-    write_journals(session, journals, [order])
-    receipt_rules.save_receipt(session, receipt)
+    uow.journals.write(journals, [order])
+    uow.receipts.save(receipt)
 
 
 def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
@@ -351,16 +332,16 @@ def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
     A failed receipt is distributed again from scratch. An unapplied receipt is applied to the
     orders it originally asked for that can now be found (each up to the amount meant for it).
     """
-    with unit_of_work(settings.database_url) as session:
-        receipt = receipt_rules.locked_receipt(session, receipt_id)
+    with UnitOfWork(settings.database_url) as uow:
+        receipt = uow.receipts.locked(receipt_id)
         receipt.check_retry()
         if receipt.status is ReceiptStatus.FAILED:
             receipt.requeue()
-            receipt_rules.save_receipt(session, receipt)
-            session.commit()
+            uow.receipts.save(receipt)
+            uow.commit()
             return distribute_receipt(settings, receipt_id)
-        found = order_ids_by_number(session, [number for number, _ in receipt.requested])
-        applied_to = receipt_rules.orders_applied_to(session, receipt_id)
+        found = uow.orders.ids_by_number([number for number, _ in receipt.requested])
+        applied_to = uow.receipts.orders_applied_to(receipt_id)
         pending = [
             (number, want)
             for number, want in receipt.requested
@@ -378,12 +359,12 @@ def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
                 field="receipt",
             )
         for number, want in pending:
-            unapplied = _unapplied(session, receipt)
+            unapplied = _unapplied(uow, receipt)
             if unapplied.is_zero:
                 break
-            _apply_unapplied(session, receipt, number, want.min(unapplied))
-        session.commit()
-        return views.receipt_view(session, receipt_id)
+            _apply_unapplied(uow, receipt, number, want.min(unapplied))
+        uow.commit()
+        return views.receipt_view(uow.session, receipt_id)
 
 
 def reverse_receipt(
@@ -395,42 +376,44 @@ def reverse_receipt(
     reason = reason.strip()
     if not reason:
         raise InvalidInput("a receipt reversal needs a reason", field="reason")
-    with unit_of_work(settings.database_url) as session:
-        receipt = receipt_rules.locked_receipt(session, receipt_id)
-        calendar = load_calendar(session)
+    with UnitOfWork(settings.database_url) as uow:
+        receipt = uow.receipts.locked(receipt_id)
+        calendar = uow.reference.calendar()
         posting_date = (
             calendar.automated_date(today()) if automated else calendar.operator_date(today())
         )
-        reverse_locked_receipt(session, receipt, reason, posting_date)
-        session.commit()
-        return views.receipt_view(session, receipt_id)
+        reverse_locked_receipt(uow, receipt, reason, posting_date)
+        uow.commit()
+        return views.receipt_view(uow.session, receipt_id)
 
 
 def reverse_locked_receipt(
-    session: Session, receipt: Receipt, reason: str, posting_date: date
+    uow: UnitOfWork, receipt: Receipt, reason: str, posting_date: date
 ) -> list[Journal]:
     """Mirror every journal a locked receipt caused (:meth:`Receipt.reverse`), in the caller's
-    transaction."""
+    unit of work."""
     receipt.check_reversible()
-    caused = receipt_rules.caused_journals(session, receipt.id)
-    orders = load_orders(session, {order_id for _, order_id in caused if order_id}, lock=True)
+    caused = uow.receipts.caused_journals(receipt.id)
+    orders = uow.orders.load({order_id for _, order_id in caused if order_id}, lock=True)
     write_offs = {
         write_off.id: write_off
         for order in orders.values()
         for line in order.lines
         for write_off in line.write_offs
     }
-    stored = views.stored_journals(session, [journal_id for journal_id, _ in caused], write_offs)
+    stored = views.stored_journals(
+        uow.session, [journal_id for journal_id, _ in caused], write_offs
+    )
     mirrors = receipt.reverse(stored, orders, reason, posting_date)
-    write_journals(session, mirrors, orders.values())
-    receipt_rules.save_receipt(session, receipt)
+    uow.journals.write(mirrors, orders.values())
+    uow.receipts.save(receipt)
     return mirrors
 
 
 def order_currency(settings: Settings, number: str) -> str | None:
     """The currency of an order, or None when there is no such order."""
-    with unit_of_work(settings.database_url) as session:
-        return receipt_rules.order_currency(session, number)
+    with reading(settings.database_url) as uow:
+        return uow.orders.currency(number)
 
 
 # --- write-offs --------------------------------------------------------------------------------
@@ -463,18 +446,18 @@ def create_write_off(
         )
     if request.line is not None and request.amount is None:
         raise InvalidInput("a line write-off needs an amount", field="amount")
-    with unit_of_work(settings.database_url) as session:
+    with UnitOfWork(settings.database_url) as uow:
         if request.account is not None:
-            account = session.get(schema.Account, request.account)
+            account = uow.reference.account(request.account)
             if account is None:
                 raise UnknownAccount(request.account)
             if not account.active:
                 raise InactiveAccount(request.account)
-        ids = order_ids_by_number(session, [request.order])
+        ids = uow.orders.ids_by_number([request.order])
         if request.order not in ids:
             raise UnknownOrder(request.order)
-        posting_date = load_calendar(session).operator_date(request.posting_date or today())
-        order = load_orders(session, [ids[request.order]], lock=True)[ids[request.order]]
+        posting_date = uow.reference.calendar().operator_date(request.posting_date or today())
+        order = uow.orders.load([ids[request.order]], lock=True)[ids[request.order]]
         options: dict[str, Any] = {
             "posting_date": posting_date,
             "advanced": request.advanced,
@@ -490,13 +473,13 @@ def create_write_off(
                 raise AmountNotPositive("amount", amount)
             made = [order.write_off(request.line, amount, reason, **options)]
         if not dry_run:
-            write_journals(session, [journal for _, journal in made], [order])
+            uow.journals.write([journal for _, journal in made], [order])
         result = [
-            views.write_off_result(session, order, write_off, journal)
+            views.write_off_result(uow.session, order, write_off, journal)
             for write_off, journal in made
         ]
         if not dry_run:
-            session.commit()
+            uow.commit()
         if request.line is not None:
             return {**result[0], "dry_run": dry_run}
         return {
@@ -515,16 +498,16 @@ def reverse_write_off(
     posting_date: date | None = None,
 ) -> dict[str, Any]:
     """An operator's full or partial reversal of a write-off, up to its unreversed amount."""
-    with unit_of_work(settings.database_url) as session:
-        order_id = receipt_rules.write_off_order_id(session, write_off_id)
+    with UnitOfWork(settings.database_url) as uow:
+        order_id = uow.orders.write_off_order_id(write_off_id)
         if order_id is None:
             raise UnknownWriteOff(write_off_id)
-        day = load_calendar(session).operator_date(posting_date or today())
-        order = load_orders(session, [order_id], lock=True)[order_id]
+        day = uow.reference.calendar().operator_date(posting_date or today())
+        order = uow.orders.load([order_id], lock=True)[order_id]
         money = None if amount is None else Money.parse(amount, order.currency)
         journal = order.reverse_write_off(write_off_id, money, posting_date=day)
-        write_journals(session, [journal], [order])
-        session.commit()
+        uow.journals.write([journal], [order])
+        uow.commit()
         line, write_off = order.write_off_by_id(write_off_id)
         return {
             "id": journal.id,
@@ -535,7 +518,7 @@ def reverse_write_off(
             "reversed": str(write_off.reversed_amount),
             "unreversed": str(write_off.unreversed),
             "line_balance": str(line.balance),
-            "journal": views.journal_dict(session, journal),
+            "journal": views.journal_dict(uow.session, journal),
         }
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings
 from ledger.domain.money import Money
 from ledger.intake.commands import ReceiptRequest
+from ledger.outbox.publisher import pending_after
 from ledger.persistence import schema
 from ledger.persistence.events import NewEvent
-from ledger.persistence.files import NewFile
+from ledger.persistence.files import FileAlreadyRecorded, NewFile
 from ledger.persistence.receipts import record_automated
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
@@ -154,7 +154,7 @@ def test_a_lockbox_file_is_found_by_content_and_by_bank_file_id(loaded: Settings
     with UnitOfWork(loaded.database_url) as uow:
         again = uow.files.with_content("a" * 64)
         assert again is not None and again.complete
-        with pytest.raises(IntegrityError):
+        with pytest.raises(FileAlreadyRecorded):
             uow.files.add(new)
 
 
@@ -191,7 +191,7 @@ def test_the_outbox_cursor_moves_only_with_a_commit(loaded: Settings) -> None:
         assert position == uow.outbox.position()
         assert not position.caught_up  # the sample's SALE journals are waiting
         assert uow.outbox.lock_cursor() == position.published == 0
-        pending = uow.outbox.pending(position.published, 1)
+        pending = pending_after(uow, position.published, 1)
         assert pending.commits == 1 and pending.last_seq is not None and pending.journals
         uow.outbox.move_cursor(pending.last_seq)  # not committed
     with UnitOfWork(loaded.database_url) as uow:

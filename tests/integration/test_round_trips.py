@@ -23,8 +23,8 @@ from ledger.domain.money import Money
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent
 from ledger.outbox.publisher import publish_pending, unpublished_count
+from ledger.persistence.bulk import allocate_id_blocks, allocate_ids, open_commit
 from ledger.persistence.db import get_engine, is_postgres, unit_of_work
-from ledger.persistence.repository import allocate_id_blocks, allocate_ids, open_commit
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS
 from ledger.services.events import submit_event
 from ledger.services.operations import sweep

@@ -269,7 +269,7 @@ def ledger_state(url: str) -> tuple[object, ...]:
     are distributed in the other order, an overpayment may reverse the same write-offs in a
     different number of journals — same amounts, same balances.
     """
-    from ledger.persistence.repository import reversed_of, write_offs_with_reversed
+    from ledger.persistence.orders import reversed_of, write_offs_with_reversed
 
     with unit_of_work(url) as session:
         balances = line_balances(session)
