@@ -1,8 +1,8 @@
 """Persistence of the order aggregate and of posted journals, set-based.
 
 Reads: :func:`load_orders` turns locked order rows, their lines and their write-offs into
-:class:`ledger.model.Order` aggregates with one query per kind of row, however many orders a
-batch touches. Orders are locked in ascending id, the one fixed order every writer uses, so two
+:class:`ledger.domain.order.Order` aggregates with one query per kind of row, however many orders
+a batch touches, and records the row ids behind their keys (:mod:`ledger.persistence.row_ids`). Orders are locked in ascending id, the one fixed order every writer uses, so two
 batches never deadlock on each other.
 
 Writes: :func:`write_journals` stores whatever a rule produced — write-offs, journals, journal
@@ -24,7 +24,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from ledger.domain.calendar import Calendar, Period
-from ledger.domain.journal import Journal, Side, TxnType
+from ledger.domain.journal import Journal, Side, TxnType, WriteOffKey
 from ledger.domain.money import Money
 from ledger.domain.order import (
     Line,
@@ -38,6 +38,7 @@ from ledger.domain.order import (
 from ledger.persistence.audit import chain, commit_digest
 from ledger.persistence.db import among_param, is_postgres
 from ledger.persistence.receipt_rules import order_paid
+from ledger.persistence.row_ids import RowIds, row_ids
 from ledger.persistence.schema import (
     CLOCK,
     COMMITS,
@@ -237,8 +238,12 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
     if not ids:
         return {}
     statements = _order_statements(is_postgres(session))
-    heads = session.execute(statements.locked_heads if lock else statements.heads, {"ids": ids})
-    return {order.id: order for order in _aggregates(session, heads.all(), statements)}
+    heads = session.execute(
+        statements.locked_heads if lock else statements.heads, {"ids": ids}
+    ).all()
+    return dict(
+        zip([row.id for row in heads], _aggregates(session, heads, statements), strict=True)
+    )
 
 
 def load_orders_by_number(
@@ -269,11 +274,12 @@ def _aggregates(
     line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
     currency_of = {row.id: row.currency for row in heads}
+    number_of = {row.id: row.number for row in heads}
+    line_ids: dict[int, dict[int, int]] = {row.id: {} for row in heads}
     loaded = _loaded_balances(session)
     for row in line_rows:
         currency = currency_of[row.order_id]
         line = Line(
-            id=row.id,
             line_no=row.line_no,
             product=row.product,
             priority=line_priority(row.subsystem_priority, row.priority),
@@ -286,15 +292,23 @@ def _aggregates(
             shipped=row.shipped,
         )
         lines_by_order[row.order_id].append(line)
-        lines_by_id[line.id] = line
-        loaded[line.id] = line.balance
+        lines_by_id[row.id] = line
+        line_ids[row.order_id][row.line_no] = row.id
+        loaded[row.id] = line.balance
+    known = row_ids(session)
+    for order_id, number in number_of.items():
+        known.add_order(number, order_id, line_ids[order_id])
 
+    # Rows come in id order, which is the order each line's write-offs were made in: a
+    # write-off's place on its line is its key's ``n``.
     for row in session.execute(write_offs, {"ids": ids}):
         currency = currency_of[row.order_id]
-        lines_by_id[row.line_id].write_offs.append(
+        owner = lines_by_id[row.line_id]
+        key = WriteOffKey(number_of[row.order_id], owner.line_no, len(owner.write_offs) + 1)
+        known.add_write_off(key, row.id)
+        owner.write_offs.append(
             WriteOff(
-                id=row.id,
-                line_id=row.line_id,
+                key=key,
                 amount=Money.from_minor(row.amount_minor, currency),
                 reversed=Money.from_minor(reversed_of(row), currency),
                 kind=WriteOffKind(row.kind),
@@ -310,7 +324,6 @@ def _aggregates(
     paid = order_paid(session, [row.id for row in heads if row.bills_to_parent])
     return [
         Order(
-            id=row.id,
             number=row.number,
             customer_id=row.customer_id,
             currency=row.currency,
@@ -468,11 +481,10 @@ def write_journals(
     if not journals:
         _write_balances(session, orders)
         return None
-    new_write_offs = [
-        journal
-        for journal in journals
-        if journal.write_off is not None and journal.write_off.id is None
-    ]
+    known = row_ids(session)
+    # A WRITE_OFF journal is the one that creates its write-off; the write-off's figures are on
+    # the order aggregate it was made on.
+    new_write_offs = [journal for journal in journals if journal.type is TxnType.WRITE_OFF]
     commit_id, (write_off_ids, journal_ids, line_id_block) = open_commit(
         session,
         [
@@ -481,29 +493,49 @@ def write_journals(
             (JOURNAL_LINES, sum(len(journal.entries) for journal in journals)),
         ],
     )
-    for journal, write_off_id in zip(new_write_offs, write_off_ids, strict=True):
-        assert journal.write_off is not None
-        journal.write_off.id = write_off_id
-    write_off_rows = [_write_off_row(journal) for journal in new_write_offs]
+    write_off_rows: list[dict[str, Any]] = []
+    if new_write_offs:
+        orders = list(orders)
+        by_number = {order.number: order for order in orders}
+        for journal, write_off_id in zip(new_write_offs, write_off_ids, strict=True):
+            key = journal.write_off
+            assert key is not None and key not in known.write_offs, "a write-off is new once"
+            _, write_off = by_number[key.order].write_off_at(key)
+            known.add_write_off(key, write_off_id)
+            write_off_rows.append(_write_off_row(write_off, write_off_id, known))
     bulk_insert(session, WRITE_OFFS, write_off_rows)
 
-    for journal, journal_id in zip(journals, journal_ids, strict=True):
-        journal.id = journal_id
-    journal_rows = [_journal_row(journal, commit_id) for journal in journals]
+    journal_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
     line_ids = iter(line_id_block)
-    for journal in journals:
+    order_ids, stored = known.orders, known.journals
+    # Consecutive entries nearly always name the same order: its ids are looked up once per run.
+    last_order: str | None = None
+    order_id: int | None = None
+    lines_of: dict[int, int] = {}
+    for journal, journal_id in zip(journals, journal_ids, strict=True):
+        stored[journal] = journal_id
+        journal_rows.append(_journal_row(journal, journal_id, commit_id, known))
         for entry in journal.entries:
+            if entry.order is None:
+                entry_order_id = line_id = None
+            else:
+                if entry.order is not last_order:
+                    last_order = entry.order
+                    order_id = order_ids[last_order]
+                    lines_of = known.lines[last_order]
+                entry_order_id = order_id
+                line_id = lines_of[entry.line_no] if entry.line_no is not None else None
             minor = entry.amount.minor
             line_rows.append(
                 {
                     "id": next(line_ids),
-                    "journal_id": journal.id,
+                    "journal_id": journal_id,
                     "account": entry.account,
                     "debit_minor": minor if entry.side is Side.DEBIT else 0,
                     "credit_minor": minor if entry.side is Side.CREDIT else 0,
-                    "order_id": entry.order_id,
-                    "line_id": entry.line_id,
+                    "order_id": entry_order_id,
+                    "line_id": line_id,
                 }
             )
     bulk_insert(session, JOURNALS, journal_rows)
@@ -512,13 +544,12 @@ def write_journals(
     return seal_commit(session, commit_id, commit_digest(journal_rows, line_rows, write_off_rows))
 
 
-def _write_off_row(journal: Journal) -> dict[str, Any]:
-    write_off = journal.write_off
-    assert write_off is not None
+def _write_off_row(write_off: WriteOff, write_off_id: int, known: RowIds) -> dict[str, Any]:
+    key = write_off.key
     return {
-        "id": write_off.id,
-        "order_id": journal.order_id,
-        "line_id": write_off.line_id,
+        "id": write_off_id,
+        "order_id": known.orders[key.order],
+        "line_id": known.lines[key.order][key.line_no],
         "amount_minor": write_off.amount.minor,
         "kind": write_off.kind.value,
         "advanced": write_off.advanced,
@@ -530,9 +561,11 @@ def _write_off_row(journal: Journal) -> dict[str, Any]:
     }
 
 
-def _journal_row(journal: Journal, commit_id: int) -> dict[str, Any]:
+def _journal_row(
+    journal: Journal, journal_id: int, commit_id: int, known: RowIds
+) -> dict[str, Any]:
     return {
-        "id": journal.id,
+        "id": journal_id,
         "commit_id": commit_id,
         "type": journal.type.value,
         "code": journal.type.code,
@@ -540,9 +573,11 @@ def _journal_row(journal: Journal, commit_id: int) -> dict[str, Any]:
         "amount_minor": journal.amount.minor,
         "posting_date": journal.posting_date,
         "original_date": journal.original_date,
-        "order_id": journal.order_id,
+        "order_id": known.orders[journal.order] if journal.order is not None else None,
         "receipt_id": journal.receipt_id,
-        "write_off_id": journal.write_off.id if journal.write_off is not None else None,
+        "write_off_id": known.write_offs[journal.write_off]
+        if journal.write_off is not None
+        else None,
         "reverses_id": journal.reverses,
         "memo": journal.memo,
     }
@@ -563,12 +598,15 @@ def _write_balances(session: Session, orders: Iterable[Order]) -> None:
     harmlessly. A line this session did not load is written.
     """
     loaded = _loaded_balances(session)
+    line_ids = row_ids(session).lines
     changes = []
     for order in orders:
+        ids = line_ids[order.number]
         for line in order.lines:
-            if loaded.get(line.id) is not line.balance:
-                changes.append({"id": line.id, "balance_minor": line.balance.minor})
-                loaded[line.id] = line.balance
+            line_id = ids[line.line_no]
+            if loaded.get(line_id) is not line.balance:
+                changes.append({"id": line_id, "balance_minor": line.balance.minor})
+                loaded[line_id] = line.balance
     bulk_update(session, LINES, changes)
 
 

@@ -25,6 +25,7 @@ from ledger.intake.inputs import LoadFile, OrderIn
 from ledger.persistence import schema
 from ledger.persistence.reference import ReferenceRepository
 from ledger.persistence.repository import allocate_ids, load_calendar, write_journals
+from ledger.persistence.row_ids import row_ids
 from ledger.persistence.unit_of_work import UnitOfWork
 
 _CHUNK = 5000
@@ -382,11 +383,15 @@ def _load_orders(
         session, schema.Subsystem, "code", {p.subsystem for p in products.values()}
     )
     journals = []
+    known = row_ids(session)
     by_number = {o.number: o for o in orders}
     for number, lines in new_lines.items():
         order = by_number[number]
+        # The aggregate knows its lines by number; persistence is told the ids just allocated.
+        known.add_order(
+            number, lines[0][0]["order_id"], {row["line_no"]: row["id"] for row, _ in lines}
+        )
         aggregate = Order(
-            id=lines[0][0]["order_id"],
             number=number,
             customer_id=order.customer,
             currency=order.currency,
@@ -419,7 +424,6 @@ def _load_orders(
 def _new_line(row: dict[str, Any], product: Any, subsystems: dict[str, Any], currency: str) -> Line:
     """The aggregate's view of a line about to be invoiced: its amount, balance zero."""
     return Line(
-        id=row["id"],
         line_no=row["line_no"],
         product=row["product"],
         priority=line_priority(subsystems[product.subsystem].priority, product.priority),

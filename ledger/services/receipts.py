@@ -34,6 +34,7 @@ from ledger.domain.errors import (
     UnknownOrgUnit,
     UnknownReceipt,
     UnknownWriteOff,
+    WriteOffReversalExceedsUnreversed,
 )
 from ledger.domain.journal import Journal
 from ledger.domain.money import Money
@@ -52,6 +53,7 @@ from ledger.persistence.repository import (
     order_ids_by_number,
     write_journals,
 )
+from ledger.persistence.row_ids import row_ids
 from ledger.persistence.schema import RECEIPTS
 from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.queries import views
@@ -414,14 +416,9 @@ def reverse_locked_receipt(
     receipt.check_reversible()
     caused = receipt_rules.caused_journals(session, receipt.id)
     orders = load_orders(session, {order_id for _, order_id in caused if order_id}, lock=True)
-    write_offs = {
-        write_off.id: write_off
-        for order in orders.values()
-        for line in order.lines
-        for write_off in line.write_offs
-    }
-    stored = views.stored_journals(session, [journal_id for journal_id, _ in caused], write_offs)
-    mirrors = receipt.reverse(stored, orders, reason, posting_date)
+    stored = views.stored_journals(session, [journal_id for journal_id, _ in caused])
+    by_number = {order.number: order for order in orders.values()}
+    mirrors = receipt.reverse(stored, by_number, reason, posting_date)
     write_journals(session, mirrors, orders.values())
     receipt_rules.save_receipt(session, receipt)
     return mirrors
@@ -521,13 +518,21 @@ def reverse_write_off(
             raise UnknownWriteOff(write_off_id)
         day = load_calendar(session).operator_date(posting_date or today())
         order = load_orders(session, [order_id], lock=True)[order_id]
+        # The operator names the write-off by its id; the order aggregate knows it by key.
+        key = row_ids(session).write_off_key(write_off_id)
+        assert key is not None, "loading its order maps every write-off of it"
         money = None if amount is None else Money.parse(amount, order.currency)
-        journal = order.reverse_write_off(write_off_id, money, posting_date=day)
+        try:
+            journal = order.reverse_write_off(key, money, posting_date=day)
+        except WriteOffReversalExceedsUnreversed as refused:
+            raise WriteOffReversalExceedsUnreversed(
+                write_off_id, refused.amount, refused.unreversed
+            ) from None
         write_journals(session, [journal], [order])
         session.commit()
-        line, write_off = order.write_off_by_id(write_off_id)
+        line, write_off = order.write_off_at(key)
         return {
-            "id": journal.id,
+            "id": row_ids(session).journal_id(journal),
             "write_off": write_off_id,
             "order": order.number,
             "line": line.line_no,
