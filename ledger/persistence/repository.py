@@ -2,8 +2,9 @@
 
 Reads: :func:`load_orders` turns locked order rows, their lines and their write-offs into
 :class:`ledger.domain.order.Order` aggregates with one query per kind of row, however many orders
-a batch touches, and records the row ids behind their keys (:mod:`ledger.persistence.row_ids`). Orders are locked in ascending id, the one fixed order every writer uses, so two
-batches never deadlock on each other.
+a batch touches, and records the row ids behind their keys (:mod:`ledger.persistence.row_ids`).
+Orders are locked in ascending id, the one fixed order every writer uses, so two batches never
+deadlock on each other.
 
 Writes: :func:`write_journals` stores whatever a rule produced — write-offs, journals, journal
 lines, the lines' new balances — with ids allocated up front and rows inserted in bulk, then
@@ -476,7 +477,10 @@ def write_journals(
     then seal the commit. Returns the commit sequence number, or None when there was nothing.
 
     Every id is allocated before the first insert, so each table is written with one bulk
-    statement whatever the number of rows.
+    statement whatever the number of rows. Journals name orders, lines and write-offs by key;
+    the ids behind them are this session's (:mod:`ledger.persistence.row_ids`): the orders it
+    loaded, and the write-offs and journals it wrote, whose new ids are recorded there. A
+    WRITE_OFF journal creates its write-off, whose figures are read from its order in ``orders``.
     """
     if not journals:
         _write_balances(session, orders)
