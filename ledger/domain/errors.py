@@ -221,12 +221,16 @@ class WriteOffAccountIsArAccount(InputRefused):
 
 
 class WriteOffReversalExceedsUnreversed(InputRefused):
-    def __init__(self, write_off_id: int, amount: object, unreversed: object) -> None:
+    def __init__(self, write_off: object, amount: object, unreversed: object) -> None:
+        # ``write_off`` is the domain's key, or the id an operator named it by; the figures are
+        # kept so a service can name it the operator's way.
         super().__init__(
             f"reversal {amount} exceeds the unreversed amount {unreversed} of write-off "
-            f"{write_off_id}",
+            f"{write_off}",
             field="amount",
         )
+        self.amount = amount
+        self.unreversed = unreversed
 
 
 class NothingToWriteOff(InputRefused):

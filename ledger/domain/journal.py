@@ -4,6 +4,10 @@ A :class:`Journal` cannot be built unbalanced: its constructor checks that it ha
 entries, that every entry is a positive debit or a positive credit in the journal's currency, and
 that debits equal credits. The database backs the same rule with a deferred constraint trigger on
 PostgreSQL, so even a bug elsewhere cannot commit an unbalanced journal.
+
+Journals and their entries name what they concern by domain keys — an order's number, a line's
+number within its order, a :class:`WriteOffKey` — never by database row ids: persistence maps
+keys to rows when it stores a journal, and gives a journal its row id only when it reads one back.
 """
 
 from __future__ import annotations
@@ -11,14 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from ledger.domain.errors import UnbalancedJournal
 from ledger.domain.money import Money
-
-if TYPE_CHECKING:
-    from ledger.domain.order import WriteOff
-
 
 # The kinds of GL account (the schema's check constraint and the load file's validation).
 ACCOUNT_TYPES = ("asset", "liability", "equity", "revenue", "expense")
@@ -64,18 +63,32 @@ class Side(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class WriteOffKey:
+    """A write-off's identity in the domain: its order, its line, and ``n``, its place among the
+    line's write-offs (1 for the first). Write-offs are never deleted, so ``n`` never changes."""
+
+    order: str
+    line_no: int
+    n: int
+
+    def __str__(self) -> str:
+        return f"#{self.n} on order {self.order} line {self.line_no}"
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One journal line: a positive amount on one side of one GL account.
 
-    ``order_id`` and ``line_id`` name the order line the entry concerns, where it concerns one;
-    an entry changes a line's balance exactly when it posts to that line's AR account.
+    ``order`` (a number) and ``line_no`` name the order line the entry concerns, where it
+    concerns one; an entry changes a line's balance exactly when it posts to that line's AR
+    account.
     """
 
     account: str
     side: Side
     amount: Money
-    order_id: int | None = None
-    line_id: int | None = None
+    order: str | None = None
+    line_no: int | None = None
 
     @property
     def debit(self) -> Money:
@@ -86,41 +99,45 @@ class Entry:
         return self.amount if self.side is Side.CREDIT else Money.zero(self.amount.currency)
 
     def mirrored(self) -> Entry:
-        return Entry(self.account, self.side.opposite, self.amount, self.order_id, self.line_id)
+        return Entry(self.account, self.side.opposite, self.amount, self.order, self.line_no)
 
 
 def debit(
-    account: str, amount: Money, order_id: int | None = None, line_id: int | None = None
+    account: str, amount: Money, order: str | None = None, line_no: int | None = None
 ) -> Entry:
-    return Entry(account, Side.DEBIT, amount, order_id, line_id)
+    return Entry(account, Side.DEBIT, amount, order, line_no)
 
 
 def credit(
-    account: str, amount: Money, order_id: int | None = None, line_id: int | None = None
+    account: str, amount: Money, order: str | None = None, line_no: int | None = None
 ) -> Entry:
-    return Entry(account, Side.CREDIT, amount, order_id, line_id)
+    return Entry(account, Side.CREDIT, amount, order, line_no)
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(frozen=True, eq=False, slots=True)
 class Journal:
-    """A subledger transaction and its balanced GL journal (one per transaction).
+    """A subledger transaction and its balanced GL journal (one per transaction); immutable.
 
-    ``id`` is None until the journal is stored. ``write_off`` links a WRITE_OFF, a
-    WRITE_OFF_REVERSAL, or the mirror of a WRITE_OFF_REVERSAL to its write-off; ``reverses``
-    links a RECEIPT_REVERSAL entry to the journal it mirrors.
+    ``order`` is the number of the order it concerns, ``receipt_id`` the receipt that caused it.
+    ``write_off`` is the key of the write-off a WRITE_OFF creates, a WRITE_OFF_REVERSAL reverses,
+    or the mirror of a WRITE_OFF_REVERSAL takes back. ``id`` is the row id, set only on a journal
+    read back from the database; ``reverses`` links a RECEIPT_REVERSAL to the stored journal it
+    mirrors. ``amount`` (its debits, which equal its credits) is computed once, when it is built.
+    Equality is identity: two postings of the same figures are two journals.
     """
 
     type: TxnType
     posting_date: date
     entries: tuple[Entry, ...]
     currency: str
-    order_id: int | None = None
+    order: str | None = None
     receipt_id: int | None = None
-    write_off: WriteOff | None = None
+    write_off: WriteOffKey | None = None
     reverses: int | None = None
     original_date: date | None = None
     memo: str | None = None
-    id: int | None = field(default=None)
+    id: int | None = None
+    amount: Money = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.entries) < 2:
@@ -137,15 +154,8 @@ class Journal:
                 credits += entry.amount
         if debits != credits:
             raise UnbalancedJournal(self.type, debits, credits)
-
-    @property
-    def amount(self) -> Money:
-        """The journal's total (its debits, which equal its credits)."""
-        total = Money.zero(self.currency)
-        for entry in self.entries:
-            if entry.side is Side.DEBIT:
-                total += entry.amount
-        return total
+        # Read many times per journal (posting, storing, summing), so kept, not recomputed.
+        object.__setattr__(self, "amount", debits)
 
     def mirror(self, *, posting_date: date, receipt_id: int | None, memo: str | None) -> Journal:
         """The RECEIPT_REVERSAL that undoes this stored journal, entry by entry."""
@@ -155,7 +165,7 @@ class Journal:
             posting_date=posting_date,
             entries=tuple(entry.mirrored() for entry in self.entries),
             currency=self.currency,
-            order_id=self.order_id,
+            order=self.order,
             receipt_id=receipt_id,
             write_off=self.write_off,
             reverses=self.id,

@@ -5,6 +5,10 @@ persistence layer, a rule runs on it — :meth:`Order.distribute` (SPEC section 
 :meth:`Order.write_off` and :meth:`Order.reverse_write_off` (section 6) — and the rule returns
 balanced journals. Every balance change goes through :meth:`Order.post`, so a line's balance is
 always the running sum of the AR entries posted to it, exactly as the database will see them.
+
+The aggregate knows nothing of the database: an order is known by its number, a line by its
+number within the order, a write-off by its :class:`~ledger.domain.journal.WriteOffKey`; the
+persistence layer keeps the row ids behind those keys.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ledger.domain.errors import (
     WriteOffExceedsLineAmount,
     WriteOffReversalExceedsUnreversed,
 )
-from ledger.domain.journal import Entry, Journal, Side, TxnType, credit, debit
+from ledger.domain.journal import Entry, Journal, Side, TxnType, WriteOffKey, credit, debit
 from ledger.domain.money import Money
 
 
@@ -83,9 +87,9 @@ def line_priority(subsystem_priority: int, product_priority: int) -> int:
 
 @dataclass(eq=False, slots=True)
 class WriteOff:
-    """A line-level write-off as the order aggregate sees it. ``id`` is None until stored."""
+    """A line-level write-off as the order aggregate sees it, known by its key."""
 
-    line_id: int
+    key: WriteOffKey
     amount: Money
     kind: WriteOffKind
     advanced: bool
@@ -95,7 +99,6 @@ class WriteOff:
     posting_date: date
     comment: str | None = None
     reversed: Money | None = None
-    id: int | None = None
 
     def __post_init__(self) -> None:
         if self.reversed is None:
@@ -127,9 +130,8 @@ class WriteOff:
 
 @dataclass(eq=False, slots=True)
 class Line:
-    """An order line with what the rules need to know about it."""
+    """An order line with what the rules need to know about it; known by its number."""
 
-    id: int
     line_no: int
     product: str
     priority: int
@@ -168,7 +170,6 @@ class Distribution:
 class Order:
     """The aggregate: an order and its lines, loaded under a lock and changed only through rules."""
 
-    id: int
     number: str
     customer_id: str
     currency: str
@@ -177,28 +178,28 @@ class Order:
     lines: list[Line]  # ascending line number
     bills_to_parent: bool = False
     paid: Money | None = None  # receipt money applied and not reversed (the child-account rule)
-    _by_id: dict[int, Line] = field(default_factory=dict, init=False, repr=False)
+    _by_no: dict[int, Line] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.lines.sort(key=lambda line: line.line_no)
         if self.paid is None:
             self.paid = Money.zero(self.currency)
-        self._by_id = {line.id: line for line in self.lines}
+        self._by_no = {line.line_no: line for line in self.lines}
 
     # --- lookup --------------------------------------------------------------------------------
 
     def line(self, line_no: int) -> Line:
-        for line in self.lines:
-            if line.line_no == line_no:
-                return line
-        raise UnknownLine(self.number, line_no)
+        line = self._by_no.get(line_no)
+        if line is None:
+            raise UnknownLine(self.number, line_no)
+        return line
 
-    def write_off_by_id(self, write_off_id: int) -> tuple[Line, WriteOff]:
-        for line in self.lines:
-            for write_off in line.write_offs:
-                if write_off.id == write_off_id:
-                    return line, write_off
-        raise UnknownWriteOff(write_off_id)
+    def write_off_at(self, key: WriteOffKey) -> tuple[Line, WriteOff]:
+        """The write-off with this key, and its line; UnknownWriteOff if this order has none."""
+        line = self._by_no.get(key.line_no) if key.order == self.number else None
+        if line is None or not 1 <= key.n <= len(line.write_offs):
+            raise UnknownWriteOff(key)
+        return line, line.write_offs[key.n - 1]
 
     @property
     def balance(self) -> Money:
@@ -213,8 +214,11 @@ class Order:
         """Apply a journal's effects to this order: AR entries move line balances; write-off
         reversals (and their mirrors) move the write-off's reversed amount; receipt money on the
         order's lines moves ``paid``."""
+        number = self.number
         for entry in journal.entries:
-            line = self._by_id.get(entry.line_id) if entry.line_id is not None else None
+            if entry.line_no is None or entry.order != number:
+                continue
+            line = self._by_no.get(entry.line_no)
             if line is None or entry.account != line.ar_account:
                 continue
             line.balance = (
@@ -224,7 +228,7 @@ class Order:
             )
         if journal.write_off is not None and journal.type in REVERSAL_SIGNS:
             amount = journal.amount
-            write_off = journal.write_off
+            _, write_off = self.write_off_at(journal.write_off)
             write_off.reversed = (
                 write_off.reversed_amount + amount
                 if REVERSAL_SIGNS[journal.type] > 0
@@ -248,9 +252,12 @@ class Order:
 
     def _ar_sum(self, journal: Journal, side: Side) -> Money:
         total = Money.zero(self.currency)
+        number = self.number
         for entry in journal.entries:
-            line = self._by_id.get(entry.line_id) if entry.line_id is not None else None
-            if line is not None and entry.account == line.ar_account and entry.side is side:
+            if entry.line_no is None or entry.order != number or entry.side is not side:
+                continue
+            line = self._by_no.get(entry.line_no)
+            if line is not None and entry.account == line.ar_account:
                 total += entry.amount
         return total
 
@@ -274,10 +281,10 @@ class Order:
         entries: list[Entry] = []
         for line in lines:
             self.lines.append(line)
-            self._by_id[line.id] = line
+            self._by_no[line.line_no] = line
             if not line.amount.is_zero:
-                entries.append(debit(line.ar_account, line.amount, self.id, line.id))
-                entries.append(credit(line.revenue_account, line.amount, self.id, line.id))
+                entries.append(debit(line.ar_account, line.amount, self.number, line.line_no))
+                entries.append(credit(line.revenue_account, line.amount, self.number, line.line_no))
         self.lines.sort(key=lambda known: known.line_no)
         if not entries:
             return None
@@ -286,7 +293,7 @@ class Order:
             posting_date=posting_date,
             entries=tuple(entries),
             currency=self.currency,
-            order_id=self.id,
+            order=self.number,
             original_date=order_date if posting_date != order_date else None,
         )
         self.post(journal)
@@ -351,11 +358,18 @@ class Order:
         if remaining.is_positive:
             applications.append(Application(self.lines[0], remaining, "credit"))
 
+        number = self.number
         entries: list[Entry] = [
-            debit(debit_account, amount, self.id, debit_line.id if debit_line is not None else None)
+            debit(
+                debit_account,
+                amount,
+                number,
+                debit_line.line_no if debit_line is not None else None,
+            )
         ]
         entries += [
-            credit(app.line.ar_account, app.amount, self.id, app.line.id) for app in applications
+            credit(app.line.ar_account, app.amount, number, app.line.line_no)
+            for app in applications
         ]
         journals = [
             Journal(
@@ -363,7 +377,7 @@ class Order:
                 posting_date=posting_date,
                 entries=tuple(entries),
                 currency=self.currency,
-                order_id=self.id,
+                order=self.number,
                 receipt_id=receipt_id,
                 original_date=original_date,
                 memo=memo,
@@ -392,13 +406,13 @@ class Order:
             type=TxnType.WRITE_OFF_REVERSAL,
             posting_date=posting_date,
             entries=(
-                debit(write_off.credit_account, amount, self.id, line.id),
-                credit(write_off.debit_account, amount, self.id, line.id),
+                debit(write_off.credit_account, amount, self.number, line.line_no),
+                credit(write_off.debit_account, amount, self.number, line.line_no),
             ),
             currency=self.currency,
-            order_id=self.id,
+            order=self.number,
             receipt_id=receipt_id,
-            write_off=write_off,
+            write_off=write_off.key,
             memo=memo,
         )
 
@@ -459,7 +473,7 @@ class Order:
         else:
             debit_account, credit_account = account or line.writeoff_account, line.ar_account
         write_off = WriteOff(
-            line_id=line.id,
+            key=WriteOffKey(self.number, line.line_no, len(line.write_offs) + 1),
             amount=amount,
             kind=kind,
             advanced=advanced,
@@ -473,12 +487,12 @@ class Order:
             type=TxnType.WRITE_OFF,
             posting_date=posting_date,
             entries=(
-                debit(debit_account, amount, self.id, line.id),
-                credit(credit_account, amount, self.id, line.id),
+                debit(debit_account, amount, self.number, line.line_no),
+                credit(credit_account, amount, self.number, line.line_no),
             ),
             currency=self.currency,
-            order_id=self.id,
-            write_off=write_off,
+            order=self.number,
+            write_off=write_off.key,
             memo=reason.value,
         )
         line.write_offs.append(write_off)
@@ -517,23 +531,21 @@ class Order:
 
     def reverse_write_off(
         self,
-        write_off_id: int,
+        key: WriteOffKey,
         amount: Money | None,
         *,
         posting_date: date,
         memo: str | None = None,
     ) -> Journal:
         """An operator's reversal of (part of) a write-off, up to its unreversed amount."""
-        line, write_off = self.write_off_by_id(write_off_id)
+        line, write_off = self.write_off_at(key)
         amount = write_off.unreversed if amount is None else amount
         if not amount.is_positive:
             if amount.is_zero and write_off.unreversed.is_zero:
-                raise WriteOffReversalExceedsUnreversed(
-                    write_off_id, write_off.amount, write_off.unreversed
-                )
+                raise WriteOffReversalExceedsUnreversed(key, write_off.amount, write_off.unreversed)
             raise AmountNotPositive("amount", amount)
         if amount > write_off.unreversed:
-            raise WriteOffReversalExceedsUnreversed(write_off_id, amount, write_off.unreversed)
+            raise WriteOffReversalExceedsUnreversed(key, amount, write_off.unreversed)
         journal = self._write_off_reversal(write_off, line, amount, posting_date, None, memo)
         self.post(journal)
         return journal

@@ -314,13 +314,14 @@ class Receipt:
     def reverse(
         self,
         caused: Sequence[Journal],
-        orders: Mapping[int, Order],
+        orders: Mapping[str, Order],
         reason: str,
         posting_date: date,
     ) -> list[Journal]:
         """Mirror every stored journal the receipt caused, newest first, posting each mirror to
         the (locked) order it concerns, so the orders end as if the receipt had never been
-        distributed, the write-offs it reversed included."""
+        distributed, the write-offs it reversed included. ``orders`` are keyed by number; the
+        ``caused`` journals are read back from the database (a mirror names its original by id)."""
         self.check_reversible()
         mirrors: list[Journal] = []
         for journal in sorted(caused, key=lambda j: j.id or 0, reverse=True):
@@ -329,7 +330,7 @@ class Receipt:
                     f"journal {journal.id} was not caused by receipt {self.id}", field="receipt"
                 )
             mirror = journal.mirror(posting_date=posting_date, receipt_id=self.id, memo=reason)
-            order = orders.get(journal.order_id) if journal.order_id is not None else None
+            order = orders.get(journal.order) if journal.order is not None else None
             if order is not None:
                 order.post(mirror)
             mirrors.append(mirror)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from ledger.domain.journal import TxnType
+from ledger.domain.journal import TxnType, WriteOffKey
 from ledger.domain.money import Money
 from ledger.domain.order import (
     Line,
@@ -32,6 +32,7 @@ from ledger.persistence import schema
 from ledger.persistence.bulk import allocate_ids, bulk_update
 from ledger.persistence.db import among, among_param, is_postgres
 from ledger.persistence.receipts import split_columns
+from ledger.persistence.row_ids import row_ids
 from ledger.persistence.schema import (
     CUSTOMERS,
     JOURNALS,
@@ -67,8 +68,12 @@ def load_orders(session: Session, order_ids: Collection[int], *, lock: bool) -> 
     if not ids:
         return {}
     statements = _order_statements(is_postgres(session))
-    heads = session.execute(statements.locked_heads if lock else statements.heads, {"ids": ids})
-    return {order.id: order for order in _aggregates(session, heads.all(), statements)}
+    heads = session.execute(
+        statements.locked_heads if lock else statements.heads, {"ids": ids}
+    ).all()
+    return dict(
+        zip([row.id for row in heads], _aggregates(session, heads, statements), strict=True)
+    )
 
 
 def load_orders_by_number(
@@ -99,11 +104,12 @@ def _aggregates(
     line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
     currency_of = {row.id: row.currency for row in heads}
+    number_of = {row.id: row.number for row in heads}
+    line_ids: dict[int, dict[int, int]] = {row.id: {} for row in heads}
     loaded = _loaded_balances(session)
     for row in line_rows:
         currency = currency_of[row.order_id]
         line = Line(
-            id=row.id,
             line_no=row.line_no,
             product=row.product,
             priority=line_priority(row.subsystem_priority, row.priority),
@@ -116,15 +122,23 @@ def _aggregates(
             shipped=row.shipped,
         )
         lines_by_order[row.order_id].append(line)
-        lines_by_id[line.id] = line
-        loaded[line.id] = line.balance
+        lines_by_id[row.id] = line
+        line_ids[row.order_id][row.line_no] = row.id
+        loaded[row.id] = line.balance
+    known = row_ids(session)
+    for order_id, number in number_of.items():
+        known.add_order(number, order_id, line_ids[order_id])
 
+    # Rows come in id order, which is the order each line's write-offs were made in: a
+    # write-off's place on its line is its key's ``n``.
     for row in session.execute(write_offs, {"ids": ids}):
         currency = currency_of[row.order_id]
-        lines_by_id[row.line_id].write_offs.append(
+        owner = lines_by_id[row.line_id]
+        key = WriteOffKey(number_of[row.order_id], owner.line_no, len(owner.write_offs) + 1)
+        known.add_write_off(key, row.id)
+        owner.write_offs.append(
             WriteOff(
-                id=row.id,
-                line_id=row.line_id,
+                key=key,
                 amount=Money.from_minor(row.amount_minor, currency),
                 reversed=Money.from_minor(reversed_of(row), currency),
                 kind=WriteOffKind(row.kind),
@@ -140,7 +154,6 @@ def _aggregates(
     paid = order_paid(session, [row.id for row in heads if row.bills_to_parent])
     return [
         Order(
-            id=row.id,
             number=row.number,
             customer_id=row.customer_id,
             currency=row.currency,
@@ -289,12 +302,15 @@ def _write_balances(session: Session, orders: Iterable[Order]) -> None:
     harmlessly. A line this session did not load is written.
     """
     loaded = _loaded_balances(session)
+    line_ids = row_ids(session).lines
     changes = []
     for order in orders:
+        ids = line_ids[order.number]
         for line in order.lines:
-            if loaded.get(line.id) is not line.balance:
-                changes.append({"id": line.id, "balance_minor": line.balance.minor})
-                loaded[line.id] = line.balance
+            line_id = ids[line.line_no]
+            if loaded.get(line_id) is not line.balance:
+                changes.append({"id": line_id, "balance_minor": line.balance.minor})
+                loaded[line_id] = line.balance
     bulk_update(session, LINES, changes)
 
 
@@ -370,6 +386,15 @@ class OrderRepository:
             ).scalars():
                 found.setdefault(stored_line.order_id, {})[stored_line.line_no] = stored_line
         return found
+
+    def write_off_key(self, write_off_id: int) -> WriteOffKey | None:
+        """The key of a write-off of an order this unit of work loaded (None for any other)."""
+        return row_ids(self._session).write_off_key(write_off_id)
+
+    def know(self, number: str, order_id: int, line_ids: dict[int, int]) -> None:
+        """Record the ids allocated for a new order's lines (line number -> id), so that the
+        journals invoicing them can be stored."""
+        row_ids(self._session).add_order(number, order_id, line_ids)
 
     def reserve_order_ids(self, count: int) -> list[int]:
         return allocate_ids(self._session, ORDERS, count)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -25,6 +25,7 @@ from ledger.persistence import schema
 from ledger.persistence.db import among_param, is_postgres
 from ledger.persistence.orders import reversed_of, write_offs_with_reversed
 from ledger.persistence.receipts import receipt_splits
+from ledger.persistence.row_ids import RowIds, row_ids
 from ledger.persistence.schema import (
     COMMITS,
     JOURNAL_LINES,
@@ -215,38 +216,20 @@ def _line_json(
 
 
 def journal_dict(session: Session, journal: Journal) -> dict[str, Any]:
-    """A journal not (yet) stored — a dry-run preview — in the same shape."""
-    order_ids = {e.order_id for e in journal.entries if e.order_id is not None}
-    if journal.order_id is not None:
-        order_ids.add(journal.order_id)
-    statements = _journal_statements(is_postgres(session))
-    numbers = _lookup(session, statements.order_numbers, order_ids)
-    line_nos = _lookup(
-        session,
-        statements.line_numbers,
-        {e.line_id for e in journal.entries if e.line_id is not None},
-    )
+    """A journal this session wrote, or one not stored at all — a dry-run preview, whose ids
+    are None — in the same shape. Its keys are already the numbers the JSON shows."""
     lines = [
-        _line_json(
-            e.account,
-            e.debit.minor,
-            e.credit.minor,
-            journal.currency,
-            numbers.get(e.order_id) if e.order_id else None,
-            line_nos.get(e.line_id) if e.line_id else None,
-        )
+        _line_json(e.account, e.debit.minor, e.credit.minor, journal.currency, e.order, e.line_no)
         for e in journal.entries
     ]
-    return _journal_json(
-        _Head(journal), numbers.get(journal.order_id) if journal.order_id else None, lines
-    )
+    return _journal_json(_Head(journal, row_ids(session)), journal.order, lines)
 
 
 class _Head:
     """Adapts a domain Journal to the attribute names of a journals row."""
 
-    def __init__(self, journal: Journal) -> None:
-        self.id = journal.id
+    def __init__(self, journal: Journal, known: RowIds) -> None:
+        self.id = known.journal_id(journal)
         self.type = journal.type.value
         self.code = journal.type.code
         self.posting_date = journal.posting_date
@@ -254,7 +237,9 @@ class _Head:
         self.currency = journal.currency
         self.amount_minor = journal.amount.minor
         self.receipt_id = journal.receipt_id
-        self.write_off_id = journal.write_off.id if journal.write_off is not None else None
+        self.write_off_id = (
+            known.write_off_id(journal.write_off) if journal.write_off is not None else None
+        )
         self.reverses_id = journal.reverses
         self.memo = journal.memo
 
@@ -280,20 +265,24 @@ def journal_ids(
     return list(session.execute(query).scalars())
 
 
-def stored_journals(
-    session: Session, ids: Sequence[int], write_offs: Mapping[int | None, WriteOff]
-) -> list[Journal]:
-    """Stored journals as domain objects (to be mirrored), their write-offs taken from
-    ``write_offs`` — the locked aggregate's own objects, so mirroring moves them."""
+def stored_journals(session: Session, ids: Sequence[int]) -> list[Journal]:
+    """Stored journals as domain objects (to be mirrored), with their row ids. Their write-offs
+    are named by key, so the orders they concern must have been loaded in this session."""
     if not ids:
         return []
     entries: dict[int, list[Entry]] = defaultdict(list)
     heads = session.execute(
-        select(JOURNALS).where(JOURNALS.c.id.in_(ids)).order_by(JOURNALS.c.id)
+        select(JOURNALS, ORDERS.c.number)
+        .outerjoin(ORDERS, ORDERS.c.id == JOURNALS.c.order_id)
+        .where(JOURNALS.c.id.in_(ids))
+        .order_by(JOURNALS.c.id)
     ).all()
     currency = {head.id: head.currency for head in heads}
+    line_order = ORDERS.alias("line_order")
     for row in session.execute(
-        select(JOURNAL_LINES)
+        select(JOURNAL_LINES, line_order.c.number, LINES.c.line_no)
+        .outerjoin(line_order, line_order.c.id == JOURNAL_LINES.c.order_id)
+        .outerjoin(LINES, LINES.c.id == JOURNAL_LINES.c.line_id)
         .where(JOURNAL_LINES.c.journal_id.in_(ids))
         .order_by(JOURNAL_LINES.c.id)
     ):
@@ -304,19 +293,20 @@ def stored_journals(
                 row.account,
                 side,
                 Money.from_minor(minor, currency[row.journal_id]),
-                row.order_id,
-                row.line_id,
+                row.number,
+                row.line_no,
             )
         )
+    write_off_keys = row_ids(session).write_off_keys
     return [
         Journal(
             type=TxnType(head.type),
             posting_date=head.posting_date,
             entries=tuple(entries[head.id]),
             currency=head.currency,
-            order_id=head.order_id,
+            order=head.number,
             receipt_id=head.receipt_id,
-            write_off=write_offs[head.write_off_id] if head.write_off_id is not None else None,
+            write_off=write_off_keys[head.write_off_id] if head.write_off_id is not None else None,
             reverses=head.reverses_id,
             original_date=head.original_date,
             memo=head.memo,
@@ -512,9 +502,9 @@ def write_off_result(
     session: Session, order: Order, write_off: WriteOff, journal: Journal
 ) -> dict[str, Any]:
     """A created (or previewed) write-off: the write-off, the line's new balance, the journal."""
-    line = next(line for line in order.lines if line.id == write_off.line_id)
+    line = order.line(write_off.key.line_no)
     return {
-        "id": write_off.id,
+        "id": row_ids(session).write_off_id(write_off.key),
         "order": order.number,
         "line": line.line_no,
         "amount": str(write_off.amount),

@@ -365,8 +365,11 @@ def _load_orders(
     by_number = {o.number: o for o in orders}
     for number, lines in new_lines.items():
         order = by_number[number]
+        # The aggregate knows its lines by number; persistence is told the ids just allocated.
+        uow.orders.know(
+            number, lines[0][0]["order_id"], {row["line_no"]: row["id"] for row, _ in lines}
+        )
         aggregate = Order(
-            id=lines[0][0]["order_id"],
             number=number,
             customer_id=order.customer,
             currency=order.currency,
@@ -393,7 +396,6 @@ def _load_orders(
 def _new_line(row: dict[str, Any], product: Any, subsystems: dict[str, Any], currency: str) -> Line:
     """The aggregate's view of a line about to be invoiced: its amount, balance zero."""
     return Line(
-        id=row["id"],
         line_no=row["line_no"],
         product=row["product"],
         priority=line_priority(subsystems[product.subsystem].priority, product.priority),

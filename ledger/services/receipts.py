@@ -32,6 +32,7 @@ from ledger.domain.errors import (
     UnknownOrgUnit,
     UnknownReceipt,
     UnknownWriteOff,
+    WriteOffReversalExceedsUnreversed,
 )
 from ledger.domain.journal import Journal
 from ledger.domain.money import Money
@@ -395,16 +396,9 @@ def reverse_locked_receipt(
     receipt.check_reversible()
     caused = uow.receipts.caused_journals(receipt.id)
     orders = uow.orders.load({order_id for _, order_id in caused if order_id}, lock=True)
-    write_offs = {
-        write_off.id: write_off
-        for order in orders.values()
-        for line in order.lines
-        for write_off in line.write_offs
-    }
-    stored = views.stored_journals(
-        uow.session, [journal_id for journal_id, _ in caused], write_offs
-    )
-    mirrors = receipt.reverse(stored, orders, reason, posting_date)
+    stored = views.stored_journals(uow.session, [journal_id for journal_id, _ in caused])
+    by_number = {order.number: order for order in orders.values()}
+    mirrors = receipt.reverse(stored, by_number, reason, posting_date)
     uow.journals.write(mirrors, orders.values())
     uow.receipts.save(receipt)
     return mirrors
@@ -504,13 +498,21 @@ def reverse_write_off(
             raise UnknownWriteOff(write_off_id)
         day = uow.reference.calendar().operator_date(posting_date or today())
         order = uow.orders.load([order_id], lock=True)[order_id]
+        # The operator names the write-off by its id; the order aggregate knows it by key.
+        key = uow.orders.write_off_key(write_off_id)
+        assert key is not None, "loading its order maps every write-off of it"
         money = None if amount is None else Money.parse(amount, order.currency)
-        journal = order.reverse_write_off(write_off_id, money, posting_date=day)
+        try:
+            journal = order.reverse_write_off(key, money, posting_date=day)
+        except WriteOffReversalExceedsUnreversed as refused:
+            raise WriteOffReversalExceedsUnreversed(
+                write_off_id, refused.amount, refused.unreversed
+            ) from None
         uow.journals.write([journal], [order])
         uow.commit()
-        line, write_off = order.write_off_by_id(write_off_id)
+        line, write_off = order.write_off_at(key)
         return {
-            "id": journal.id,
+            "id": uow.journals.journal_id(journal),
             "write_off": write_off_id,
             "order": order.number,
             "line": line.line_no,

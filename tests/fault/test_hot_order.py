@@ -44,10 +44,10 @@ def serial_expectation(amounts: list[int]) -> tuple[list[str], list[str]]:
     """The same write-offs and receipts one after another on the pure domain model (priorities
     of the sample products: COURSE 102, DUES 101, DONATION 300, JOURNAL 200)."""
     o = order(
-        line(1, 1, "150.00", priority=102),
-        line(2, 2, "90.00", priority=101),
-        line(3, 3, "60.00", priority=300),
-        line(4, 4, "40.00", priority=200),
+        line(1, "150.00", priority=102),
+        line(2, "90.00", priority=101),
+        line(3, "60.00", priority=300),
+        line(4, "40.00", priority=200),
     )
     o.write_off(
         ADVANCED[0], Money.parse(ADVANCED[1], "USD"), Reason.GOODWILL, posting_date=NOV,

@@ -75,10 +75,10 @@ def _submit(url: str, index: int, barrier) -> None:
 def sequential_expectation() -> tuple[list[str], list[str]]:
     """The same write-offs and receipts, one after another, on the pure domain model."""
     o = order(
-        line(1, 1, "150.00", priority=102),
-        line(2, 2, "90.00", priority=101),
-        line(3, 3, "60.00", priority=300),
-        line(4, 4, "40.00", priority=200),
+        line(1, "150.00", priority=102),
+        line(2, "90.00", priority=101),
+        line(3, "60.00", priority=300),
+        line(4, "40.00", priority=200),
     )
     for number, amount in WRITE_OFFS:
         o.write_off(number, Money.parse(amount, "USD"), Reason.BAD_DEBT, posting_date=NOV)

@@ -3,7 +3,8 @@
 Random receipts over several orders (some to unknown orders, some overpaying), line write-offs
 (debit, zero and credit balances, standard and advanced), operator write-off reversals,
 applications of parked money, receipt reversals, and gateway refunds and disputes (full and
-partial). "Storing" a journal only gives it an id. After every step the invariants of SPEC
+partial). "Storing" a journal reads it back with a row id, as the database would; the domain itself
+never sees an id. After every step the invariants of SPEC
 section 10 must hold on the domain objects: every journal balances; every line's balance is its
 amount plus the AR entries the journals posted to it; each receipt's applied + unapplied +
 reversed equals its amount with no part negative; a write-off's reversed amount stays within
@@ -14,7 +15,7 @@ distribution pays balances first, then reverses write-offs, and only then leaves
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from hypothesis import settings
@@ -55,7 +56,6 @@ class DomainMachine(RuleBasedStateMachine):
         self.orders: dict[str, Order] = {}
         for index, number in enumerate(NUMBERS, start=1):
             self.orders[number] = Order(
-                id=index,
                 number=number,
                 customer_id=f"C-{index}",
                 currency="USD",
@@ -63,7 +63,6 @@ class DomainMachine(RuleBasedStateMachine):
                 credit_writeoff_account="2200",
                 lines=[
                     Line(
-                        id=index * 10 + n,
                         line_no=n,
                         product="P",
                         priority=100 + (n * 7 + index) % 4,
@@ -78,18 +77,13 @@ class DomainMachine(RuleBasedStateMachine):
                     for n in range(1, 4)
                 ],
             )
-        self.by_id = {order.id: order for order in self.orders.values()}
         self.receipts: list[Receipt] = []
         self.journals: list[Journal] = []
 
     # --- helpers -------------------------------------------------------------------------------
 
     def store(self, journals: list[Journal]) -> None:
-        for journal in journals:
-            journal.id = next(self.ids)
-            if journal.write_off is not None and journal.write_off.id is None:
-                journal.write_off.id = next(self.ids)
-        self.journals.extend(journals)
+        self.journals.extend(replace(journal, id=next(self.ids)) for journal in journals)
 
     def of_receipt(self, receipt: Receipt) -> list[Journal]:
         return [j for j in self.journals if j.receipt_id == receipt.id]
@@ -187,10 +181,9 @@ class DomainMachine(RuleBasedStateMachine):
         if not write_offs:
             return
         write_off = write_offs[pick % len(write_offs)]
-        assert write_off.id is not None
         try:
             journal = order.reverse_write_off(
-                write_off.id, None if minor is None else usd(minor), posting_date=DAY
+                write_off.key, None if minor is None else usd(minor), posting_date=DAY
             )
         except InputRefused:
             return
@@ -219,7 +212,7 @@ class DomainMachine(RuleBasedStateMachine):
         receipt = self.receipts[pick % len(self.receipts)]
         caused = [j for j in self.of_receipt(receipt) if j.type is not TxnType.RECEIPT_REVERSAL]
         try:
-            mirrors = receipt.reverse(caused, self.by_id, "returned check", DAY)
+            mirrors = receipt.reverse(caused, self.orders, "returned check", DAY)
         except InputRefused:
             return
         self.store(mirrors)
@@ -234,7 +227,7 @@ class DomainMachine(RuleBasedStateMachine):
             return
         assert settlement.reversal_reason is not None
         caused = [j for j in self.of_receipt(receipt) if j.type is not TxnType.RECEIPT_REVERSAL]
-        self.store(receipt.reverse(caused, self.by_id, settlement.reversal_reason, DAY))
+        self.store(receipt.reverse(caused, self.orders, settlement.reversal_reason, DAY))
         if settlement.rest is not None:
             # As the service receives it: the rest, all of it meant for the first order asked for.
             rest = settlement.rest
@@ -251,15 +244,17 @@ class DomainMachine(RuleBasedStateMachine):
 
     @invariant()
     def line_balances_are_what_the_journals_say(self) -> None:
-        posted: dict[int, int] = {}
+        posted: dict[tuple[str | None, int], int] = {}
         for journal in self.journals:
             for entry in journal.entries:
-                if entry.line_id is not None and entry.account == "1100":
+                if entry.line_no is not None and entry.account == "1100":
                     sign = 1 if entry.side is Side.DEBIT else -1
-                    posted[entry.line_id] = posted.get(entry.line_id, 0) + sign * entry.amount.minor
+                    key = (entry.order, entry.line_no)
+                    posted[key] = posted.get(key, 0) + sign * entry.amount.minor
         for order in self.orders.values():
             for line in order.lines:
-                assert line.balance.minor == line.amount.minor + posted.get(line.id, 0)
+                moved = posted.get((order.number, line.line_no), 0)
+                assert line.balance.minor == line.amount.minor + moved
 
     @invariant()
     def receipts_add_up(self) -> None:
@@ -284,16 +279,17 @@ class DomainMachine(RuleBasedStateMachine):
                     assert 0 <= write_off.reversed_amount.minor <= write_off.amount.minor
         for journal in self.journals:
             if journal.type is TxnType.WRITE_OFF_REVERSAL and journal.receipt_id is not None:
-                assert journal.write_off is not None
-                assert not journal.write_off.advanced
-                assert journal.write_off.kind is not WriteOffKind.CREDIT
+                assert journal.write_off is not None and journal.order is not None
+                _, write_off = self.orders[journal.order].write_off_at(journal.write_off)
+                assert not write_off.advanced
+                assert write_off.kind is not WriteOffKind.CREDIT
 
     @invariant()
     def paid_is_receipt_money_not_reversed(self) -> None:
         for order in self.orders.values():
             applied = 0
             for journal in self.journals:
-                if journal.order_id == order.id and journal.receipt_id is not None:
+                if journal.order == order.number and journal.receipt_id is not None:
                     receipt = next(r for r in self.receipts if r.id == journal.receipt_id)
                     if (
                         journal.type in (TxnType.RECEIPT, TxnType.TRANSFER)

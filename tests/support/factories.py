@@ -15,7 +15,6 @@ def usd(text: str) -> Money:
 
 
 def line(
-    line_id: int,
     line_no: int,
     amount: str,
     *,
@@ -27,7 +26,6 @@ def line(
     currency: str = "USD",
 ) -> Line:
     return Line(
-        id=line_id,
         line_no=line_no,
         product=product,
         priority=priority,
@@ -45,7 +43,6 @@ def order(
     *lines: Line, bills_to_parent: bool = False, paid: str = "0.00", currency: str = "USD"
 ) -> Order:
     return Order(
-        id=1,
         number="O-100",
         customer_id="C-1",
         currency=currency,
@@ -60,9 +57,9 @@ def order(
 def worked_example_order() -> Order:
     """SPEC section 5: O-100 with COURSE 200 (102), BOOK 50 (105, inventoried, shipped), DUES 100 (101)."""
     return order(
-        line(11, 1, "200.00", priority=102, product="COURSE"),
-        line(12, 2, "50.00", priority=105, product="BOOK", inventoried=True),
-        line(13, 3, "100.00", priority=101, product="DUES"),
+        line(1, "200.00", priority=102, product="COURSE"),
+        line(2, "50.00", priority=105, product="BOOK", inventoried=True),
+        line(3, "100.00", priority=101, product="DUES"),
     )
 
 

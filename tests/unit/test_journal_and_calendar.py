@@ -59,20 +59,21 @@ def test_a_receipt_reversal_mirrors_each_entry():
         DAY,
         (
             debit("1000", usd("30.00")),
-            credit("1100", usd("20.00"), 1, 2),
-            credit("1100", usd("10.00"), 1, 3),
+            credit("1100", usd("20.00"), "O-1", 2),
+            credit("1100", usd("10.00"), "O-1", 3),
         ),
         "USD",
-        order_id=1,
+        order="O-1",
         receipt_id=9,
         id=40,
     )
     mirror = original.mirror(posting_date=DAY, receipt_id=9, memo="returned check")
     assert mirror.type is TxnType.RECEIPT_REVERSAL and mirror.reverses == 40
-    assert [(e.account, e.side, str(e.amount), e.line_id) for e in mirror.entries] == [
-        ("1000", Side.CREDIT, "30.00", None),
-        ("1100", Side.DEBIT, "20.00", 2),
-        ("1100", Side.DEBIT, "10.00", 3),
+    assert mirror.order == "O-1" and mirror.id is None
+    assert [(e.account, e.side, str(e.amount), e.order, e.line_no) for e in mirror.entries] == [
+        ("1000", Side.CREDIT, "30.00", None, None),
+        ("1100", Side.DEBIT, "20.00", "O-1", 2),
+        ("1100", Side.DEBIT, "10.00", "O-1", 3),
     ]
 
 

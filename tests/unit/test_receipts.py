@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pytest
@@ -52,7 +52,6 @@ _ids = itertools.count(1000)
 
 def make_order(number: str, order_id: int, *amounts: str, currency: str = "USD") -> Order:
     return Order(
-        id=order_id,
         number=number,
         customer_id=f"C-{order_id}",
         currency=currency,
@@ -60,7 +59,6 @@ def make_order(number: str, order_id: int, *amounts: str, currency: str = "USD")
         credit_writeoff_account="2200",
         lines=[
             Line(
-                id=order_id * 10 + n,
                 line_no=n,
                 product="P",
                 priority=100 + n,
@@ -97,11 +95,8 @@ def receipt(
 
 
 def stored(journals: Iterable[Journal]) -> list[Journal]:
-    """Give journals ids, as storing them would, so they can be mirrored."""
-    out = list(journals)
-    for journal in out:
-        journal.id = next(_ids)
-    return out
+    """The journals as reading them back would give them: with row ids, so they can be mirrored."""
+    return [replace(journal, id=next(_ids)) for journal in journals]
 
 
 def split_of(journals: Iterable[Journal]) -> ReceiptSplit:
@@ -284,8 +279,6 @@ def test_retry_and_requeue_transitions():
 def test_reversal_mirrors_everything_newest_first_and_restores_the_orders():
     a = make_order("O-1", 1, "60.00")
     a.write_off(1, usd("10.00"), Reason.GOODWILL, posting_date=DAY)
-    for write_off in a.lines[0].write_offs:
-        write_off.id = 77
     r = receipt("100.00", ("O-1", "80.00"), customer="C-1")
     made = stored(r.distribute({"O-1": a}, UNITS, None, CALENDAR))
     assert [j.type for j in made] == [
@@ -294,7 +287,7 @@ def test_reversal_mirrors_everything_newest_first_and_restores_the_orders():
         TxnType.UNAPPLIED,
     ]
     assert a.lines[0].write_offs[0].unreversed.is_zero
-    mirrors = r.reverse(made, {1: a}, "returned check", DAY)
+    mirrors = r.reverse(made, {"O-1": a}, "returned check", DAY)
     assert [m.reverses for m in mirrors] == [j.id for j in reversed(made)]
     assert all(m.type is TxnType.RECEIPT_REVERSAL and m.memo == "returned check" for m in mirrors)
     assert a.balance == usd("50.00")  # as before the receipt: 60 less the 10 written off

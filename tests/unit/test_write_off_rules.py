@@ -18,7 +18,7 @@ from ledger.domain.errors import (
     WriteOffExceedsLineAmount,
     WriteOffReversalExceedsUnreversed,
 )
-from ledger.domain.journal import Side, TxnType
+from ledger.domain.journal import Side, TxnType, WriteOffKey
 from ledger.domain.money import Money
 from ledger.domain.order import Reason, WriteOffKind
 from tests.support.factories import DAY, balances, line, order, usd
@@ -29,7 +29,7 @@ def entries(journal):
 
 
 def test_a_partial_write_off_of_a_debit_balance_is_allowed():
-    o = order(line(1, 1, "100.00"))
+    o = order(line(1, "100.00"))
     write_off, journal = o.write_off(1, usd("40.00"), Reason.BAD_DEBT, posting_date=DAY)
     assert write_off.kind is WriteOffKind.DEBIT
     assert balances(o) == ["60.00"]
@@ -38,20 +38,20 @@ def test_a_partial_write_off_of_a_debit_balance_is_allowed():
 
 
 def test_a_debit_balance_write_off_may_equal_the_balance():
-    o = order(line(1, 1, "100.00", balance="30.00"))
+    o = order(line(1, "100.00", balance="30.00"))
     o.write_off(1, usd("30.00"), Reason.SMALL_BALANCE, posting_date=DAY)
     assert balances(o) == ["0.00"]
 
 
 def test_a_write_off_above_the_debit_balance_is_refused_with_the_numbers():
-    o = order(line(1, 1, "100.00", balance="30.00"))
+    o = order(line(1, "100.00", balance="30.00"))
     with pytest.raises(WriteOffExceedsBalance, match=r"30.01 exceeds the line balance 30.00"):
         o.write_off(1, usd("30.01"), Reason.BAD_DEBT, posting_date=DAY)
     assert balances(o) == ["30.00"] and o.lines[0].write_offs == []
 
 
 def test_a_zero_balance_write_off_leaves_a_credit_balance():
-    o = order(line(1, 1, "100.00", balance="0.00"))
+    o = order(line(1, "100.00", balance="0.00"))
     write_off, journal = o.write_off(1, usd("50.00"), Reason.GOODWILL, posting_date=DAY)
     assert write_off.kind is WriteOffKind.ZERO
     assert balances(o) == ["-50.00"]
@@ -59,13 +59,13 @@ def test_a_zero_balance_write_off_leaves_a_credit_balance():
 
 
 def test_a_zero_balance_write_off_may_not_exceed_the_line_amount():
-    o = order(line(1, 1, "100.00", balance="0.00"))
+    o = order(line(1, "100.00", balance="0.00"))
     with pytest.raises(WriteOffExceedsLineAmount, match="100.01.*line amount 100.00"):
         o.write_off(1, usd("100.01"), Reason.GOODWILL, posting_date=DAY)
 
 
 def test_a_credit_balance_write_off_posts_to_the_org_units_unearned_income_account():
-    o = order(line(1, 1, "100.00", balance="-25.00"))
+    o = order(line(1, "100.00", balance="-25.00"))
     write_off, journal = o.write_off(1, usd("25.00"), Reason.SMALL_BALANCE, posting_date=DAY)
     assert write_off.kind is WriteOffKind.CREDIT
     assert entries(journal) == [("1100", Side.DEBIT, "25.00"), ("2200", Side.CREDIT, "25.00")]
@@ -73,25 +73,25 @@ def test_a_credit_balance_write_off_posts_to_the_org_units_unearned_income_accou
 
 
 def test_a_credit_balance_write_off_may_not_exceed_the_credit():
-    o = order(line(1, 1, "100.00", balance="-25.00"))
+    o = order(line(1, "100.00", balance="-25.00"))
     with pytest.raises(WriteOffExceedsCreditBalance, match="25.01.*credit balance 25.00"):
         o.write_off(1, usd("25.01"), Reason.SMALL_BALANCE, posting_date=DAY)
 
 
 def test_an_inventoried_product_that_has_not_shipped_cannot_be_written_off():
-    o = order(line(1, 1, "50.00", product="BOOK", inventoried=True, shipped=False))
+    o = order(line(1, "50.00", product="BOOK", inventoried=True, shipped=False))
     with pytest.raises(ProductNotShipped, match="BOOK.*not been shipped"):
         o.write_off(1, usd("10.00"), Reason.BAD_DEBT, posting_date=DAY)
 
 
 def test_an_inventoried_product_that_has_shipped_can_be_written_off():
-    o = order(line(1, 1, "50.00", inventoried=True, shipped=True))
+    o = order(line(1, "50.00", inventoried=True, shipped=True))
     o.write_off(1, usd("10.00"), Reason.BAD_DEBT, posting_date=DAY)
     assert balances(o) == ["40.00"]
 
 
 def test_a_child_billed_to_a_parent_writes_off_only_the_full_line_balance():
-    o = order(line(1, 1, "60.00"), bills_to_parent=True)
+    o = order(line(1, "60.00"), bills_to_parent=True)
     with pytest.raises(ChildWriteOffMustBeFullBalance, match="full line balance 60.00.*not 20.00"):
         o.write_off(1, usd("20.00"), Reason.BAD_DEBT, posting_date=DAY)
     o.write_off(1, usd("60.00"), Reason.BAD_DEBT, posting_date=DAY)
@@ -100,8 +100,8 @@ def test_a_child_billed_to_a_parent_writes_off_only_the_full_line_balance():
 
 def test_a_child_order_with_anything_paid_cannot_be_written_off():
     o = order(
-        line(1, 1, "60.00", balance="60.00"),
-        line(2, 2, "40.00", balance="0.00"),
+        line(1, "60.00", balance="60.00"),
+        line(2, "40.00", balance="0.00"),
         bills_to_parent=True,
         paid="40.00",
     )
@@ -110,7 +110,7 @@ def test_a_child_order_with_anything_paid_cannot_be_written_off():
 
 
 def test_paying_a_child_order_blocks_its_later_write_off():
-    o = order(line(1, 1, "60.00"), line(2, 2, "10.00"), bills_to_parent=True)
+    o = order(line(1, "60.00"), line(2, "10.00"), bills_to_parent=True)
     o.distribute(usd("10.00"), debit_account="1000", posting_date=DAY, receipt_id=1)
     with pytest.raises(ChildOrderAlreadyPaid):
         o.write_off(2, usd("10.00"), Reason.BAD_DEBT, posting_date=DAY)
@@ -140,7 +140,7 @@ def test_the_reason_list_is_exactly_the_spec_list():
 
 
 def test_the_write_off_account_can_be_overridden():
-    o = order(line(1, 1, "100.00"), line(2, 2, "10.00", balance="-10.00"))
+    o = order(line(1, "100.00"), line(2, "10.00", balance="-10.00"))
     _, debit_journal = o.write_off(
         1, usd("5.00"), Reason.GOODWILL, posting_date=DAY, account="6200"
     )
@@ -152,92 +152,86 @@ def test_the_write_off_account_can_be_overridden():
 
 
 def test_the_override_may_not_be_the_lines_ar_account():
-    o = order(line(1, 1, "100.00"))
+    o = order(line(1, "100.00"))
     with pytest.raises(WriteOffAccountIsArAccount):
         o.write_off(1, usd("5.00"), Reason.GOODWILL, posting_date=DAY, account="1100")
 
 
 @pytest.mark.parametrize("amount", ["0.00", "-1.00"])
 def test_zero_and_negative_write_offs_are_refused(amount):
-    o = order(line(1, 1, "100.00"))
+    o = order(line(1, "100.00"))
     with pytest.raises(AmountNotPositive):
         o.write_off(1, usd(amount), Reason.BAD_DEBT, posting_date=DAY)
 
 
 def test_an_unknown_line_is_refused():
     with pytest.raises(UnknownLine, match="has no line 9"):
-        order(line(1, 1, "1.00")).write_off(9, usd("1.00"), Reason.BAD_DEBT, posting_date=DAY)
+        order(line(1, "1.00")).write_off(9, usd("1.00"), Reason.BAD_DEBT, posting_date=DAY)
 
 
 def test_a_write_off_in_another_currency_is_refused():
     with pytest.raises(CurrencyMismatch):
-        order(line(1, 1, "1.00")).write_off(
+        order(line(1, "1.00")).write_off(
             1, Money.parse("1", "EUR"), Reason.BAD_DEBT, posting_date=DAY
         )
 
 
 def test_writing_off_a_whole_order_is_one_write_off_per_owed_line():
-    o = order(line(1, 1, "10.00"), line(2, 2, "20.00", balance="0.00"), line(3, 3, "30.00"))
+    o = order(line(1, "10.00"), line(2, "20.00", balance="0.00"), line(3, "30.00"))
     made = o.write_off_order(Reason.BAD_DEBT, posting_date=DAY)
-    assert [(w.line_id, str(w.amount)) for w, _ in made] == [(1, "10.00"), (3, "30.00")]
+    assert [(w.key.line_no, str(w.amount)) for w, _ in made] == [(1, "10.00"), (3, "30.00")]
     assert balances(o) == ["0.00", "0.00", "0.00"]
 
 
 def test_a_whole_order_write_off_is_all_or_nothing():
-    o = order(line(1, 1, "10.00"), line(2, 2, "20.00", inventoried=True, shipped=False))
+    o = order(line(1, "10.00"), line(2, "20.00", inventoried=True, shipped=False))
     with pytest.raises(ProductNotShipped):
         o.write_off_order(Reason.BAD_DEBT, posting_date=DAY)
 
 
 def test_a_whole_order_with_nothing_owed_is_refused():
     with pytest.raises(NothingToWriteOff):
-        order(line(1, 1, "10.00", balance="0.00")).write_off_order(
-            Reason.BAD_DEBT, posting_date=DAY
-        )
+        order(line(1, "10.00", balance="0.00")).write_off_order(Reason.BAD_DEBT, posting_date=DAY)
 
 
 def test_an_operator_can_reverse_a_write_off_fully():
-    o = order(line(1, 1, "100.00"))
+    o = order(line(1, "100.00"))
     write_off, _ = o.write_off(1, usd("40.00"), Reason.BAD_DEBT, posting_date=DAY)
-    write_off.id = 5
-    journal = o.reverse_write_off(5, None, posting_date=DAY)
+    journal = o.reverse_write_off(write_off.key, None, posting_date=DAY)
     assert journal.type is TxnType.WRITE_OFF_REVERSAL
     assert entries(journal) == [("1100", Side.DEBIT, "40.00"), ("6100", Side.CREDIT, "40.00")]
     assert balances(o) == ["100.00"] and write_off.unreversed.is_zero
 
 
 def test_an_operator_can_reverse_a_write_off_partly_up_to_its_unreversed_amount():
-    o = order(line(1, 1, "100.00"))
+    o = order(line(1, "100.00"))
     write_off, _ = o.write_off(1, usd("40.00"), Reason.BAD_DEBT, posting_date=DAY)
-    write_off.id = 5
-    o.reverse_write_off(5, usd("15.00"), posting_date=DAY)
+    o.reverse_write_off(write_off.key, usd("15.00"), posting_date=DAY)
     assert str(write_off.unreversed) == "25.00" and balances(o) == ["75.00"]
     with pytest.raises(
         WriteOffReversalExceedsUnreversed, match="25.01 exceeds the unreversed amount 25.00"
     ):
-        o.reverse_write_off(5, usd("25.01"), posting_date=DAY)
-    o.reverse_write_off(5, None, posting_date=DAY)
+        o.reverse_write_off(write_off.key, usd("25.01"), posting_date=DAY)
+    o.reverse_write_off(write_off.key, None, posting_date=DAY)
     with pytest.raises(WriteOffReversalExceedsUnreversed):
-        o.reverse_write_off(5, None, posting_date=DAY)
+        o.reverse_write_off(write_off.key, None, posting_date=DAY)
 
 
 def test_reversing_a_credit_balance_write_off_restores_the_credit():
-    o = order(line(1, 1, "100.00", balance="-25.00"))
+    o = order(line(1, "100.00", balance="-25.00"))
     write_off, _ = o.write_off(1, usd("25.00"), Reason.SMALL_BALANCE, posting_date=DAY)
-    write_off.id = 1
-    journal = o.reverse_write_off(1, None, posting_date=DAY)
+    journal = o.reverse_write_off(write_off.key, None, posting_date=DAY)
     assert entries(journal) == [("2200", Side.DEBIT, "25.00"), ("1100", Side.CREDIT, "25.00")]
     assert balances(o) == ["-25.00"]
 
 
 def test_an_operator_may_reverse_an_advanced_adjustment():
-    o = order(line(1, 1, "100.00"))
+    o = order(line(1, "100.00"))
     write_off, _ = o.write_off(1, usd("10.00"), Reason.OTHER, posting_date=DAY, advanced=True)
-    write_off.id = 2
-    o.reverse_write_off(2, None, posting_date=DAY)
+    o.reverse_write_off(write_off.key, None, posting_date=DAY)
     assert balances(o) == ["100.00"]
 
 
 def test_reversing_an_unknown_write_off_is_refused():
     with pytest.raises(UnknownWriteOff):
-        order(line(1, 1, "1.00")).reverse_write_off(99, None, posting_date=DAY)
+        order(line(1, "1.00")).reverse_write_off(WriteOffKey("O-100", 1, 1), None, posting_date=DAY)
