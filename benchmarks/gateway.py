@@ -20,7 +20,7 @@ the distributing transaction, its locks and loads, and on to the stream (see ``p
 
 ``lost`` counts events that were not acknowledged with 2xx, or were acknowledged and whose
 journal never reached the sink within ``--drain`` seconds after the last send. The run ends with
-the SPEC section 10 invariants checked on the database.
+the docs/rules.md section 9 invariants checked on the database.
 
 Uses ARLEDGER_DATABASE_URL and ARLEDGER_BROKER_URL when set; otherwise a throwaway database on
 the local PostgreSQL (dropped after) and the local Redis (database 12, flushed).

@@ -18,7 +18,7 @@ ENV_FILE = ".env"
 
 
 class Settings(BaseModel):
-    """Runtime configuration (SPEC section 1).
+    """Runtime configuration (the variables the README lists under "Using it").
 
     Each field is read from ``ARLEDGER_<FIELD>`` (any case), else from a ``.env`` file in the
     working directory, else its default; keyword arguments win over both. This is what

@@ -98,7 +98,7 @@ def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
 
 def publish_later(settings: Settings) -> None:
     """Another publisher held the cursor: with a broker, ask once more a second from now (never a
-    longer countdown, SPEC section 9); in-process, the next command's publish delivers."""
+    longer countdown, docs/rules.md section 8); in-process, the next command's publish delivers."""
     if settings.broker_url:
         _send_quietly(settings, TaskName.PUBLISH_GL, [], countdown=1)
     else:

@@ -36,7 +36,7 @@ QUEUE_OF: dict[TaskName, str] = {
 ROUTES = {name.value: {"queue": queue} for name, queue in QUEUE_OF.items()}
 
 # Beat asks for a publish every second (what no worker published after its batch, say after a
-# sink failure) and sweeps persisted but unprocessed intake every 15 seconds (SPEC section 9).
+# sink failure) and sweeps persisted but unprocessed intake every 15 seconds (docs/rules.md section 8).
 PUBLISH_EVERY_SECONDS = 1.0
 SWEEP_EVERY_SECONDS = 15.0
 BEAT_SCHEDULE = {

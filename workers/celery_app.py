@@ -1,4 +1,4 @@
-"""The Celery app: one per process, built lazily from the settings object (SPEC section 9).
+"""The Celery app: one per process, built lazily from the settings object (docs/rules.md section 8).
 
 JSON only (a pickled message is refused, never deserialised); late acknowledgement with
 ``reject_on_worker_lost`` so a killed worker's message is redelivered; prefetch of one so a slow

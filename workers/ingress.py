@@ -1,4 +1,4 @@
-"""The HTTP ingress (SPEC section 7): the signed gateway webhook and the health endpoint.
+"""The HTTP ingress (docs/rules.md section 6): the signed gateway webhook and the health endpoint.
 
 ``POST /v1/gateway/events`` takes the raw body (at most 64 KiB, refused with 413 beyond), checks
 the HMAC signature and its five-minute window (401), validates the event (400 with field
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="arledger ingress",
         version="1",
-        description="Signed payment-gateway webhook of arledger (SPEC section 7).",
+        description="Signed payment-gateway webhook of arledger (docs/rules.md section 6).",
     )
 
     @app.get(
@@ -189,7 +189,7 @@ class BatchSender:
     per message — one worker transaction for all of them — and an answer is never held up by
     the broker. The durability point is the database commit before the 202: should this process
     die before sending, or the broker refuse, the periodic sweep finds the intake still queued
-    and sends it again (SPEC section 9).
+    and sends it again (docs/rules.md section 8).
     """
 
     def __init__(self, settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Accounting periods and the posting-date rules of SPEC section 3.
+"""Accounting periods and the posting-date rules of docs/rules.md section 2.
 
 Periods are optional. A date no period covers is postable. An operator action dated in a closed
 period is refused; an automated receipt dated in a closed period posts on the first day after
@@ -46,7 +46,7 @@ class Calendar:
         return day
 
     def automated_date(self, day: date) -> date:
-        """The first postable date on or after ``day`` (SPEC: first day of the next open period)."""
+        """The first postable date on or after ``day`` (docs/rules.md: the first day of the next open period)."""
         period = self.period_of(day)
         while period is not None and not period.open:
             day = period.end + timedelta(days=1)

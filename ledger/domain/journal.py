@@ -1,4 +1,4 @@
-"""Subledger transaction types and the balanced journal each one produces (SPEC section 4).
+"""Subledger transaction types and the balanced journal each one produces (docs/rules.md section 3).
 
 A :class:`Journal` cannot be built unbalanced: its constructor checks that it has at least two
 entries, that every entry is a positive debit or a positive credit in the journal's currency, and
@@ -36,7 +36,7 @@ class TxnType(StrEnum):
 
     @property
     def code(self) -> int:
-        """The numeric transaction code of SPEC section 4 (1 receipt, 3 transfer, 4 sale, 5 w/o)."""
+        """The numeric transaction code of docs/rules.md section 3 (1 receipt, 3 transfer, 4 sale, 5 w/o)."""
         return _TXN_CODES[self]
 
 

@@ -1,4 +1,4 @@
-"""Money: an immutable Decimal amount with its ISO 4217 currency (SPEC section 2).
+"""Money: an immutable Decimal amount with its ISO 4217 currency (docs/rules.md section 1).
 
 Amounts are exact. A float is refused wherever an amount is built, an amount with more decimal
 places than its currency allows is refused (never rounded), and arithmetic across currencies

@@ -1,7 +1,7 @@
 """The order aggregate: lines, balances, write-offs, and the rules that move money between them.
 
 This module is the product's heart and has no I/O. An :class:`Order` is loaded (locked) by the
-persistence layer, a rule runs on it — :meth:`Order.distribute` (SPEC section 5),
+persistence layer, a rule runs on it — :meth:`Order.distribute` (docs/rules.md section 4),
 :meth:`Order.write_off` and :meth:`Order.reverse_write_off` (section 6) — and the rule returns
 balanced journals. Every balance change goes through :meth:`Order.post`, so a line's balance is
 always the running sum of the AR entries posted to it, exactly as the database will see them.
@@ -39,7 +39,7 @@ from ledger.domain.money import Money
 
 
 class Reason(StrEnum):
-    """Write-off reasons: a fixed list, deliberately not configurable (SPEC section 6)."""
+    """Write-off reasons: a fixed list, deliberately not configurable (docs/rules.md section 5)."""
 
     BAD_DEBT = "BAD_DEBT"
     GOODWILL = "GOODWILL"
@@ -299,7 +299,7 @@ class Order:
         self.post(journal)
         return journal
 
-    # --- SPEC section 5: receipt distribution --------------------------------------------------
+    # --- docs/rules.md section 4: receipt distribution --------------------------------------------------
 
     def by_payment_priority(self) -> list[Line]:
         """Lines in the order step 1 pays them: ascending priority, ties by line number."""
@@ -416,7 +416,7 @@ class Order:
             memo=memo,
         )
 
-    # --- SPEC section 6: write-offs ------------------------------------------------------------
+    # --- docs/rules.md section 5: write-offs ------------------------------------------------------------
 
     def write_off(
         self,
@@ -430,7 +430,7 @@ class Order:
         account: str | None = None,
         comment: str | None = None,
     ) -> tuple[WriteOff, Journal]:
-        """Write off ``amount`` on one line, by the rules of SPEC section 6.
+        """Write off ``amount`` on one line, by the rules of docs/rules.md section 5.
 
         ``account`` overrides the write-off side's account (the product's write-off account for
         a debit or zero balance, the org unit's credit-balance account for a credit balance);

@@ -1,7 +1,7 @@
 """The receipt aggregate: where a receipt's money goes, and the states it passes through.
 
 A :class:`Receipt` is persisted at intake (status ``queued``) and then distributed exactly once
-over the orders it names (SPEC section 5): each named order in its currency takes its share by
+over the orders it names (docs/rules.md section 4): each named order in its currency takes its share by
 :meth:`ledger.domain.order.Order.distribute`, what no order takes is parked on the org unit's
 unapplied-receipts account (an UNAPPLIED journal), and the receipt ends ``applied``,
 ``unapplied`` or ``unidentified``. Later an operator applies parked money (a TRANSFER), retries
@@ -9,7 +9,7 @@ an exception, or reverses the receipt; a gateway refund or dispute settles again
 these is a method here that raises the domain's error for an illegal transition, and like the
 order aggregate this module does no I/O.
 
-:class:`ReceiptSplit` is the one definition of SPEC section 10.3's split of a receipt's amount
+:class:`ReceiptSplit` is the one definition of docs/rules.md section 9.3's split of a receipt's amount
 into applied + unapplied + reversed, from the totals of the journals it caused.
 """
 
@@ -158,7 +158,7 @@ class Receipt:
     def currency(self) -> str:
         return self.amount.currency
 
-    # --- distribution (SPEC section 5) ---------------------------------------------------------
+    # --- distribution (docs/rules.md section 4) ---------------------------------------------------------
 
     def posting_date(self, calendar: Calendar) -> date:
         """The date its journals post on: an automated receipt moves into the next open
@@ -343,7 +343,7 @@ class Receipt:
         if self.status in _UNPROCESSED:
             raise ReceiptNotProcessed(self.id, self.status.value)
 
-    # --- refunds and disputes (SPEC section 7) -------------------------------------------------
+    # --- refunds and disputes (docs/rules.md section 6) -------------------------------------------------
 
     def settle(self, kind: str, event_id: str, reference: str, asked: Money) -> Settlement:
         """What a refund or dispute of ``asked`` does to this receipt of its payment."""

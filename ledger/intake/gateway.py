@@ -1,4 +1,4 @@
-"""The native gateway event (SPEC section 7): its wire model, validation and intake command.
+"""The native gateway event (docs/rules.md section 6): its wire model, validation and intake command.
 
 A gateway event is JSON: ``event_id``, ``type`` (``payment.succeeded``, ``payment.refunded``,
 ``payment.disputed``), ``gateway``, ``payment_id``, ``amount`` (a decimal string), ``currency``,

@@ -181,7 +181,7 @@ class OrderIn(_Strict):
 
 
 class LoadFile(_Strict):
-    """The `arledger load` file (SPEC section 11); every list is optional."""
+    """The `arledger load` file (docs/rules.md section 10); every list is optional."""
 
     accounts: list[AccountIn] = []
     org_units: list[OrgUnitIn] = []

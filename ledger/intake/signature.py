@@ -1,4 +1,4 @@
-"""The native webhook's signature (SPEC section 7).
+"""The native webhook's signature (docs/rules.md section 6).
 
 ``X-Arledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` with the
 webhook secret, compared in constant time; a timestamp more than five minutes from now is refused.

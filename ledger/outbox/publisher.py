@@ -1,4 +1,4 @@
-"""The GL outbox publisher (SPEC section 8): journals to the general ledger, in commit order.
+"""The GL outbox publisher (docs/rules.md section 7): journals to the general ledger, in commit order.
 
 Journals are written in the same transaction as the subledger change; each posting transaction is
 one ledger commit, numbered in commit order (see ``ledger.persistence.journals.seal_commit``). The publisher holds

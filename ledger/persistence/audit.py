@@ -1,4 +1,4 @@
-"""The audit chain: a hash over every posted row, commit after commit (SPEC section 10.5).
+"""The audit chain: a hash over every posted row, commit after commit (docs/rules.md section 9.5).
 
 Each database transaction that posts journals is one ledger commit. Its digest covers every
 journal, journal line and write-off it wrote, field by field; its chain hash is

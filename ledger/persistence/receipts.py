@@ -307,7 +307,7 @@ class ReceiptRepository:
         return orders_applied_to(self._session, receipt_id)
 
     def splits(self, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
-        """Each receipt's applied / unapplied / reversed split (SPEC section 10.3)."""
+        """Each receipt's applied / unapplied / reversed split (docs/rules.md section 9.3)."""
         return receipt_splits(self._session, receipt_ids)
 
     def queued_in_file(self, file_id: int) -> int:
@@ -525,7 +525,7 @@ def orders_applied_to(session: Session, receipt_id: int) -> set[str]:
     )
 
 
-# --- the split of SPEC section 10.3 ------------------------------------------------------------
+# --- the split of docs/rules.md section 9.3 ------------------------------------------------------------
 
 _CHUNK = 2000
 SPLIT_TYPES = (TxnType.RECEIPT.value, TxnType.UNAPPLIED.value, TxnType.TRANSFER.value)

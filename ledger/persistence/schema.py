@@ -191,7 +191,7 @@ class Receipt(Base):
 
     id: Mapped[int] = mapped_column(Id, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
-    # The source-derived idempotency key (SPEC section 7): gateway + event id, file hash +
+    # The source-derived idempotency key (docs/rules.md section 6): gateway + event id, file hash +
     # batch + item, operator + external id.
     external_key: Mapped[str] = mapped_column(String(300), unique=True)
     payload_hash: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,4 @@
-"""`arledger check`: verify every invariant of SPEC section 10 against the database.
+"""`arledger check`: verify every invariant of docs/rules.md section 9 against the database.
 
 Each check reads the stored rows independently of the code that wrote them and reports every
 violation it finds as one line naming the invariant and the figures. The property tests run the
@@ -54,7 +54,7 @@ class Violation:
 
 
 def check_invariants(session: Session) -> list[Violation]:
-    """Every violation of SPEC section 10 the database shows; empty when the ledger is sound."""
+    """Every violation of docs/rules.md section 9 the database shows; empty when the ledger is sound."""
     violations: list[Violation] = []
     violations += _journals_balance(session)
     violations += _ar_accounts_agree(session)

@@ -1,4 +1,4 @@
-"""Read models: the JSON shapes of SPEC section 11, built from the database.
+"""Read models: the JSON shapes of docs/rules.md section 10, built from the database.
 
 ``order show --json``, ``gl journals --json``, a receipt, the exception queue. The GL publisher
 sends exactly :func:`journal_dicts` output, so what an operator sees and what the general ledger
@@ -320,7 +320,7 @@ def stored_journals(session: Session, ids: Sequence[int]) -> list[Journal]:
 
 
 def receipt_amounts(session: Session, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
-    """Applied, unapplied and reversed amounts of each receipt (SPEC section 10.3)."""
+    """Applied, unapplied and reversed amounts of each receipt (docs/rules.md section 9.3)."""
     return receipt_splits(session, receipt_ids)
 
 
@@ -523,7 +523,7 @@ def write_off_result(
 
 def statement_view(session: Session, customer_id: str) -> dict[str, Any]:
     """A customer statement: what is addressed to the customer, so it never carries a write-off's
-    internal comment (SPEC section 6) — only the amount and the reason. A parent's statement
+    internal comment (docs/rules.md section 5) — only the amount and the reason. A parent's statement
     includes the orders of its children billed to it."""
     customer = session.get(schema.Customer, customer_id)
     if customer is None:

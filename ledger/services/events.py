@@ -1,4 +1,4 @@
-"""Gateway events (SPEC section 7): intake of the native event and processing of refunds and disputes.
+"""Gateway events (docs/rules.md section 6): intake of the native event and processing of refunds and disputes.
 
 A ``payment.succeeded`` event is money: its intake is a receipt, keyed by gateway + event id and
 tied to the gateway's payment id (one receipt per payment, whatever event ids announce it). A

@@ -1,4 +1,4 @@
-"""`arledger load`: upsert reference data and orders from the JSON file of SPEC section 11.
+"""`arledger load`: upsert reference data and orders from the JSON file of docs/rules.md section 10.
 
 The whole file is one transaction: validated against what it says and what the database already
 holds, then written, or refused with one line and nothing written. Reference data is upserted

@@ -171,7 +171,7 @@ def progress(settings: Settings, file_id: int) -> tuple[int, int]:
 def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
     """Items, amounts, and where the money went, per currency: what `lockbox import` ends with.
 
-    Applied, unapplied and reversed are the receipts' split (SPEC section 10.3), summed per
+    Applied, unapplied and reversed are the receipts' split (docs/rules.md section 9.3), summed per
     currency; a receipt reversed since the import counts as reversed.
     """
     with reading(settings.database_url) as uow:

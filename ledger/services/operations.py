@@ -1,6 +1,6 @@
 """Operations on the pipeline itself: the sweep, poison messages and retried events.
 
-The database, not the broker, remembers what is pending (SPEC section 9): the sweep finds intake
+The database, not the broker, remembers what is pending (docs/rules.md section 8): the sweep finds intake
 persisted but not yet processed and hands it back for dispatch. A task message that cannot be
 processed is kept as a poison message with its reason, visible in the exception queue and
 re-sent by an operator.

@@ -1,7 +1,7 @@
 """End to end through the `arledger` executable, as an operator runs it.
 
 Each test runs the installed console script in a subprocess with ``ARLEDGER_*`` variables, reads
-its stdout/stderr and exit status, and checks the JSON shapes of SPEC section 11 exactly.
+its stdout/stderr and exit status, and checks the JSON shapes of docs/rules.md section 10 exactly.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The signed gateway webhook as a gateway drives it: every response code of SPEC section 7.
+"""The signed gateway webhook as a gateway drives it: every response code of docs/rules.md section 6.
 
 The app runs in-process (FastAPI's test client over the real ASGI app) on SQLite and on
 PostgreSQL; with no broker configured the work runs after the response, as the embedded default
@@ -275,7 +275,7 @@ def test_the_openapi_schema_describes_the_webhook(gateway):
 def test_with_the_broker_unreachable_the_event_is_still_answered_202_and_the_sweep_applies_it(
     loaded: Settings, caplog
 ):
-    """SPEC section 9: the database, not the broker, remembers what is pending. The ingress
+    """docs/rules.md section 8: the database, not the broker, remembers what is pending. The ingress
     answers once the event is committed; the task it then fails to send is sent by the sweep."""
     from tasks import dispatch
     from tests.support.processes import wait_until

@@ -1,1 +1,1 @@
-"""The fault suite: SPEC sections 7-10 proven under faults on real services (docs/reliability.md)."""
+"""The fault suite: docs/rules.md sections 6-9 proven under faults on real services (docs/reliability.md)."""

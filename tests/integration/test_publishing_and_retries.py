@@ -146,7 +146,7 @@ def test_tasks_retry_only_transient_errors_with_short_backoff():
     from tasks.celery_tasks import ArledgerTask
 
     assert OperationalError in TRANSIENT_ERRORS and ConnectionError in TRANSIENT_ERRORS
-    assert ArledgerTask.retry_backoff_max <= 5  # no countdown beyond a few seconds (SPEC section 9)
+    assert ArledgerTask.retry_backoff_max <= 5  # no countdown beyond a few seconds (docs/rules.md section 8)
     assert ArledgerTask.autoretry_for == TRANSIENT_ERRORS
 
 
@@ -188,6 +188,6 @@ def test_a_publish_that_finds_the_cursor_held_asks_again_within_a_few_seconds(
 
     (message,) = [json.loads(raw) for raw in broker.lrange("gl", 0, -1)]
     assert message["headers"]["task"] == "arledger.publish_gl"
-    # SPEC section 9: never an ETA or countdown beyond a few seconds.
+    # docs/rules.md section 8: never an ETA or countdown beyond a few seconds.
     eta = datetime.fromisoformat(message["headers"]["eta"])
     assert 0 < (eta - asked_at).total_seconds() <= 2

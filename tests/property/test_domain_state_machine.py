@@ -4,8 +4,8 @@ Random receipts over several orders (some to unknown orders, some overpaying), l
 (debit, zero and credit balances, standard and advanced), operator write-off reversals,
 applications of parked money, receipt reversals, and gateway refunds and disputes (full and
 partial). "Storing" a journal reads it back with a row id, as the database would; the domain itself
-never sees an id. After every step the invariants of SPEC
-section 10 must hold on the domain objects: every journal balances; every line's balance is its
+never sees an id. After every step the invariants of docs/rules.md
+section 9 must hold on the domain objects: every journal balances; every line's balance is its
 amount plus the AR entries the journals posted to it; each receipt's applied + unapplied +
 reversed equals its amount with no part negative; a write-off's reversed amount stays within
 [0, amount] and a receipt never reverses an advanced or credit-balance write-off; and a

@@ -3,7 +3,7 @@
 Random orders, receipts (to known, unknown and no orders; operator and automated; repeated),
 write-offs (line and whole-order, standard and advanced, debit, zero and credit balances),
 operator write-off reversals, receipt applications and receipt reversals. After every step the
-invariants of SPEC section 10 must hold (`arledger check` finds nothing), and every refused
+invariants of docs/rules.md section 9 must hold (`arledger check` finds nothing), and every refused
 request must have changed nothing.
 """
 
@@ -232,7 +232,7 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         assert ledger_fingerprint(self.url) == before
 
-    # --- SPEC section 10 -----------------------------------------------------------------------
+    # --- docs/rules.md section 9 -----------------------------------------------------------------------
 
     @invariant()
     def every_invariant_holds(self):

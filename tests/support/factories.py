@@ -1,4 +1,4 @@
-"""Builders of domain objects for the pure tests: orders laid out like the SPEC's examples."""
+"""Builders of domain objects for the pure tests: orders laid out like the the examples of docs/rules.md."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def order(
 
 
 def worked_example_order() -> Order:
-    """SPEC section 5: O-100 with COURSE 200 (102), BOOK 50 (105, inventoried, shipped), DUES 100 (101)."""
+    """docs/rules.md section 4: O-100 with COURSE 200 (102), BOOK 50 (105, inventoried, shipped), DUES 100 (101)."""
     return order(
         line(1, "200.00", priority=102, product="COURSE"),
         line(2, "50.00", priority=105, product="BOOK", inventoried=True),

@@ -1,4 +1,4 @@
-"""SPEC section 5: receipt distribution — priority, overpayment reversing write-offs, credit rest."""
+"""docs/rules.md section 4: receipt distribution — priority, overpayment reversing write-offs, credit rest."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""SPEC sections 3 and 4: balanced journals, transaction codes, and posting dates in periods."""
+"""docs/rules.md sections 2 and 3: balanced journals, transaction codes, and posting dates in periods."""
 
 from datetime import date
 

@@ -1,4 +1,4 @@
-"""SPEC section 7, lockbox files: both formats, every control total, record order and refusal."""
+"""docs/rules.md section 6, lockbox files: both formats, every control total, record order and refusal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 2: money is exact, carries its currency, and refuses floats and extra decimals."""
+"""docs/rules.md section 1: money is exact, carries its currency, and refuses floats and extra decimals."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""SPEC section 6: every write-off rule, and the journal each kind of write-off posts."""
+"""docs/rules.md section 5: every write-off rule, and the journal each kind of write-off posts."""
 
 import pytest
 

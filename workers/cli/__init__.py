@@ -1,7 +1,7 @@
-"""The `arledger` command line (SPEC section 11), on Typer with Rich tables.
+"""The `arledger` command line (docs/rules.md section 10), on Typer with Rich tables.
 
 Every command is a thin shell over one service: parse the options, call it, print the result
-(``render``) — a readable table by default, the exact JSON of SPEC section 11 with ``--json``.
+(``render``) — a readable table by default, the exact JSON of docs/rules.md section 10 with ``--json``.
 Exit status: 0 done; 2 input refused (one line on stderr naming the problem, nothing changed);
 1 anything else.
 
@@ -43,7 +43,7 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI with SPEC section 11 exit codes and one-line errors."""
+    """Run the CLI with docs/rules.md section 10 exit codes and one-line errors."""
     try:
         result = app(args=argv, standalone_mode=False)
     except InputRefused as exc:

@@ -2,7 +2,7 @@
 
 Creates a fresh SQLite database, loads the sample organisation, then walks through what an AR
 clerk does: write-offs, a receipt distributed by payment priority, an overpayment that reverses a
-write-off (the SPEC's worked example), a receipt for an unknown order parked as unapplied and then
+write-off (the the worked example of docs/rules.md), a receipt for an unknown order parked as unapplied and then
 applied, a returned check that restores the write-off it had reversed, the refusals the rules demand, signed
 gateway events (a payment, its repeat, a partial refund), and a bank lockbox file imported once
 and refused the second time. It ends with every journal, `arledger check`, and the journals
@@ -246,7 +246,7 @@ def run_demo(directory: Path, out: Console) -> Settings:
         print_journals(journal_dicts(session, journal_ids(session)))
         violations = check_invariants(session)
 
-    step("12. the invariants of SPEC section 10", "arledger check")
+    step("12. the invariants of docs/rules.md section 9", "arledger check")
     out.print("ok: every invariant holds" if not violations else "\n".join(map(str, violations)))
 
     step("13. where the journals went", "arledger gl publish")

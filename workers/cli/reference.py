@@ -24,7 +24,7 @@ def init() -> None:
 
 @app.command()
 def load(
-    file: Annotated[Path, typer.Argument(help="The JSON load file (SPEC section 11).")],
+    file: Annotated[Path, typer.Argument(help="The JSON load file (docs/rules.md section 10).")],
     as_json: JsonOption = False,
 ) -> None:
     """Load reference data and orders from a JSON file (upsert; posts SALE journals)."""
@@ -43,7 +43,7 @@ def load(
 
 @app.command()
 def check(as_json: JsonOption = False) -> None:
-    """Verify every invariant of SPEC section 10; exit 1 naming each violation."""
+    """Verify every invariant of docs/rules.md section 9; exit 1 naming each violation."""
     from ledger.persistence.db import unit_of_work
     from ledger.queries.check import check_invariants
 
@@ -62,6 +62,6 @@ def check(as_json: JsonOption = False) -> None:
         for violation in violations:
             err.print(str(violation), markup=False)
     else:
-        out.print("ok: every invariant of SPEC section 10 holds")
+        out.print("ok: every invariant of docs/rules.md section 9 holds")
     if violations:
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""All output of the command line: Rich tables for people, exact JSON (SPEC section 11) for machines.
+"""All output of the command line: Rich tables for people, exact JSON (docs/rules.md section 10) for machines.
 
 Commands compute a plain dict or list and hand it to one function here; nothing else prints.
 """

@@ -1,4 +1,4 @@
-"""Bank lockbox files: a streaming, validating parser and writer (SPEC section 7).
+"""Bank lockbox files: a streaming, validating parser and writer (docs/rules.md section 6).
 
 A lockbox file lists the checks a bank deposited for us, each naming the orders it pays. Two
 formats are read, told apart by content, never by file name:

@@ -4,7 +4,7 @@ Besides the tables, this migration installs what keeps the ledger honest even ag
 - PostgreSQL: a deferred constraint trigger refusing to commit a journal whose debits and credits
   differ, or whose lines do not add up to its amount (django-hordak's ``check_leg``);
 - both dialects: triggers refusing UPDATE and DELETE of posted journals, journal lines and
-  write-offs, and any change to the amount of a receipt or an order line (SPEC section 10.5).
+  write-offs, and any change to the amount of a receipt or an order line (docs/rules.md section 9.5).
 TRUNCATE (used by test fixtures) fires no row trigger.
 
 Revision ID: 0001
