@@ -146,7 +146,8 @@ def test_tasks_retry_only_transient_errors_with_short_backoff():
     from tasks.celery_tasks import ArledgerTask
 
     assert OperationalError in TRANSIENT_ERRORS and ConnectionError in TRANSIENT_ERRORS
-    assert ArledgerTask.retry_backoff_max <= 5  # no countdown beyond a few seconds (docs/rules.md section 8)
+    # No countdown beyond a few seconds (docs/rules.md section 8).
+    assert ArledgerTask.retry_backoff_max <= 5
     assert ArledgerTask.autoretry_for == TRANSIENT_ERRORS
 
 
