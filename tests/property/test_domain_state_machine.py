@@ -28,6 +28,7 @@ from ledger.domain.journal import Journal, Side, TxnType
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason, WriteOffKind
 from ledger.domain.receipt import Receipt, ReceiptSplit, ReceiptStatus
+from tests.support.factories import split_of
 
 DAY = date(2026, 11, 5)
 CALENDAR = Calendar([Period("2026-11", date(2026, 11, 1), date(2026, 11, 30), True)])
@@ -89,16 +90,7 @@ class DomainMachine(RuleBasedStateMachine):
         return [j for j in self.journals if j.receipt_id == receipt.id]
 
     def split(self, receipt: Receipt) -> ReceiptSplit:
-        journals = self.of_receipt(receipt)
-        undone_ids = {j.reverses for j in journals if j.type is TxnType.RECEIPT_REVERSAL}
-        caused: dict[str, int] = {}
-        undone: dict[str, int] = {}
-        for journal in journals:
-            if journal.type in (TxnType.RECEIPT, TxnType.UNAPPLIED, TxnType.TRANSFER):
-                caused[journal.type] = caused.get(journal.type, 0) + journal.amount.minor
-                if journal.id in undone_ids:
-                    undone[journal.type] = undone.get(journal.type, 0) + journal.amount.minor
-        return ReceiptSplit.from_totals(caused, undone)
+        return split_of(self.of_receipt(receipt))
 
     def receive(self, minor: int, requested: tuple[tuple[str, Money], ...]) -> Receipt:
         receipt = Receipt(

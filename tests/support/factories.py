@@ -1,11 +1,14 @@
-"""Builders of domain objects for the pure tests: orders laid out like the the examples of docs/rules.md."""
+"""Builders of domain objects for the pure tests: orders laid out like the examples of docs/rules.md."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
+from ledger.domain.journal import Journal, TxnType
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
+from ledger.domain.receipt import ReceiptSplit
 
 DAY = date(2026, 11, 5)
 
@@ -65,3 +68,18 @@ def worked_example_order() -> Order:
 
 def balances(o: Order) -> list[str]:
     return [str(x.balance) for x in o.lines]
+
+
+def split_of(journals: Iterable[Journal]) -> ReceiptSplit:
+    """The split from the journals' per-type totals, as the persistence side sums them
+    (the journals carry the ids they were stored under)."""
+    journals = list(journals)
+    undone_ids = {j.reverses for j in journals if j.type is TxnType.RECEIPT_REVERSAL}
+    caused: dict[str, int] = {}
+    undone: dict[str, int] = {}
+    for journal in journals:
+        if journal.type in (TxnType.RECEIPT, TxnType.UNAPPLIED, TxnType.TRANSFER):
+            caused[journal.type] = caused.get(journal.type, 0) + journal.amount.minor
+            if journal.id in undone_ids:
+                undone[journal.type] = undone.get(journal.type, 0) + journal.amount.minor
+    return ReceiptSplit.from_totals(caused, undone)

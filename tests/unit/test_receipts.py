@@ -35,7 +35,7 @@ from ledger.domain.receipt import (
     choose_org_unit,
     settle,
 )
-from tests.support.factories import DAY, usd
+from tests.support.factories import DAY, split_of, usd
 
 
 @dataclass(frozen=True)
@@ -97,20 +97,6 @@ def receipt(
 def stored(journals: Iterable[Journal]) -> list[Journal]:
     """The journals as reading them back would give them: with row ids, so they can be mirrored."""
     return [replace(journal, id=next(_ids)) for journal in journals]
-
-
-def split_of(journals: Iterable[Journal]) -> ReceiptSplit:
-    """The split from the journals' per-type totals, as the persistence side sums them."""
-    journals = list(journals)
-    undone_ids = {j.reverses for j in journals if j.type is TxnType.RECEIPT_REVERSAL}
-    caused: dict[str, int] = {}
-    undone: dict[str, int] = {}
-    for journal in journals:
-        if journal.type in (TxnType.RECEIPT, TxnType.UNAPPLIED, TxnType.TRANSFER):
-            caused[journal.type] = caused.get(journal.type, 0) + journal.amount.minor
-            if journal.id in undone_ids:
-                undone[journal.type] = undone.get(journal.type, 0) + journal.amount.minor
-    return ReceiptSplit.from_totals(caused, undone)
 
 
 # --- distribution ------------------------------------------------------------------------------
