@@ -2,7 +2,7 @@
 
 Creates a fresh SQLite database, loads the sample organisation, then walks through what an AR
 clerk does: write-offs, a receipt distributed by payment priority, an overpayment that reverses a
-write-off (the the worked example of docs/rules.md), a receipt for an unknown order parked as unapplied and then
+write-off (the worked example of docs/rules.md), a receipt for an unknown order parked as unapplied and then
 applied, a returned check that restores the write-off it had reversed, the refusals the rules demand, signed
 gateway events (a payment, its repeat, a partial refund), and a bank lockbox file imported once
 and refused the second time. It ends with every journal, `arledger check`, and the journals
