@@ -291,9 +291,7 @@ COMMITS = Table(
     _id(),
     Column("seq", BigInteger, nullable=True, unique=True),
     Column("chain_hash", String(64), nullable=True),
-    Column(
-        "committed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-    ),
+    Column("committed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # A subledger transaction and its GL journal: one row, one id.
