@@ -10,6 +10,8 @@ create these tables; keep the two in step.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -60,7 +62,7 @@ def _created_at() -> Column[object]:
     return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def _partial(column: str) -> dict[str, object]:
+def _partial(column: str) -> dict[str, Any]:
     """A partial index's options on both dialects: only rows with ``column`` set get an entry."""
     where = text(f"{column} IS NOT NULL")
     return {"postgresql_where": where, "sqlite_where": where}
