@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ledger.domain.receipt import ReceiptSplit
 from ledger.persistence.bulk import allocate_ids
-from ledger.persistence.receipts import SPLIT_TYPES, split_columns
+from ledger.persistence.derived import SPLIT_TYPES, split_columns
 from ledger.persistence.schema import LOCKBOX_FILES, RECEIPTS
 
 

@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from ledger.domain.journal import TxnType, WriteOffKey
 from ledger.domain.money import Money
@@ -25,17 +25,15 @@ from ledger.domain.order import (
     WriteOff,
     WriteOffKind,
     line_priority,
-    reversed_minor,
 )
 from ledger.domain.receipt import ReceiptSplit
 from ledger.persistence import schema
 from ledger.persistence.bulk import allocate_ids, bulk_update
 from ledger.persistence.db import among, among_param, is_postgres
-from ledger.persistence.receipts import split_columns
+from ledger.persistence.derived import reversed_of, split_columns, write_offs_with_reversed
 from ledger.persistence.row_ids import row_ids
 from ledger.persistence.schema import (
     CUSTOMERS,
-    JOURNALS,
     LINES,
     ORDERS,
     ORG_UNITS,
@@ -165,55 +163,6 @@ def _aggregates(
         )
         for row in heads
     ]
-
-
-@cache
-def write_offs_with_reversed() -> Any:
-    """Write-offs with the totals of the journals that move their reversed amount, by type:
-    ``reversal_minor`` (WRITE_OFF_REVERSAL) and ``undone_minor`` (RECEIPT_REVERSAL); the domain
-    (:func:`ledger.domain.order.reversed_minor`) derives the reversed amount from them.
-
-    The sums are correlated subqueries, so each write-off's reversals are found through the
-    journals' write-off index — the cost follows the write-offs asked for, not the ledger's size.
-    Built once per process: a statement is immutable (``where`` returns a new one), and building
-    the alias and subquery afresh, then fingerprinting them for SQLAlchemy's compiled cache, was
-    a tenth of the worker's time on the gateway path.
-    """
-
-    def total_of(kind: TxnType, label: str) -> Any:
-        tied = aliased(JOURNALS)
-        return (
-            select(func.coalesce(func.sum(tied.c.amount_minor), 0))
-            .where(tied.c.write_off_id == WRITE_OFFS.c.id, tied.c.type == kind.value)
-            .scalar_subquery()
-            .label(label)
-        )
-
-    return select(
-        WRITE_OFFS.c.id,
-        WRITE_OFFS.c.order_id,
-        WRITE_OFFS.c.line_id,
-        WRITE_OFFS.c.amount_minor,
-        WRITE_OFFS.c.kind,
-        WRITE_OFFS.c.advanced,
-        WRITE_OFFS.c.reason,
-        WRITE_OFFS.c.comment,
-        WRITE_OFFS.c.debit_account,
-        WRITE_OFFS.c.credit_account,
-        WRITE_OFFS.c.posting_date,
-        total_of(TxnType.WRITE_OFF_REVERSAL, "reversal_minor"),
-        total_of(TxnType.RECEIPT_REVERSAL, "undone_minor"),
-    )
-
-
-def reversed_of(row: Any) -> int:
-    """The reversed amount of a write-off row of ``write_offs_with_reversed``, in minor units."""
-    return reversed_minor(
-        {
-            TxnType.WRITE_OFF_REVERSAL.value: int(row.reversal_minor),
-            TxnType.RECEIPT_REVERSAL.value: int(row.undone_minor),
-        }
-    )
 
 
 class _OrderStatements(NamedTuple):

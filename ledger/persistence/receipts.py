@@ -28,9 +28,7 @@ from sqlalchemy import (
     Date,
     String,
     Text,
-    and_,
     bindparam,
-    case,
     func,
     select,
     text,
@@ -38,10 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ledger.domain.errors import UnknownReceipt
-from ledger.domain.journal import TxnType
 from ledger.domain.money import Money
 from ledger.domain.receipt import (
     CAUSED_BY_RECEIPT,
@@ -52,6 +49,7 @@ from ledger.domain.receipt import (
 )
 from ledger.persistence.bulk import allocate_ids, bulk_insert, bulk_update
 from ledger.persistence.db import among_param, get_engine, is_postgres
+from ledger.persistence.derived import receipt_splits
 from ledger.persistence.schema import INTAKE_EVENTS, JOURNALS, ORDERS, ORG_UNITS, RECEIPTS
 
 if TYPE_CHECKING:  # annotations only: the lockbox parsers are slow to import for a read command
@@ -523,46 +521,3 @@ def orders_applied_to(session: Session, receipt_id: int) -> set[str]:
             .where(JOURNALS.c.receipt_id == receipt_id)
         ).scalars()
     )
-
-
-# --- the split of docs/rules.md section 9.3 ------------------------------------------------------------
-
-_CHUNK = 2000
-SPLIT_TYPES = (TxnType.RECEIPT.value, TxnType.UNAPPLIED.value, TxnType.TRANSFER.value)
-
-
-def split_columns() -> tuple[Any, Any, Any, Any]:
-    """The journals (aliased ``j``) and, per row, the amount and the amount undone: a journal
-    is undone when a RECEIPT_REVERSAL of the same receipt mirrors it (the join goes through the
-    receipt-id index; a journal is mirrored at most once)."""
-    journal = aliased(JOURNALS, name="j")
-    mirror = aliased(JOURNALS, name="m")
-    joined = journal.outerjoin(
-        mirror,
-        and_(
-            mirror.c.receipt_id == journal.c.receipt_id,
-            mirror.c.reverses_id == journal.c.id,
-            mirror.c.type == TxnType.RECEIPT_REVERSAL.value,
-        ),
-    )
-    undone = func.sum(case((mirror.c.id.is_not(None), journal.c.amount_minor), else_=0))
-    return journal, joined, func.sum(journal.c.amount_minor), undone
-
-
-def receipt_splits(session: Session, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
-    """Each receipt's split, from the totals per journal type of what it caused."""
-    caused: dict[int, dict[str, int]] = {rid: {} for rid in receipt_ids}
-    undone: dict[int, dict[str, int]] = {rid: {} for rid in receipt_ids}
-    journal, joined, total, undone_total = split_columns()
-    for start in range(0, len(receipt_ids), _CHUNK):
-        chunk = list(receipt_ids[start : start + _CHUNK])
-        rows = session.execute(
-            select(journal.c.receipt_id, journal.c.type, total, undone_total)
-            .select_from(joined)
-            .where(journal.c.receipt_id.in_(chunk), journal.c.type.in_(SPLIT_TYPES))
-            .group_by(journal.c.receipt_id, journal.c.type)
-        )
-        for receipt_id, journal_type, amount, amount_undone in rows:
-            caused[receipt_id][journal_type] = int(amount)
-            undone[receipt_id][journal_type] = int(amount_undone)
-    return {rid: ReceiptSplit.from_totals(caused[rid], undone[rid]) for rid in receipt_ids}

@@ -11,8 +11,10 @@ operator sees (the id of a journal just written, the key of the write-off an ope
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 from ledger.domain.journal import Journal, WriteOffKey
 

@@ -11,31 +11,37 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, bindparam, select
 
 from ledger.domain.errors import UnknownCustomer, UnknownOrder, UnknownReceipt
 from ledger.domain.journal import Entry, Journal, Side, TxnType
 from ledger.domain.money import Money, format_minor
 from ledger.domain.order import Order, WriteOff, line_priority
 from ledger.domain.receipt import EventStatus, ReceiptSplit, ReceiptStatus
-from ledger.persistence import schema
 from ledger.persistence.db import among_param, is_postgres
-from ledger.persistence.orders import reversed_of, write_offs_with_reversed
-from ledger.persistence.receipts import receipt_splits
+from ledger.persistence.derived import receipt_splits, reversed_of, write_offs_with_reversed
 from ledger.persistence.row_ids import RowIds, row_ids
-from ledger.persistence.schema import (
+from ledger.persistence.tables import (
     COMMITS,
+    CUSTOMERS,
+    INTAKE_EVENTS,
     JOURNAL_LINES,
     JOURNALS,
     LINES,
     ORDERS,
+    POISON_MESSAGES,
     PRODUCTS,
+    RECEIPTS,
     SUBSYSTEMS,
     WRITE_OFFS,
 )
+
+if TYPE_CHECKING:
+    # The reads take a Core connection (the CLI's read commands, which never import the ORM) or
+    # a session (services and tests): both execute Core statements the same way.
+    from sqlalchemy.orm import Session
 
 _CHUNK = 2000
 
@@ -47,7 +53,9 @@ def _money(minor: int, currency: str) -> str:
 # --- journals ----------------------------------------------------------------------------------
 
 
-def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str, Any]]:
+def journal_dicts(
+    session: Session | Connection, journal_ids: Sequence[int]
+) -> list[dict[str, Any]]:
     """Journals as `gl journals --json` prints them, in the order of ``journal_ids``."""
     heads = _journal_statements(is_postgres(session)).heads_by_id
     result: list[dict[str, Any]] = []
@@ -60,7 +68,7 @@ def journal_dicts(session: Session, journal_ids: Sequence[int]) -> list[dict[str
 
 
 def journals_after(
-    session: Session, cursor: int, max_commits: int
+    session: Session | Connection, cursor: int, max_commits: int
 ) -> tuple[list[dict[str, Any]], int | None, int]:
     """The journals of the first ``max_commits`` ledger commits after sequence ``cursor``, in
     commit order: what the publisher sends. Also the last of those commits' sequence (None when
@@ -122,7 +130,7 @@ def _journal_statements(postgres: bool) -> _JournalStatements:
 
 
 def _assemble(
-    session: Session, heads_query: Any, params: dict[str, Any]
+    session: Session | Connection, heads_query: Any, params: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], Sequence[Any]]:
     """The journals ``heads_query`` selects, as JSON objects in its order, and its head rows."""
     # Order numbers and line numbers are looked up by id for just the orders and lines these
@@ -165,7 +173,7 @@ def _assemble(
     return journals, heads
 
 
-def _lookup(session: Session, statement: Any, ids: set[int]) -> dict[int, Any]:
+def _lookup(session: Session | Connection, statement: Any, ids: set[int]) -> dict[int, Any]:
     """``statement`` (an id and a value, for the ids in ``ids``) as a dict, in chunks."""
     found: dict[int, Any] = {}
     wanted = sorted(ids)
@@ -245,7 +253,7 @@ class _Head:
 
 
 def journal_ids(
-    session: Session, *, order: str | None = None, journal_type: str | None = None
+    session: Session | Connection, *, order: str | None = None, journal_type: str | None = None
 ) -> list[int]:
     """Ids of every journal in posting (commit) order, optionally of one order and/or one type."""
     query: Select[Any] = (
@@ -319,25 +327,23 @@ def stored_journals(session: Session, ids: Sequence[int]) -> list[Journal]:
 # --- receipts ----------------------------------------------------------------------------------
 
 
-def receipt_amounts(session: Session, receipt_ids: Sequence[int]) -> dict[int, ReceiptSplit]:
+def receipt_amounts(
+    session: Session | Connection, receipt_ids: Sequence[int]
+) -> dict[int, ReceiptSplit]:
     """Applied, unapplied and reversed amounts of each receipt (docs/rules.md section 9.3)."""
     return receipt_splits(session, receipt_ids)
 
 
-def receipt_view(session: Session, receipt_id: int) -> dict[str, Any]:
-    # populate_existing: the services move a receipt's status with Core UPDATEs, which an
-    # object already in the session would not show.
-    receipt = session.execute(
-        select(schema.Receipt)
-        .where(schema.Receipt.id == receipt_id)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+def receipt_view(session: Session | Connection, receipt_id: int) -> dict[str, Any]:
+    # Rows, not ORM objects: a session's identity map could hold a receipt older than the Core
+    # UPDATEs the services move its status with.
+    receipt = session.execute(select(RECEIPTS).where(RECEIPTS.c.id == receipt_id)).one_or_none()
     if receipt is None:
         raise UnknownReceipt(receipt_id)
     return receipt_views(session, [receipt])[0]
 
 
-def receipt_views(session: Session, receipts: Sequence[schema.Receipt]) -> list[dict[str, Any]]:
+def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> list[dict[str, Any]]:
     amounts = receipt_amounts(session, [r.id for r in receipts])
     journal_rows = session.execute(
         select(JOURNALS.c.receipt_id, JOURNALS.c.id, ORDERS.c.number)
@@ -378,32 +384,28 @@ def receipt_views(session: Session, receipts: Sequence[schema.Receipt]) -> list[
     return views
 
 
-def exceptions_view(session: Session) -> list[dict[str, Any]]:
+def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
     """What waits for an operator, each with its reason and a ``ref`` that `exceptions retry`
     takes: receipts unapplied, unidentified or failed; gateway events waiting or failed; poison
     messages."""
-    receipts = (
-        session.execute(
-            select(schema.Receipt)
-            .where(
-                schema.Receipt.status.in_(
-                    (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
-                )
+    receipts = session.execute(
+        select(RECEIPTS)
+        .where(
+            RECEIPTS.c.status.in_(
+                (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
             )
-            .order_by(schema.Receipt.id)
         )
-        .scalars()
-        .all()
-    )
+        .order_by(RECEIPTS.c.id)
+    ).all()
     items = [
         {"kind": "receipt", "ref": f"receipt:{view['id']}", **view}
         for view in receipt_views(session, receipts)
     ]
     for event in session.execute(
-        select(schema.IntakeEvent)
-        .where(schema.IntakeEvent.status.in_((EventStatus.WAITING, EventStatus.FAILED)))
-        .order_by(schema.IntakeEvent.id)
-    ).scalars():
+        select(INTAKE_EVENTS)
+        .where(INTAKE_EVENTS.c.status.in_((EventStatus.WAITING, EventStatus.FAILED)))
+        .order_by(INTAKE_EVENTS.c.id)
+    ):
         payload = json.loads(event.payload)
         items.append(
             {
@@ -421,10 +423,10 @@ def exceptions_view(session: Session) -> list[dict[str, Any]]:
             }
         )
     for message in session.execute(
-        select(schema.PoisonMessage)
-        .where(schema.PoisonMessage.status == "open")
-        .order_by(schema.PoisonMessage.id)
-    ).scalars():
+        select(POISON_MESSAGES)
+        .where(POISON_MESSAGES.c.status == "open")
+        .order_by(POISON_MESSAGES.c.id)
+    ):
         items.append(
             {
                 "kind": "message",
@@ -442,7 +444,7 @@ def exceptions_view(session: Session) -> list[dict[str, Any]]:
 # --- orders ------------------------------------------------------------------------------------
 
 
-def order_view(session: Session, number: str) -> dict[str, Any]:
+def order_view(session: Session | Connection, number: str) -> dict[str, Any]:
     """`order show --json`: the order, its balance, and each line with its write-offs."""
     head = session.execute(select(ORDERS).where(ORDERS.c.number == number)).one_or_none()
     if head is None:
@@ -521,16 +523,18 @@ def write_off_result(
     }
 
 
-def statement_view(session: Session, customer_id: str) -> dict[str, Any]:
+def statement_view(session: Session | Connection, customer_id: str) -> dict[str, Any]:
     """A customer statement: what is addressed to the customer, so it never carries a write-off's
     internal comment (docs/rules.md section 5) — only the amount and the reason. A parent's statement
     includes the orders of its children billed to it."""
-    customer = session.get(schema.Customer, customer_id)
+    customer = session.execute(
+        select(CUSTOMERS.c.id, CUSTOMERS.c.name).where(CUSTOMERS.c.id == customer_id)
+    ).one_or_none()
     if customer is None:
         raise UnknownCustomer(customer_id)
     children = session.execute(
-        select(schema.Customer.id).where(
-            schema.Customer.parent_id == customer_id, schema.Customer.bills_to_parent.is_(True)
+        select(CUSTOMERS.c.id).where(
+            CUSTOMERS.c.parent_id == customer_id, CUSTOMERS.c.bills_to_parent.is_(True)
         )
     ).scalars()
     billed = [customer_id, *children]

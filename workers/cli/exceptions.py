@@ -15,11 +15,11 @@ from workers.cli.render import emit_json, line, print_exceptions, show_receipt
 def exceptions_list(as_json: JsonOption = False) -> None:
     """Unapplied, unidentified and failed receipts, waiting or failed gateway events, and poison
     messages, each with its reason."""
-    from ledger.persistence.db import unit_of_work
+    from ledger.persistence.db import connect
     from ledger.queries.views import exceptions_view
 
-    with unit_of_work(settings().database_url) as session:
-        items = exceptions_view(session)
+    with connect(settings().database_url) as connection:
+        items = exceptions_view(connection)
     if as_json:
         emit_json(items)
         return

@@ -17,11 +17,11 @@ from workers.cli.render import emit_json, print_journals, print_order, print_sta
 @order_app.command("show")
 def order_show(number: str, as_json: JsonOption = False) -> None:
     """An order with its balance, its lines by payment priority and their write-offs."""
-    from ledger.persistence.db import unit_of_work
+    from ledger.persistence.db import connect
     from ledger.queries.views import order_view
 
-    with unit_of_work(settings().database_url) as session:
-        view = order_view(session, number)
+    with connect(settings().database_url) as connection:
+        view = order_view(connection, number)
     if as_json:
         emit_json(view)
         return
@@ -38,15 +38,17 @@ def gl_journals(
 ) -> None:
     """Every journal in posting order, or those of one order or type."""
     from ledger.domain.journal import TxnType
-    from ledger.persistence.db import unit_of_work
+    from ledger.persistence.db import connect
     from ledger.queries.views import journal_dicts, journal_ids
 
     if type_ is not None and type_ not in TxnType.__members__:
         raise InvalidInput(
             f"unknown journal type {type_!r}: one of {', '.join(TxnType.__members__)}", field="type"
         )
-    with unit_of_work(settings().database_url) as session:
-        journals = journal_dicts(session, journal_ids(session, order=order, journal_type=type_))
+    with connect(settings().database_url) as connection:
+        journals = journal_dicts(
+            connection, journal_ids(connection, order=order, journal_type=type_)
+        )
     if as_json:
         emit_json(journals)
         return
@@ -56,11 +58,11 @@ def gl_journals(
 @app.command()
 def statement(customer: str, as_json: JsonOption = False) -> None:
     """A customer statement: orders, balances and adjustments (no internal comments)."""
-    from ledger.persistence.db import unit_of_work
+    from ledger.persistence.db import connect
     from ledger.queries.views import statement_view
 
-    with unit_of_work(settings().database_url) as session:
-        view = statement_view(session, customer)
+    with connect(settings().database_url) as connection:
+        view = statement_view(connection, customer)
     if as_json:
         emit_json(view)
         return

@@ -75,11 +75,11 @@ def dispatch_receipt(config: Settings, receipt_id: int) -> dict[str, Any]:
 @receipt_app.command("show")
 def receipt_show(receipt_id: int, as_json: JsonOption = False) -> None:
     """Show a receipt: where its money went."""
-    from ledger.persistence.db import unit_of_work
+    from ledger.persistence.db import connect
     from ledger.queries.views import receipt_view
 
-    with unit_of_work(settings().database_url) as session:
-        show_receipt(receipt_view(session, receipt_id), as_json)
+    with connect(settings().database_url) as connection:
+        show_receipt(receipt_view(connection, receipt_id), as_json)
 
 
 @receipt_app.command("reverse")

@@ -6,9 +6,9 @@ from sqlalchemy import Connection, pool
 
 from config.settings import get_settings
 from ledger.persistence.db import get_engine, normalise_url
-from ledger.persistence.schema import Base
+from ledger.persistence.tables import METADATA
 
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def run_migrations_offline() -> None:
