@@ -23,14 +23,11 @@ from ledger.intake.lockbox import (
     write_bai,
     write_csv,
 )
+from tests.support.factories import usd
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPOSITED = date(2026, 11, 16)
 CREATED = date(2026, 11, 17)
-
-
-def usd(text: str) -> Money:
-    return Money.parse(text, "USD")
 
 
 def check(
