@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from ledger.domain.money import Money
@@ -56,6 +57,11 @@ class ReceiptRequest:
         }
 
     def payload_json(self) -> str:
+        return self._payload_text
+
+    @cached_property
+    def _payload_text(self) -> str:
+        # Built once: intake stores both this text and its hash, on every webhook.
         return json.dumps(self.payload(), sort_keys=True, separators=(",", ":"))
 
     def payload_hash(self) -> str:

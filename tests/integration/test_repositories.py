@@ -21,20 +21,17 @@ from ledger.persistence.events import NewEvent
 from ledger.persistence.files import FileAlreadyRecorded, NewFile
 from ledger.persistence.receipts import record_automated
 from ledger.persistence.unit_of_work import UnitOfWork, reading
+from tests.support.receipts import paying_o100
 
 
 def gateway(
     n: int, *, customer: str | None = "C-1", reference: str | None = None
 ) -> ReceiptRequest:
-    amount = Money.from_minor(1200 + n, "USD")
-    return ReceiptRequest(
-        "gateway",
+    return paying_o100(
         f"repo-{n}",
-        amount,
-        date(2026, 11, 5),
-        customer=customer,
-        allocations=(("O-100", amount),),
+        1200 + n,
         automated=True,
+        customer=customer,
         reference=reference or f"repo-pay-{n}",
     )
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, func, select
 
 from config.settings import Settings
-from ledger.domain.money import Money
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent
 from ledger.outbox.publisher import publish_pending, unpublished_count
@@ -29,7 +28,7 @@ from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS
 from ledger.services.events import submit_event
 from ledger.services.operations import sweep
 from ledger.services.receipts import distribute_receipts, submit_automated, submit_receipt
-from tests.support.receipts import receive
+from tests.support.receipts import paying_o100, receive
 from tests.support.sinks import FlakySink
 
 
@@ -144,17 +143,7 @@ def test_a_full_round_is_followed_by_another(loaded: Settings) -> None:
 
 
 def _gateway_receipt(n: int) -> ReceiptRequest:
-    amount = Money.from_minor(700 + n, "USD")
-    return ReceiptRequest(
-        "gateway",
-        f"budget-{n}",
-        amount,
-        date(2026, 11, 5),
-        customer="C-1",
-        allocations=(("O-100", amount),),
-        automated=True,
-        reference=f"budget-pay-{n}",
-    )
+    return paying_o100(f"budget-{n}", 700 + n, automated=True, reference=f"budget-pay-{n}")
 
 
 def test_a_new_automated_intake_is_at_most_one_statement(loaded: Settings) -> None:
@@ -175,15 +164,7 @@ def test_a_repeated_automated_intake_is_at_most_two_statements(loaded: Settings)
 
 def test_an_operator_intake_stays_within_its_budget(loaded: Settings) -> None:
     def operator(n: int) -> ReceiptRequest:
-        amount = Money.from_minor(900 + n, "USD")
-        return ReceiptRequest(
-            "operator",
-            f"op-{n}",
-            amount,
-            date(2026, 11, 5),
-            customer="C-1",
-            allocations=(("O-100", amount),),
-        )
+        return paying_o100(f"op-{n}", 900 + n)
 
     submit_receipt(loaded, operator(0))
     with statements(loaded) as new:

@@ -10,6 +10,29 @@ from ledger.intake.commands import ReceiptRequest
 from ledger.services.receipts import distribute_receipt, submit_receipt
 
 
+def paying_o100(
+    key: str,
+    minor: int,
+    *,
+    automated: bool = False,
+    customer: str | None = "C-1",
+    reference: str | None = None,
+) -> ReceiptRequest:
+    """A receipt of ``minor`` cents for C-1 paying the sample order O-100: an operator's, or a
+    gateway's (automated) when asked, under the key ``key``."""
+    amount = Money.from_minor(minor, "USD")
+    return ReceiptRequest(
+        "gateway" if automated else "operator",
+        key,
+        amount,
+        date(2026, 11, 5),
+        customer=customer,
+        allocations=(("O-100", amount),),
+        automated=automated,
+        reference=reference,
+    )
+
+
 def submit_receipts(
     settings: Settings, prefix: str, count: int, *, automated: bool = False
 ) -> list[int]:

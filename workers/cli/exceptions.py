@@ -8,7 +8,7 @@ import typer
 
 from ledger.domain.errors import InvalidInput
 from workers.cli.common import JsonOption, exceptions_app, published, settings
-from workers.cli.render import emit_json, line, print_exceptions, show_receipt
+from workers.cli.render import emit_json, line, print_exceptions, show, show_receipt
 
 
 @exceptions_app.command("list")
@@ -20,10 +20,7 @@ def exceptions_list(as_json: JsonOption = False) -> None:
 
     with connect(settings().database_url) as connection:
         items = exceptions_view(connection)
-    if as_json:
-        emit_json(items)
-        return
-    print_exceptions(items)
+    show(items, as_json, print_exceptions)
 
 
 @exceptions_app.command("retry")

@@ -9,7 +9,7 @@ import typer
 
 from ledger.domain.errors import InvalidInput
 from workers.cli.common import JsonOption, gateway_app, lockbox_app, read_file, settings
-from workers.cli.render import emit_json, err, note, print_lockbox_summary, print_record
+from workers.cli.render import emit_json, err, note, print_lockbox_summary, print_record, show
 
 
 @lockbox_app.command("import")
@@ -83,10 +83,7 @@ def lockbox_import(
         note(f"{file.name} had been partly imported before; the missing checks were received")
     summary = file_summary(config, imported.file_id)
     summary["seconds"] = round(time.monotonic() - started, 3)
-    if as_json:
-        emit_json(summary)
-        return
-    print_lockbox_summary(summary)
+    show(summary, as_json, print_lockbox_summary)
 
 
 @gateway_app.command("submit")

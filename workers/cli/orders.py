@@ -11,7 +11,7 @@ import typer
 
 from ledger.domain.errors import InvalidInput
 from workers.cli.common import JsonOption, app, gl_app, order_app, settings
-from workers.cli.render import emit_json, print_journals, print_order, print_statement
+from workers.cli.render import print_journals, print_order, print_statement, show
 
 
 @order_app.command("show")
@@ -22,10 +22,7 @@ def order_show(number: str, as_json: JsonOption = False) -> None:
 
     with connect(settings().database_url) as connection:
         view = order_view(connection, number)
-    if as_json:
-        emit_json(view)
-        return
-    print_order(view)
+    show(view, as_json, print_order)
 
 
 @gl_app.command("journals")
@@ -49,10 +46,7 @@ def gl_journals(
         journals = journal_dicts(
             connection, journal_ids(connection, order=order, journal_type=type_)
         )
-    if as_json:
-        emit_json(journals)
-        return
-    print_journals(journals)
+    show(journals, as_json, print_journals)
 
 
 @app.command()
@@ -63,7 +57,4 @@ def statement(customer: str, as_json: JsonOption = False) -> None:
 
     with connect(settings().database_url) as connection:
         view = statement_view(connection, customer)
-    if as_json:
-        emit_json(view)
-        return
-    print_statement(view)
+    show(view, as_json, print_statement)

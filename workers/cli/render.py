@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +20,14 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def emit_json(value: Any) -> None:
     """The ``--json`` form of a result, indented, on stdout."""
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def show(value: Any, as_json: bool, printer: Callable[[Any], None]) -> None:
+    """A result as ``--json`` asks: JSON on stdout, or the command's own text form."""
+    if as_json:
+        emit_json(value)
+    else:
+        printer(value)
 
 
 def note(message: str) -> None:
