@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.domain.journal import TxnType, WriteOffKey
+from ledger.domain.matching import order_key
 from ledger.domain.money import Money
 from ledger.domain.order import (
     Line,
@@ -356,7 +357,8 @@ class OrderRepository:
     ) -> None:
         """Insert new orders and lines (rows with their reserved ids)."""
         if order_rows:
-            self._session.execute(insert(schema.OrderRow), list(order_rows))
+            keyed = [{**row, "number_key": order_key(row["number"])} for row in order_rows]
+            self._session.execute(insert(schema.OrderRow), keyed)
         if line_rows:
             self._session.execute(insert(schema.OrderLine), list(line_rows))
 

@@ -25,6 +25,7 @@ from ledger.persistence.tables import (
     LOCKBOX_FILES,
     ORDERS,
     ORG_UNITS,
+    PAYER_ACCOUNTS,
     PERIODS,
     POISON_MESSAGES,
     PRODUCTS,
@@ -49,6 +50,7 @@ __all__ = [
     "LOCKBOX_FILES",
     "ORDERS",
     "ORG_UNITS",
+    "PAYER_ACCOUNTS",
     "PERIODS",
     "POISON_MESSAGES",
     "PRODUCTS",
@@ -71,6 +73,7 @@ __all__ = [
     "OrderRow",
     "OrgUnit",
     "OutboxClock",
+    "PayerAccount",
     "Period",
     "PoisonMessage",
     "Product",
@@ -111,6 +114,7 @@ class OrgUnit(Base):
     ar_account: Mapped[str]
     unapplied_account: Mapped[str]
     credit_writeoff_account: Mapped[str]
+    matching: Mapped[str | None]
 
 
 class Subsystem(Base):
@@ -146,6 +150,16 @@ class Customer(Base):
     bills_to_parent: Mapped[bool]
 
 
+class PayerAccount(Base):
+    """A payer's bank account registered to the one customer it identifies."""
+
+    __table__ = PAYER_ACCOUNTS
+
+    account: Mapped[str]
+    customer_id: Mapped[str]
+    created_at: Mapped[datetime]
+
+
 class Period(Base):
     """An accounting period."""
 
@@ -171,6 +185,7 @@ class OrderRow(Base):
     org_unit: Mapped[str]
     currency: Mapped[str]
     order_date: Mapped[date]
+    number_key: Mapped[str]
 
 
 class OrderLine(Base):
@@ -214,6 +229,9 @@ class Receipt(Base):
     reference: Mapped[str | None]
     replaces_id: Mapped[int | None]
     lockbox_file_id: Mapped[int | None]
+    match_rule: Mapped[str | None]
+    match_references: Mapped[str | None]
+    suggestions: Mapped[str | None]
 
 
 class LockboxFile(Base):
@@ -338,6 +356,7 @@ class WriteOff(Base):
     debit_account: Mapped[str]
     credit_account: Mapped[str]
     posting_date: Mapped[date]
+    automatic: Mapped[bool]
 
 
 class OutboxClock(Base):

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
     true,
@@ -89,6 +90,8 @@ ORG_UNITS = Table(
     Column("ar_account", ForeignKey("gl_accounts.code"), nullable=False),
     Column("unapplied_account", ForeignKey("gl_accounts.code"), nullable=False),
     Column("credit_writeoff_account", ForeignKey("gl_accounts.code"), nullable=False),
+    # Its matching rules and tolerances (docs/rules.md section 14) as JSON; NULL: the defaults.
+    Column("matching", Text, nullable=True),
 )
 
 # A subsystem (MTG, SUB, FND…) with its payment priority.
@@ -123,6 +126,17 @@ CUSTOMERS = Table(
     Column("bills_to_parent", Boolean, nullable=False, default=False),
 )
 
+# A payer's bank account (routing/account or IBAN, normalised) registered to the one customer it
+# identifies when a receipt names no customer (docs/rules.md section 14, rule 3).
+PAYER_ACCOUNTS = Table(
+    "payer_accounts",
+    METADATA,
+    Column("account", String(100), primary_key=True),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    _created_at(),
+    Index(None, "customer_id"),
+)
+
 PERIODS = Table(
     "periods",
     METADATA,
@@ -145,6 +159,11 @@ ORDERS = Table(
     Column("org_unit", ForeignKey("org_units.code"), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("order_date", Date, nullable=False),
+    # The number as remittance text names it (ledger.domain.matching.order_key): case, separators
+    # and leading zeros ignored. Not unique: O-12 and O-012 share a key.
+    Column("number_key", String(64), nullable=False),
+    Index(None, "number_key"),
+    Index(None, "customer_id"),
 )
 
 # An invoiced order line and its cached balance; fillfactor 80 on PostgreSQL (migration 0003):
@@ -200,6 +219,12 @@ RECEIPTS = Table(
     # that replaces it; a later refund of the same payment follows the chain.
     Column("replaces_id", ForeignKey("receipts.id"), nullable=True),
     Column("lockbox_file_id", ForeignKey("lockbox_files.id"), nullable=True),
+    # How matching placed it (docs/rules.md section 14): the rule, the order numbers, text or payer
+    # account that decided it (JSON list), and for a receipt left waiting the orders suggested
+    # (JSON list of {"order", "reason"}).
+    Column("match_rule", String(48), nullable=True),
+    Column("match_references", Text, nullable=True),
+    Column("suggestions", Text, nullable=True),
     CheckConstraint("amount_minor > 0", name="amount"),
     CheckConstraint(f"status IN {RECEIPT_STATUSES}", name="status"),
     # Partial indexes (migration 0003): only the rows a lookup can want pay for an entry.
@@ -353,6 +378,8 @@ WRITE_OFFS = Table(
     Column("debit_account", ForeignKey("gl_accounts.code"), nullable=False),
     Column("credit_account", ForeignKey("gl_accounts.code"), nullable=False),
     Column("posting_date", Date, nullable=False),
+    # Written off by matching's tolerance for a short payment, not by an operator.
+    Column("automatic", Boolean, nullable=False, default=False, server_default=false()),
     CheckConstraint("amount_minor > 0", name="amount"),
     CheckConstraint("kind IN ('debit', 'zero', 'credit')", name="kind"),
     Index(None, "line_id"),
