@@ -178,6 +178,8 @@ class Order:
     lines: list[Line]  # ascending line number
     bills_to_parent: bool = False
     paid: Money | None = None  # receipt money applied and not reversed (the child-account rule)
+    order_date: date | None = None  # "oldest" for matching: by order date, then number
+    parent_id: str | None = None  # the customer's parent, whose order this is too when billed to it
     _by_no: dict[int, Line] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
