@@ -25,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.errors import InputRefused
 from ledger.domain.journal import Journal, Side, TxnType
+from ledger.domain.matching import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason, WriteOffKind
 from ledger.domain.receipt import Receipt, ReceiptSplit, ReceiptStatus
@@ -103,7 +104,9 @@ class DomainMachine(RuleBasedStateMachine):
         )
         before = {n: self._overpay_state(o) for n, o in self.orders.items()}
         shares = {n: s for n, s in requested if n in self.orders}
-        self.store(receipt.distribute(self.orders, UNITS, None, CALENDAR))
+        self.store(
+            receipt.distribute(OrderBook(self.orders.values(), {}, ()), UNITS, None, CALENDAR, {})
+        )
         self.receipts.append(receipt)
         for number, share in shares.items():
             self._check_overpay_rule(self.orders[number], before[number], share.minor)
