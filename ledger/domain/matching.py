@@ -613,7 +613,12 @@ def match(
         return order, None
 
     if len(receipt.requested) > 1:
-        return _split(receipt, config, named_refusal, customer, unit)
+        if named_customer is None:
+            # A split check pays one customer's orders: the one they all belong to (a parent
+            # paying its children's), else the first found order's; the others are refused.
+            listed = [o for n, _ in receipt.requested if (o := book.named(n)) is not None]
+            named_customer = _common_owner(listed) or customer
+        return _split(receipt, config, named_refusal, named_customer, unit)
 
     amount = receipt.requested[0][1] if receipt.requested else receipt.amount
     search = _Search(book, config, amount, unit, customer)

@@ -429,6 +429,16 @@ def test_the_rest_of_a_split_check_is_not_matched():
     assert placement.reasons == ("order O-9 not found",)
 
 
+def test_a_split_check_pays_only_one_customers_orders():
+    mine, theirs = make("O-1", "30.00"), make("O-2", "20.00", customer="C-2")
+    placement = run(receipt("50.00", orders=(("O-1", "30.00"), ("O-2", "20.00"))), mine, theirs)
+    assert (placement.customer, shares(placement)) == ("C-1", {"O-1": "30.00"})
+    assert placement.reasons == ("order O-2 is not one of customer C-1's orders",)
+    child = make("O-3", "20.00", customer="K-1", parent="C-1", bills_to_parent=True)
+    placement = run(receipt("50.00", orders=(("O-3", "20.00"), ("O-1", "30.00"))), mine, child)
+    assert (placement.customer, shares(placement)) == ("C-1", {"O-3": "20.00", "O-1": "30.00"})
+
+
 # --- the receipt carries it out ------------------------------------------------------------------
 
 

@@ -103,7 +103,8 @@ def stored(journals: Iterable[Journal]) -> list[Journal]:
 
 
 def test_a_receipt_paying_its_orders_exactly_is_applied():
-    a, b = make_order("O-1", 1, "60.00"), make_order("O-2", 2, "30.00", "10.00")
+    # Both are C-1's: a split check pays one customer's orders (SPEC section 15, "never").
+    a, b = make_order("O-1", 1, "60.00"), make_order("O-2", 1, "30.00", "10.00")
     r = receipt("100.00", ("O-1", "60.00"), ("O-2", "40.00"))
     journals = r.distribute(book_of(a, b), UNITS, None, CALENDAR, {})
     assert [j.type for j in journals] == [TxnType.RECEIPT, TxnType.RECEIPT]
