@@ -543,17 +543,28 @@ def combinations_adding_up(
     pruned, instead of enumerating the up to 174,000 sets of 2..5 among 30 orders.
     """
     biggest = max(sizes)
+    # Largest balance first: what is left to add after an item is then the next few items, so
+    # a partial set that cannot reach ``target`` any more is dropped early.
+    order = sorted(
+        (i for i, balance in enumerate(balances) if 0 < balance <= limit),
+        key=lambda i: -balances[i],
+    )
+    values = [balances[i] for i in order]
+
+    def reach(after: int, count: int) -> int:
+        return sum(values[after : after + count])
+
     by_size: list[dict[int, SetCount]] = [{} for _ in range(biggest + 1)]
     by_size[0][0] = SetCount(1, [()])
-    for index, balance in enumerate(balances):
-        if balance <= 0 or balance > limit:
-            continue
+    for position, balance in enumerate(values):
+        index = order[position]
         # Largest size first, so this balance joins each set at most once.
         for k in range(biggest, 0, -1):
             current = by_size[k]
+            headroom = reach(position + 1, biggest - k)
             for total, sets in list(by_size[k - 1].items()):
                 new_total = total + balance
-                if new_total > limit:
+                if new_total > limit or new_total + headroom < target:
                     continue
                 extended = [(*witness, index) for witness in sets.witnesses]
                 known = current.get(new_total)
