@@ -236,6 +236,7 @@ class _Search:
         self.currency = amount.currency
         self.unit = unit
         self.customer = customer
+        self.payer_customer: str | None = None  # whose registered account the money came from
         self.tolerance: Tolerance | None = config.tolerance(amount.currency)
 
     # --- the tests every rule applies -----------------------------------------------------------
@@ -356,6 +357,11 @@ class _Search:
             orders_found.setdefault(order.number, order)
         if self.customer is None:
             owner = _common_owner(list(orders_found.values()))
+            payer = self.payer_customer
+            # Money from an account registered to another customer: a typo in the text may
+            # name someone else's order, so the text alone does not decide.
+            if payer is not None and not all(belongs_to(o, payer) for o in orders_found.values()):
+                owner = None
             if owner is None:
                 return _Answer(
                     suggestions=[
@@ -482,9 +488,10 @@ class _Search:
 
 def _amount_pattern(currency: str) -> re.Pattern[str]:
     places = currency_decimals(currency)
+    # At most 12 integer digits: a longer run is not an amount anyone wrote for an order.
     if places == 0:
-        return re.compile(r"\d+")
-    return re.compile(rf"\d+[.,]\d{{{places}}}")
+        return re.compile(r"\d{1,12}")
+    return re.compile(rf"\d{{1,12}}[.,]\d{{{places}}}")
 
 
 def _dedupe(suggestions: Iterable[Suggestion]) -> list[Suggestion]:
@@ -633,6 +640,8 @@ def match(
 
     amount = receipt.requested[0][1] if receipt.requested else receipt.amount
     search = _Search(book, config, amount, unit, customer)
+    if receipt.payer_account:
+        search.payer_customer = book.payer(receipt.payer_account)
     text = receipt.remittance or ""
     if receipt.requested:
         number = receipt.requested[0][0]

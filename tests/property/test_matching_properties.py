@@ -23,7 +23,13 @@ from hypothesis import strategies as st
 
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.journal import Side, TxnType
-from ledger.domain.matching import OrderBook, Placement, belongs_to, match
+from ledger.domain.matching import (
+    OrderBook,
+    Placement,
+    belongs_to,
+    combinations_adding_up,
+    match,
+)
 from ledger.domain.matching_config import RULES, MatchConfig, Tolerance
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
@@ -226,6 +232,35 @@ def test_a_receipt_is_applied_only_to_its_customers_orders_in_its_currency_and_u
     specs, receipt, config = case
     book, orders = book_for(specs)
     check_placement(receipt, match(receipt, book, config, "ASSN"), orders)
+
+
+@SETTINGS
+@given(cases(), st.text(max_size=60))
+def test_any_remittance_text_is_read_without_error_and_never_misplaces(case, text):
+    specs, receipt, config = case
+    receipt.remittance = f"{receipt.remittance or ''} {text}"
+    book, orders = book_for(specs)
+    check_placement(receipt, match(receipt, book, config, "ASSN"), orders)
+
+
+@SETTINGS
+@given(
+    st.lists(st.integers(1, 40), max_size=9),
+    st.integers(1, 120),
+    st.integers(0, 5),
+)
+def test_the_combination_search_counts_sets_like_brute_force(balances, target, slack):
+    sums = combinations_adding_up(balances, target, target + slack, range(2, 6))
+    expected: dict[int, int] = {}
+    for size in range(2, 6):
+        for combo in itertools.combinations(range(len(balances)), size):
+            total = sum(balances[i] for i in combo)
+            if target <= total <= target + slack:
+                expected[total] = expected.get(total, 0) + 1
+    assert {t: s.count for t, s in sums.items()} == {t: min(c, 2) for t, c in expected.items()}
+    for total, sets in sums.items():
+        assert all(sum(balances[i] for i in w) == total for w in sets.witnesses)
+        assert len({tuple(sorted(w)) for w in sets.witnesses}) == min(sets.count, 2)
 
 
 # --- (b) a tie applies nothing -------------------------------------------------------------------

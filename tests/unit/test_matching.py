@@ -274,6 +274,24 @@ def test_children_billing_to_the_parent_are_the_parents_orders():
     assert run(receipt("20.00", customer="P-1"), alone).rule is None
 
 
+def test_a_reference_to_an_order_of_another_customer_than_the_payer_account_s_stops():
+    typo = make("O-12", "20.00", customer="C-2")  # the payer meant their own O-21
+    placement = run(
+        receipt("20.00", remittance="O-12", payer="ACC-1"),
+        typo,
+        make("O-21", "20.00"),
+        payers={"ACC-1": "C-1"},
+    )
+    assert placement.rule is None and suggested(placement) == ["O-12"]
+
+
+def test_an_amount_too_long_to_be_one_is_not_read_as_an_amount():
+    o12, o13 = make("O-12", "30.00", age=2), make("O-13", "50.00", age=1)
+    text = "O-12 99999999999999999999999999.00 O-13 1.00"
+    placement = run(receipt("80.00", remittance=text), o12, o13)
+    assert shares(placement) == {"O-12": "30.00", "O-13": "50.00"}
+
+
 # --- rule 3 and rules 4 to 7 ---------------------------------------------------------------------
 
 
