@@ -195,14 +195,6 @@ class Placement:
     suggestions: tuple[Suggestion, ...] = ()  # up to 3 when something is left unplaced
     reasons: tuple[str, ...] = ()  # why named orders did not count
 
-    @property
-    def placed(self) -> Money | None:
-        """The money the shares put on orders (None when there are none)."""
-        total: Money | None = None
-        for _, share in self.shares:
-            total = share if total is None else total + share
-        return total
-
 
 @dataclass(slots=True)
 class _Answer:
@@ -216,32 +208,28 @@ class _Answer:
     stop: bool = False
 
 
-_NOTHING = None
-
-
 class _Search:
     """The state of one receipt's search: what it pays, in what currency and org unit, for whom."""
 
     def __init__(
         self,
         book: OrderBook,
-        config: MatchConfig,
+        tolerance: Tolerance | None,
         amount: Money,
         unit: str | None,
         customer: str | None,
     ) -> None:
         self.book = book
-        self.config = config
         self.amount = amount
         self.currency = amount.currency
         self.unit = unit
         self.customer = customer
         self.payer_customer: str | None = None  # whose registered account the money came from
-        self.tolerance: Tolerance | None = config.tolerance(amount.currency)
+        self.tolerance = tolerance
 
     # --- the tests every rule applies -----------------------------------------------------------
 
-    def refusal(self, order: Order, *, need_open: bool = True) -> str | None:
+    def refusal(self, order: Order) -> str | None:
         """Why ``order`` cannot take this receipt, or None when it can."""
         if order.currency != self.currency:
             return f"in {order.currency}"
@@ -249,7 +237,7 @@ class _Search:
             return f"in org unit {order.org_unit}"
         if self.customer is not None and not belongs_to(order, self.customer):
             return f"not customer {self.customer}'s"
-        if need_open and not order.balance.is_positive:
+        if not order.balance.is_positive:
             return "not open" if order.balance.is_zero else "in credit"
         return None
 
@@ -350,7 +338,7 @@ class _Search:
         if ties:
             return _Answer(suggestions=_dedupe(ties), stop=True)
         if not counted:
-            return _NOTHING
+            return None
 
         orders_found: dict[str, Order] = {}
         for order, _, _ in counted:
@@ -410,16 +398,16 @@ class _Search:
                     "within tolerance"
                 ),
             )
-        return _NOTHING
+        return None
 
     def whole_balance(self, candidates: Sequence[Order]) -> _Answer | None:
         if not candidates:
-            return _NOTHING
+            return None
         total = Money.zero(self.currency)
         for order in candidates:
             total += order.balance
         if total != self.amount:
-            return _NOTHING
+            return None
         return _Answer(
             shares=[(o, o.balance) for o in candidates], references=[o.number for o in candidates]
         )
@@ -442,7 +430,7 @@ class _Search:
             ):
                 within.add(sums[total].count, sums[total].witnesses)
         if within.count == 0:
-            return _NOTHING
+            return None
         return self._combination_answer(window, within, short=True)
 
     def _combination_answer(self, window: Sequence[Order], sets: SetCount, short: bool) -> _Answer:
@@ -470,15 +458,16 @@ class _Search:
 
     def oldest(self, candidates: Sequence[Order]) -> _Answer | None:
         if not candidates:
-            return _NOTHING
+            return None
         shares = self.oldest_first(candidates, self.amount)
         return _Answer(shares=shares, references=[o.number for o, _ in shares])
 
-    def nearest(self, rest: Money) -> list[Suggestion]:
-        """For money left unplaced with a customer known: its open orders nearest the rest."""
+    def nearest(self, rest: Money, placed: Collection[str] = ()) -> list[Suggestion]:
+        """For money left unplaced with a customer known: its open orders nearest the rest
+        (not those ``placed`` already pays)."""
         if self.customer is None:
             return []
-        candidates = self.candidates()
+        candidates = [o for o in self.candidates() if o.number not in placed]
         candidates.sort(key=lambda o: (abs(o.balance - rest).amount, _oldest(o)))
         return [
             Suggestion(o.number, f"open, balance {o.balance}; unplaced {rest}")
@@ -635,11 +624,11 @@ def match(
             # A split check pays one customer's orders: the one they all belong to (a parent
             # paying its children's), else the first found order's; the others are refused.
             listed = [o for n, _ in receipt.requested if (o := book.named(n)) is not None]
-            named_customer = _common_owner(listed) or customer
+            named_customer = _common_owner(listed) or customer  # named_refusal reads it
         return _split(receipt, config, named_refusal, named_customer, unit)
 
     amount = receipt.requested[0][1] if receipt.requested else receipt.amount
-    search = _Search(book, config, amount, unit, customer)
+    search = _Search(book, config.tolerance(currency), amount, unit, customer)
     if receipt.payer_account:
         search.payer_customer = book.payer(receipt.payer_account)
     text = receipt.remittance or ""
@@ -709,7 +698,8 @@ def _split(
             continue
         known = totals.get(number)
         totals[number] = (order, share if known is None else known[1] + share)
-    search = _Search(OrderBook((), {}, ()), config, receipt.amount, unit, customer)
+    tolerance = config.tolerance(receipt.currency)
+    search = _Search(OrderBook((), {}, ()), tolerance, receipt.amount, unit, customer)
     shares = [(number, share) for number, share in receipt.requested if number in totals]
     shortfalls: list[tuple[str, Money]] = []
     for number, (order, total) in totals.items():
@@ -734,7 +724,8 @@ def _placed(
     for _, share in answer.shares:
         placed += share
     rest = search.amount - placed
-    suggestions = search.nearest(rest) if rest.is_positive else []
+    paid = {order.number for order, _ in answer.shares}
+    suggestions = search.nearest(rest, paid) if rest.is_positive else []
     return Placement(
         rule=rule,
         references=tuple(dict.fromkeys(answer.references)),

@@ -1,10 +1,12 @@
 """The receipt aggregate: where a receipt's money goes, and the states it passes through.
 
 A :class:`Receipt` is persisted at intake (status ``queued``) and then distributed exactly once
-over the orders it names (docs/rules.md section 4): each named order in its currency takes its share by
-:meth:`ledger.domain.order.Order.distribute`, what no order takes is parked on the org unit's
-unapplied-receipts account (an UNAPPLIED journal), and the receipt ends ``applied``,
-``unapplied`` or ``unidentified``. Later an operator applies parked money (a TRANSFER), retries
+(docs/rules.md section 4): matching (:mod:`ledger.domain.matching`) decides which orders take
+what — the orders it names, or those its remittance, payer account or amount single out — each
+takes its share by :meth:`ledger.domain.order.Order.distribute`, a short payment within
+tolerance is written off, what no order takes is parked on the org unit's unapplied-receipts
+account (an UNAPPLIED journal), and the receipt ends ``applied``, ``unapplied`` or
+``unidentified`` with how it was placed (``match_rule``, ``match_references``). Later an operator applies parked money (a TRANSFER), retries
 an exception, or reverses the receipt; a gateway refund or dispute settles against it. Each of
 these is a method here that raises the domain's error for an illegal transition, and like the
 order aggregate this module does no I/O.
