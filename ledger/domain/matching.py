@@ -105,12 +105,10 @@ def reference_keys(text: str | None, named: Sequence[str]) -> set[str]:
     named order numbers: the keys of every word and of adjacent word pairs (whole and with a
     prefix dropped), and of the named numbers (a named order that does not resolve is read as
     text). Persistence loads the orders whose number key is in this set."""
-    keys: set[str] = set()
-    for number in named:
-        keys.add(order_key(number))
-    for source in (text or "", *named):
-        for mention in _mentions(_WORD.findall(source)):
-            keys.update(mention.keys)
+    keys = {order_key(number) for number in named}
+    # Read as :func:`match` reads it: the named number first, then the text.
+    for mention in _mentions(_WORD.findall(" ".join([*named, text or ""]))):
+        keys.update(mention.keys)
     keys.discard("")
     return keys
 
@@ -592,7 +590,9 @@ def match(
     they leave is not matched. Otherwise a named order that resolves is rule 1; one that does
     not, the remittance text, the payer account and the amount go through rules 2 to 7, the
     first rule with an answer winning and a tie ending the search with nothing placed.
-    ``default_unit`` is the org unit a receipt naming no found order is booked to.
+    ``default_unit`` is the org unit a receipt naming no found order is booked to
+    (:meth:`Receipt.distribute` always gives one; None considers every org unit, which only a
+    ledger with a single org unit may do).
     """
     currency = receipt.currency
     named_customer = receipt.customer_id

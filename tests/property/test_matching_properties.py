@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from ledger.domain.calendar import Calendar, Period
@@ -29,6 +29,9 @@ from ledger.domain.matching import (
     belongs_to,
     combinations_adding_up,
     match,
+    order_key,
+    payer_key,
+    reference_keys,
 )
 from ledger.domain.matching_config import RULES, MatchConfig, Tolerance
 from ledger.domain.money import Money
@@ -261,6 +264,30 @@ def test_the_combination_search_counts_sets_like_brute_force(balances, target, s
     for total, sets in sums.items():
         assert all(sum(balances[i] for i in w) == total for w in sets.witnesses)
         assert len({tuple(sorted(w)) for w in sets.witnesses}) == min(sets.count, 2)
+
+
+@SETTINGS
+@given(cases())
+def test_the_orders_reference_keys_and_customers_load_decide_like_every_order(case):
+    """What persistence loads — orders named, orders whose key :func:`reference_keys` gives, and
+    every order of the customers those, the named customer and the payer account point at —
+    decides exactly as the whole ledger would."""
+    specs, receipt, config = case
+    whole, orders = book_for(specs)
+    named = [number for number, _ in receipt.requested]
+    keys = reference_keys(receipt.remittance, named)
+    found = [o for o in orders.values() if o.number in named or order_key(o.number) in keys]
+    payers = {payer_key(account): owner for account, owner in PAYERS.items()}
+    customers = {receipt.customer_id, payers.get(payer_key(receipt.payer_account or ""))}
+    for order in found:
+        customers |= {order.customer_id, order.parent_id}
+    loaded = [
+        o for o in orders.values() if o in found or any(belongs_to(o, c) for c in customers if c)
+    ]
+    _, copies = book_for([spec for spec in specs if spec.number in {o.number for o in loaded}])
+    part = OrderBook(copies.values(), PAYERS, OWNERS)
+    note(f"{specs} {receipt} {config}")
+    assert match(receipt, part, config, "ASSN") == match(receipt, whole, config, "ASSN")
 
 
 # --- (b) a tie applies nothing -------------------------------------------------------------------
