@@ -10,6 +10,7 @@ the receipt aggregate distributes over what :func:`match` decides.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # What reads as a word of remittance text: letters, digits and the separators - _ # / .
 _WORD = re.compile(r"[A-Za-z0-9\-_#/.]+")
@@ -17,6 +18,19 @@ _SEPARATORS = re.compile(r"[\-_#/.]+")
 _DIGIT_RUN = re.compile(r"\d+")
 # Prefixes a word may carry before the order number, longest first so INVOICE is not read as INV.
 PREFIXES = ("invoice", "order", "inv", "ref", "no")
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """An order suggested for a receipt left waiting, and why."""
+
+    order: str
+    reason: str
+
+
+def payer_key(account: str) -> str:
+    """How a payer's account is compared: spaces and dashes dropped, upper case."""
+    return "".join(account.split()).replace("-", "").upper()
 
 
 def order_key(text: str) -> str:

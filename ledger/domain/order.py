@@ -99,6 +99,7 @@ class WriteOff:
     posting_date: date
     comment: str | None = None
     reversed: Money | None = None
+    automatic: bool = False  # matching's tolerance wrote it off, not an operator
 
     def __post_init__(self) -> None:
         if self.reversed is None:

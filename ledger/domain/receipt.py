@@ -34,6 +34,7 @@ from ledger.domain.errors import (
     UnknownOrgUnit,
 )
 from ledger.domain.journal import Journal, TxnType, credit, debit
+from ledger.domain.matching import Suggestion
 from ledger.domain.money import Money
 from ledger.domain.order import Order
 
@@ -153,6 +154,11 @@ class Receipt:
     org_unit: str | None = None
     status_reason: str | None = None
     requested_customer: str | None = None  # the customer the intake named, if any
+    remittance: str | None = None
+    payer_account: str | None = None
+    match_rule: str | None = None
+    match_references: tuple[str, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
 
     @property
     def currency(self) -> str:

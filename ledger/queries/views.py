@@ -471,6 +471,7 @@ def order_view(session: Session | Connection, number: str) -> dict[str, Any]:
                 "amount": _money(row.amount_minor, currency),
                 "reversed": _money(reversed_of(row), currency),
                 "advanced": row.advanced,
+                "automatic": row.automatic,
                 "reason": row.reason,
                 "kind": row.kind,
                 "date": row.posting_date.isoformat(),
