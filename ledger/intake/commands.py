@@ -38,6 +38,8 @@ class ReceiptRequest:
     replaces: int | None = None  # the receipt a partial refund reversed, whose rest this is
     remittance: str | None = None  # free text that may name orders (docs/rules.md section 14)
     payer_account: str | None = None  # the payer's bank account, which may identify the customer
+    # The rest of a partial refund keeps the match of the receipt it replaces: (rule, references).
+    match: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def external_key(self) -> str:

@@ -91,6 +91,8 @@ def receipt_columns(request: ReceiptRequest) -> dict[str, Any]:
         "request": request.payload_json(),
         "reference": request.reference,
         "replaces_id": request.replaces,
+        "match_rule": request.match[0] if request.match else None,
+        "match_references": json.dumps(list(request.match[1])) if request.match else None,
     }
 
 
@@ -105,14 +107,14 @@ _AUTOMATED_INSERT = text(
     """
     INSERT INTO receipts (source, external_key, payload_hash, customer_id, org_unit, currency,
         amount_minor, received_date, automated, request, status, status_reason, reference,
-        replaces_id)
+        replaces_id, match_rule, match_references)
     SELECT :source, :external_key, :payload_hash,
         (SELECT id FROM customers WHERE id = :customer),
         (SELECT code FROM org_units WHERE code = :org_unit),
         :currency, :amount_minor, :received_date, :automated, :request, 'queued',
         CASE WHEN NOT EXISTS (SELECT 1 FROM customers WHERE id = :customer)
              THEN :unknown_customer END,
-        :reference, :replaces_id
+        :reference, :replaces_id, :match_rule, :match_references
     WHERE NOT EXISTS (SELECT 1 FROM intake_events WHERE external_key = :external_key)
     ON CONFLICT DO NOTHING
     RETURNING id
@@ -131,6 +133,8 @@ _AUTOMATED_INSERT = text(
     bindparam("unknown_customer", type_=Text),
     bindparam("reference", type_=String),
     bindparam("replaces_id", type_=BigInteger),
+    bindparam("match_rule", type_=String),
+    bindparam("match_references", type_=Text),
 )
 
 

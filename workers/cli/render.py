@@ -212,6 +212,7 @@ def print_lockbox_summary(summary: dict[str, Any]) -> None:
             "checks unapplied": summary["unapplied_items"],
             "checks refused": summary["refused_items"],
             "checks still queued": summary["pending_items"],
+            **{f"placed by {rule}": n for rule, n in summary["by_rule"].items() if rule != "none"},
             "time": f"{summary['seconds']} s",
         },
     )
