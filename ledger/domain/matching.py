@@ -14,7 +14,7 @@ distributes over it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -49,9 +49,9 @@ def order_key(text: str) -> str:
 
 
 def payer_key(account: str) -> str:
-    """How a payer account compares: surrounding space, inner spaces and dashes ignored, upper
-    case (``de89 3704-0044`` and ``DE8937040044`` are one account)."""
-    return account.strip().replace(" ", "").replace("-", "").upper()
+    """How a payer account compares: spaces and dashes ignored, upper case (``de89 3704-0044``
+    and ``DE8937040044`` are one account)."""
+    return "".join(account.split()).replace("-", "").upper()
 
 
 def _word_keys(word: str) -> tuple[str, ...]:
@@ -140,6 +140,8 @@ class OrderBook:
         orders: Iterable[Order],
         payer_accounts: Mapping[str, str],
         customers: Collection[str],
+        *,
+        seeking: int = 0,
     ) -> None:
         # orders: every order persistence loaded (named ones, ones found by key, open orders of
         # the customers that may be the receipt's); payer_accounts: payer_key -> customer id;
@@ -158,6 +160,9 @@ class OrderBook:
                 self._by_customer.setdefault(parent, []).append(order)
         self._payers = {payer_key(account): owner for account, owner in payer_accounts.items()}
         self._customers = frozenset(customers)
+        # How many of the batch's receipts matching must place beyond the orders they name
+        # (:func:`seeks_match`): none, and the batch needs no matching configuration.
+        self.seeking = seeking
 
     def named(self, number: str) -> Order | None:
         return self._orders.get(number)
@@ -176,8 +181,9 @@ class OrderBook:
     def has_customer(self, customer: str) -> bool:
         return customer in self._customers
 
-    def __iter__(self) -> Iterator[Order]:
-        return iter(self._orders.values())
+    def orders(self) -> list[Order]:
+        """Every order in the book, the ones distribution changed among them."""
+        return list(self._orders.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,10 +363,11 @@ class _Search:
                     stop=True,
                 )
             self.customer = owner
-        fragments = list(dict.fromkeys(fragment for _, fragment, _ in counted))
+        # The orders that decided, then the words that named them where they differ.
+        fragments = [*orders_found, *(f for _, f, _ in counted if f not in orders_found)]
         if len(orders_found) == 1:
             (order,) = orders_found.values()
-            answer = self.whole(order, self.amount, fragments[0])
+            answer = self.whole(order, self.amount, order.number)
             answer.references = fragments
             return answer
         # Several orders: the amounts written after them when they account for the whole
@@ -676,6 +683,22 @@ def match(
         answer.references = [*payer_reference, *answer.references]
         return _placed(prefix + rule, answer, search, unit, reasons)
     return _unplaced(search, unit, reasons, search.nearest(amount))
+
+
+def seeks_match(receipt: Receipt, named: Mapping[str, Order]) -> bool:
+    """Whether matching must look beyond the orders a receipt names (``named``: the orders of
+    the batch by number): it names none, or one that is not found or fails rule 1's tests
+    (another currency, not the named customer's), which is then read as text. A split check's
+    orders are only rule 1; its rest is not matched."""
+    if len(receipt.requested) > 1:
+        return False
+    if not receipt.requested:
+        return True
+    order = named.get(receipt.requested[0][0])
+    if order is None or order.currency != receipt.currency:
+        return True
+    customer = receipt.customer_id
+    return customer is not None and not belongs_to(order, customer)
 
 
 def _split(

@@ -264,8 +264,11 @@ class Receipt:
             self.suggestions = placement.suggestions
         self.customer_id = placement.customer
         self.org_unit = unit.code
-        self.match_rule = placement.rule
-        self.match_references = placement.references
+        # Money received again after a refund or a dispute comes with the match of the receipt
+        # it replaces (set at intake): it keeps it when it lands on orders again.
+        if self.match_rule is None or placement.rule is None:
+            self.match_rule = placement.rule
+            self.match_references = placement.references
         return journals
 
     def fail(self, reason: str) -> None:

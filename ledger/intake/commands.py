@@ -36,14 +36,20 @@ class ReceiptRequest:
     automated: bool = False
     reference: str | None = None  # a gateway payment: "<gateway>:<payment_id>"
     replaces: int | None = None  # the receipt a partial refund reversed, whose rest this is
+    remittance: str | None = None  # free text that may name orders (docs/rules.md section 14)
+    payer_account: str | None = None  # the payer's bank account, which may identify the customer
+    # The rest of a partial refund keeps the match of the receipt it replaces: (rule, references).
+    match: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def external_key(self) -> str:
         return f"{self.source}:{self.external_id}"
 
     def payload(self) -> dict[str, Any]:
-        """The request as stored: what a repeat of the same key must match exactly."""
-        return {
+        """The request as stored: what a repeat of the same key must match exactly. Remittance
+        and payer account appear only when given, so requests recorded before they existed
+        keep their hash."""
+        payload = {
             "amount_minor": self.amount.minor,
             "currency": self.amount.currency,
             "customer": self.customer,
@@ -55,6 +61,11 @@ class ReceiptRequest:
             "org_unit": self.org_unit,
             "reference": self.reference,
         }
+        if self.remittance is not None:
+            payload["remittance"] = self.remittance
+        if self.payer_account is not None:
+            payload["payer_account"] = self.payer_account
+        return payload
 
     def payload_json(self) -> str:
         return self._payload_text

@@ -2,7 +2,8 @@
 
 A gateway event is JSON: ``event_id``, ``type`` (``payment.succeeded``, ``payment.refunded``,
 ``payment.disputed``), ``gateway``, ``payment_id``, ``amount`` (a decimal string), ``currency``,
-``order`` and ``customer`` (optional) and ``occurred_at``. :func:`parse_event` validates a body
+``order``, ``customer``, ``remittance`` (free text) and ``payer_account`` (optional) and
+``occurred_at``. :func:`parse_event` validates a body
 exactly (a JSON number is refused for an amount, a float is never made); :func:`receipt_request`
 turns a payment into the intake command every channel produces.
 """
@@ -25,6 +26,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 EventId = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
 Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
+Remittance = Annotated[str, Field(min_length=1, max_length=2000)]
+PayerAccount = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 ./:-]+$")]
 
 
 class GatewayEvent(BaseModel):
@@ -41,6 +44,8 @@ class GatewayEvent(BaseModel):
     amount: DecimalString
     order: Reference | None = None
     customer: Reference | None = None
+    remittance: Remittance | None = None
+    payer_account: PayerAccount | None = None
     occurred_at: datetime
 
     @field_validator("occurred_at")
@@ -129,4 +134,6 @@ def receipt_request(event: GatewayEvent) -> ReceiptRequest:
         allocations=((event.order, money),) if event.order else (),
         automated=True,
         reference=event.reference,
+        remittance=event.remittance,
+        payer_account=event.payer_account,
     )

@@ -51,6 +51,7 @@ def write_offs_with_reversed() -> Any:
         WRITE_OFFS.c.amount_minor,
         WRITE_OFFS.c.kind,
         WRITE_OFFS.c.advanced,
+        WRITE_OFFS.c.automatic,
         WRITE_OFFS.c.reason,
         WRITE_OFFS.c.comment,
         WRITE_OFFS.c.debit_account,

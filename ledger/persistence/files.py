@@ -108,6 +108,7 @@ class FileSummaryRows(NamedTuple):
 
     head: Any
     statuses: dict[str, int]  # receipts by status
+    rules: dict[str, int]  # receipts by the matching rule that placed them ("none": nothing)
     received: dict[str, int]  # the receipts' amounts by currency
     splits: dict[str, ReceiptSplit]  # where the money went, by currency
 
@@ -120,6 +121,14 @@ def file_summary_rows(session: Session, file_id: int) -> FileSummaryRows:
             select(RECEIPTS.c.status, func.count())
             .where(RECEIPTS.c.lockbox_file_id == file_id)
             .group_by(RECEIPTS.c.status)
+        )
+    }
+    rules = {
+        str(rule or "none"): int(count)
+        for rule, count in session.execute(
+            select(RECEIPTS.c.match_rule, func.count())
+            .where(RECEIPTS.c.lockbox_file_id == file_id)
+            .group_by(RECEIPTS.c.match_rule)
         )
     }
     received = {
@@ -142,4 +151,4 @@ def file_summary_rows(session: Session, file_id: int) -> FileSummaryRows:
         caused[currency][journal_type] = int(amount)
         undone[currency][journal_type] = int(amount_undone)
     splits = {c: ReceiptSplit.from_totals(caused[c], undone[c]) for c in received}
-    return FileSummaryRows(head, statuses, received, splits)
+    return FileSummaryRows(head, statuses, rules, received, splits)

@@ -116,6 +116,7 @@ def _write_off_row(write_off: WriteOff, write_off_id: int, known: RowIds) -> dic
         "amount_minor": write_off.amount.minor,
         "kind": write_off.kind.value,
         "advanced": write_off.advanced,
+        "automatic": write_off.automatic,
         "reason": write_off.reason.value,
         "comment": write_off.comment,
         "debit_account": write_off.debit_account,

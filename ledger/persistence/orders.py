@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.domain.journal import TxnType, WriteOffKey
@@ -91,6 +91,42 @@ def load_orders_by_number(
     return {order.number: order for order in _aggregates(session, heads.all(), statements)}
 
 
+def load_candidates(
+    session: Session,
+    keys: Collection[str],
+    customers: Collection[str],
+    loaded: Collection[int],
+) -> list[Order]:
+    """The orders matching may place receipts on, locked in ascending id, beyond the ``loaded``
+    ones: every order whose number key is among ``keys``, whatever its state, and every open
+    order of the ``customers`` and of their children billed to them. One statement for the
+    heads, whatever the number of receipts asking."""
+    if not keys and not customers:
+        return []
+    postgres = is_postgres(session)
+    statements = _order_statements(postgres)
+    balance = (
+        select(func.sum(LINES.c.balance_minor))
+        .where(LINES.c.order_id == ORDERS.c.id)
+        .scalar_subquery()
+    )
+    children = select(CUSTOMERS.c.id).where(
+        among_param(CUSTOMERS.c.parent_id, "customers", postgres=postgres),
+        CUSTOMERS.c.bills_to_parent.is_(True),
+    )
+    owned = among_param(
+        ORDERS.c.customer_id, "customers", postgres=postgres
+    ) | ORDERS.c.customer_id.in_(children)
+    wanted = among_param(ORDERS.c.number_key, "keys", postgres=postgres) | (owned & (balance > 0))
+    heads = session.execute(
+        statements.candidates_head.where(
+            wanted, ~among_param(ORDERS.c.id, "loaded", postgres=postgres)
+        ),
+        {"keys": sorted(keys), "customers": sorted(customers), "loaded": sorted(loaded)},
+    ).all()
+    return _aggregates(session, heads, statements)
+
+
 def _aggregates(
     session: Session, heads: Sequence[Any], statements: _OrderStatements
 ) -> list[Order]:
@@ -147,6 +183,7 @@ def _aggregates(
                 credit_account=row.credit_account,
                 posting_date=row.posting_date,
                 comment=row.comment,
+                automatic=row.automatic,
             )
         )
 
@@ -161,6 +198,8 @@ def _aggregates(
             lines=lines_by_order[row.id],
             bills_to_parent=row.bills_to_parent,
             paid=Money.from_minor(paid.get(row.id, 0), row.currency),
+            order_date=row.order_date,
+            parent_id=row.parent_id,
         )
         for row in heads
     ]
@@ -174,6 +213,7 @@ class _OrderStatements(NamedTuple):
     lines: Any
     write_offs: Any
     ids_by_number: Any
+    candidates_head: Any
 
 
 @cache
@@ -192,6 +232,8 @@ def _order_statements(postgres: bool) -> _OrderStatements:
             ORDERS.c.org_unit,
             ORG_UNITS.c.credit_writeoff_account,
             CUSTOMERS.c.bills_to_parent,
+            ORDERS.c.order_date,
+            CUSTOMERS.c.parent_id,
         )
         .join(ORG_UNITS, ORG_UNITS.c.code == ORDERS.c.org_unit)
         .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
@@ -234,6 +276,7 @@ def _order_statements(postgres: bool) -> _OrderStatements:
         ids_by_number=select(ORDERS.c.number, ORDERS.c.id).where(
             among_param(ORDERS.c.number, "numbers", postgres=postgres)
         ),
+        candidates_head=head.with_for_update(of=ORDERS),
     )
 
 
@@ -316,6 +359,15 @@ class OrderRepository:
     def by_number(self, numbers: Collection[str], *, lock: bool) -> dict[str, Order]:
         """The aggregates of the orders with these numbers, by number; unknown ones left out."""
         return load_orders_by_number(self._session, numbers, lock=lock)
+
+    def candidates(
+        self, keys: Collection[str], customers: Collection[str], loaded: Collection[str]
+    ) -> list[Order]:
+        """``load_candidates``, locked, beside the orders with the numbers ``loaded``."""
+        known = row_ids(self._session).orders
+        return load_candidates(
+            self._session, keys, customers, [known[number] for number in loaded if number in known]
+        )
 
     def currency(self, number: str) -> str | None:
         """The currency of an order, or None when there is no such order."""

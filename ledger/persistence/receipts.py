@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger.domain.errors import UnknownReceipt
+from ledger.domain.matching import Suggestion
 from ledger.domain.money import Money
 from ledger.domain.receipt import (
     CAUSED_BY_RECEIPT,
@@ -90,6 +91,8 @@ def receipt_columns(request: ReceiptRequest) -> dict[str, Any]:
         "request": request.payload_json(),
         "reference": request.reference,
         "replaces_id": request.replaces,
+        "match_rule": request.match[0] if request.match else None,
+        "match_references": json.dumps(list(request.match[1])) if request.match else None,
     }
 
 
@@ -104,14 +107,14 @@ _AUTOMATED_INSERT = text(
     """
     INSERT INTO receipts (source, external_key, payload_hash, customer_id, org_unit, currency,
         amount_minor, received_date, automated, request, status, status_reason, reference,
-        replaces_id)
+        replaces_id, match_rule, match_references)
     SELECT :source, :external_key, :payload_hash,
         (SELECT id FROM customers WHERE id = :customer),
         (SELECT code FROM org_units WHERE code = :org_unit),
         :currency, :amount_minor, :received_date, :automated, :request, 'queued',
         CASE WHEN NOT EXISTS (SELECT 1 FROM customers WHERE id = :customer)
              THEN :unknown_customer END,
-        :reference, :replaces_id
+        :reference, :replaces_id, :match_rule, :match_references
     WHERE NOT EXISTS (SELECT 1 FROM intake_events WHERE external_key = :external_key)
     ON CONFLICT DO NOTHING
     RETURNING id
@@ -130,6 +133,8 @@ _AUTOMATED_INSERT = text(
     bindparam("unknown_customer", type_=Text),
     bindparam("reference", type_=String),
     bindparam("replaces_id", type_=BigInteger),
+    bindparam("match_rule", type_=String),
+    bindparam("match_references", type_=Text),
 )
 
 
@@ -339,6 +344,10 @@ def _lockbox_row(
         "reference": None,
         "check_number": item.check_number,
     }
+    if item.remittance is not None:
+        request["remittance"] = item.remittance
+    if item.payer_account is not None:
+        request["payer_account"] = item.payer_account
     body = json.dumps(request, sort_keys=True, separators=(",", ":"))
     unknown = item.customer is not None and item.customer not in known
     return {
@@ -381,7 +390,29 @@ def receipt_of(row: Any) -> Receipt:
         customer_id=row.customer_id,
         org_unit=row.org_unit,
         status_reason=row.status_reason,
+        remittance=request.get("remittance"),
+        payer_account=request.get("payer_account"),
+        match_rule=row.match_rule,
+        match_references=tuple(json.loads(row.match_references or "[]")),
+        suggestions=tuple(
+            Suggestion(s["order"], s["reason"]) for s in json.loads(row.suggestions or "[]")
+        ),
     )
+
+
+def match_columns(receipt: Receipt) -> dict[str, Any]:
+    """How matching placed a receipt, as its row stores it."""
+    return {
+        "match_rule": receipt.match_rule,
+        "match_references": (
+            json.dumps(list(receipt.match_references)) if receipt.match_references else None
+        ),
+        "suggestions": (
+            json.dumps([{"order": s.order, "reason": s.reason} for s in receipt.suggestions])
+            if receipt.suggestions
+            else None
+        ),
+    }
 
 
 class _DistributionStatements(NamedTuple):
@@ -467,6 +498,7 @@ def receipt_status_row(receipt: Receipt, processed_at: datetime) -> dict[str, An
         "status_reason": receipt.status_reason,
         "processed_at": processed_at,
         "status": receipt.status.value,
+        **match_columns(receipt),
     }
 
 
@@ -497,6 +529,7 @@ def save_receipt(session: Session, receipt: Receipt) -> None:
             status_reason=receipt.status_reason,
             customer_id=receipt.customer_id,
             org_unit=receipt.org_unit,
+            **match_columns(receipt),
         )
     )
 

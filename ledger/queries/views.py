@@ -361,6 +361,7 @@ def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> lis
     for receipt in receipts:
         currency = receipt.currency
         amount = amounts[receipt.id]
+        request = json.loads(receipt.request)
         views.append(
             {
                 "id": receipt.id,
@@ -372,12 +373,23 @@ def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> lis
                 "customer": receipt.customer_id,
                 "org_unit": receipt.org_unit,
                 "date": receipt.received_date.isoformat(),
-                "requested_orders": [a["order"] for a in json.loads(receipt.request)["orders"]],
+                "requested_orders": [a["order"] for a in request["orders"]],
+                "remittance": request.get("remittance"),
+                "payer_account": request.get("payer_account"),
                 "orders": orders[receipt.id],
                 "applied": _money(amount.applied, currency),
                 "unapplied": _money(amount.unapplied, currency),
                 "reversed": _money(amount.reversed, currency),
                 "reason": receipt.status_reason,
+                "match": (
+                    None
+                    if receipt.match_rule is None
+                    else {
+                        "rule": receipt.match_rule,
+                        "references": json.loads(receipt.match_references or "[]"),
+                    }
+                ),
+                "suggestions": json.loads(receipt.suggestions or "[]"),
                 "journals": journals[receipt.id],
             }
         )
@@ -471,6 +483,7 @@ def order_view(session: Session | Connection, number: str) -> dict[str, Any]:
                 "amount": _money(row.amount_minor, currency),
                 "reversed": _money(reversed_of(row), currency),
                 "advanced": row.advanced,
+                "automatic": row.automatic,
                 "reason": row.reason,
                 "kind": row.kind,
                 "date": row.posting_date.isoformat(),

@@ -143,19 +143,26 @@ def _settle(
     assert receipt is not None and settlement.reversal_reason is not None
     calendar = uow.reference.calendar()
     day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
+    placed_on = sorted(uow.receipts.orders_applied_to(receipt.id))
     reverse_locked_receipt(uow, receipt, settlement.reversal_reason, day)
     rest = settlement.rest
     if rest is None:
         return EventOutcome(settlement.status.value, settlement.reason, None)
+    # The rest goes where the payment went (docs/rules.md section 14): the order it named, or the
+    # orders matching placed it on — named again as remittance, paid oldest first — and it keeps
+    # the payment's match.
+    named = receipt.requested[:1] if receipt.requested else ()
     request = ReceiptRequest(
         source="gateway",
         external_id=f"{event.key}:rest",
         amount=rest,
         received_date=day,
-        customer=receipt.requested_customer,
-        allocations=tuple((number, rest) for number, _ in receipt.requested[:1]),
+        customer=receipt.requested_customer or (receipt.customer_id if not named else None),
+        allocations=tuple((number, rest) for number, _ in named),
         automated=True,
         replaces=receipt.id,
+        remittance=None if named or not placed_on else " ".join(placed_on),
+        match=(receipt.match_rule, receipt.match_references) if receipt.match_rule else None,
     )
     intake = intake_receipt(uow, settings, request)
     return EventOutcome(

@@ -175,7 +175,7 @@ def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
     currency; a receipt reversed since the import counts as reversed.
     """
     with reading(settings.database_url) as uow:
-        head, statuses, received, splits = uow.files.summary_rows(file_id)
+        head, statuses, rules, received, splits = uow.files.summary_rows(file_id)
     amounts = {
         currency: {
             "amount": str(Money.from_minor(total, currency)),
@@ -197,5 +197,6 @@ def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
         + statuses.get(ReceiptStatus.UNIDENTIFIED, 0),
         "refused_items": statuses.get(ReceiptStatus.FAILED, 0),
         "pending_items": statuses.get(ReceiptStatus.QUEUED, 0),
+        "by_rule": dict(sorted(rules.items())),
         "amounts": amounts,
     }

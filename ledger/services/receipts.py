@@ -35,6 +35,7 @@ from ledger.domain.errors import (
     WriteOffReversalExceedsUnreversed,
 )
 from ledger.domain.journal import Journal
+from ledger.domain.matching import OrderBook, payer_key, reference_keys, seeks_match
 from ledger.domain.money import Money
 from ledger.domain.order import Reason
 from ledger.domain.receipt import Receipt, ReceiptStatus, choose_org_unit
@@ -254,9 +255,8 @@ def distribute_receipts(
         receipts, payments = uow.receipts.lock_queued(receipt_ids, top_up)
         if not receipts:
             return BatchResult(0, {}, ())
-        orders = uow.orders.by_number(
-            {number for r in receipts for number, _ in r.requested}, lock=True
-        )
+        book = _order_book(uow, receipts)
+        configs = uow.matching.configs() if book.seeking else {}
         calendar = uow.reference.calendar()
         units = uow.reference.org_unit_accounts()
         default_unit = settings.default_org_unit
@@ -264,10 +264,10 @@ def distribute_receipts(
         now = datetime.now(UTC)
         for receipt in receipts:
             try:
-                journals.extend(receipt.distribute(orders, units, default_unit, calendar))
+                journals.extend(receipt.distribute(book, units, default_unit, calendar, configs))
             except InputRefused as exc:
                 receipt.fail(exc.message)
-        uow.journals.write(journals, orders.values())
+        uow.journals.write(journals, book.orders())
         uow.receipts.save_statuses(receipts, now)
         # Read here, not after the commit in a transaction of its own: a refund or dispute locks
         # its payment's receipt row before deciding to wait, and these rows are locked until the
@@ -278,6 +278,30 @@ def distribute_receipts(
     for receipt in receipts:
         statuses[receipt.status.value] = statuses.get(receipt.status.value, 0) + 1
     return BatchResult(len(receipts), statuses, tuple(waiting))
+
+
+def _order_book(uow: UnitOfWork, receipts: Sequence[Receipt]) -> OrderBook:
+    """Every order the batch may place money on, locked: the orders the receipts name, and for
+    the receipts matching must place (:func:`seeks_match`) the orders their remittance names
+    and the open orders of every customer they may belong to — a few statements for the whole
+    batch, none per receipt."""
+    named = uow.orders.by_number({n for r in receipts for n, _ in r.requested}, lock=True)
+    seeking = [r for r in receipts if seeks_match(r, named)]
+    if not seeking:
+        return OrderBook(named.values(), {}, (), seeking=0)
+    keys: set[str] = set()
+    for receipt in seeking:
+        keys |= reference_keys(receipt.remittance, [number for number, _ in receipt.requested])
+    accounts = {payer_key(r.payer_account) for r in seeking if r.payer_account}
+    payers = uow.matching.payer_customers(accounts)
+    customers = uow.reference.known_customers(
+        {r.requested_customer for r in seeking if r.requested_customer} | set(payers.values())
+    )
+    owners = {named[n].customer_id for r in seeking for n, _ in r.requested if n in named}
+    candidates = uow.orders.candidates(keys, customers | owners, named)
+    return OrderBook(
+        [*named.values(), *candidates], payers, customers | owners, seeking=len(seeking)
+    )
 
 
 def _default_org_unit(units: dict[str, Any], settings: Settings, explicit: str | None) -> Any:
@@ -325,6 +349,10 @@ def _apply_unapplied(
     )
     uow.journals.write(journals, [order])
     uow.receipts.save(receipt)
+    if receipt.payer_account:
+        # The clerk has told us whose account this is: the next receipt from it is matched by
+        # it. An account another customer holds is never moved.
+        uow.matching.register_payer(payer_key(receipt.payer_account), order.customer_id)
 
 
 def retry_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:

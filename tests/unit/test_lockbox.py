@@ -729,8 +729,54 @@ def test_a_header_other_than_the_documented_one_is_refused(tmp_path):
 
     assert (refusal(path).line, refusal(path).reason) == (
         1,
-        f"the CSV header must be exactly {CSV_HEADER}",
+        f"the CSV header must be exactly {CSV_HEADER}[,remittance,payer_account]",
     )
+
+
+MATCHING_HEADER = CSV_HEADER + ",remittance,payer_account"
+
+
+def test_the_optional_remittance_and_payer_account_columns_reach_the_check(tmp_path):
+    path = csv_file(
+        tmp_path,
+        '1,1,2026-11-16,123,5.00,USD,,,,"Ref: INV#O-12, O-13",021000021-12345',
+        "1,2,2026-11-16,124,7.00,USD,C-1,O-1,7.00,,",
+        header=MATCHING_HEADER,
+    )
+
+    first, second = iter_items(path)
+
+    assert (first.remittance, first.payer_account) == ("Ref: INV#O-12, O-13", "021000021-12345")
+    assert (second.remittance, second.payer_account) == (None, None)
+    assert validate_file(path).items == 2
+
+
+def test_rows_of_one_split_check_must_agree_on_remittance(tmp_path):
+    path = csv_file(
+        tmp_path,
+        "1,1,2026-11-16,123,9.00,USD,C-1,O-1,4.00,O-1 O-2,",
+        "1,1,2026-11-16,123,9.00,USD,C-1,O-2,5.00,O-2,",
+        header=MATCHING_HEADER,
+    )
+
+    assert (refusal(path).line, refusal(path).reason) == (
+        3,
+        "remittance 'O-2' disagrees with 'O-1 O-2' on line 2, the first row of batch 1 item 1",
+    )
+
+
+def test_a_row_must_have_as_many_fields_as_the_header(tmp_path):
+    path = csv_file(tmp_path, "1,1,2026-11-16,123,5.00,USD,C-1,,,O-1,")
+
+    assert refusal(path).reason.startswith("expected 9 fields (batch,item,")
+
+
+def test_remittance_longer_than_the_limit_is_refused(tmp_path):
+    path = csv_file(
+        tmp_path, "1,1,2026-11-16,123,5.00,USD,C-1,,," + "x" * 2001 + ",", header=MATCHING_HEADER
+    )
+
+    assert refusal(path).reason == "remittance is 2001 characters long, at most 2000 allowed"
 
 
 def test_a_row_with_the_wrong_number_of_fields_is_refused(tmp_path):

@@ -33,6 +33,13 @@ def receipt_submit(
     org_unit: Annotated[
         str | None, typer.Option(help="Org unit of a receipt with no order.")
     ] = None,
+    remittance: Annotated[
+        str | None,
+        typer.Option(help="Remittance text that may name orders (matching reads it)."),
+    ] = None,
+    payer_account: Annotated[
+        str | None, typer.Option(help="The payer's bank account (routing/account or IBAN).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record money received and distribute it over the order's lines."""
@@ -53,10 +60,12 @@ def receipt_submit(
         customer=customer,
         allocations=((order, money),) if order else (),
         org_unit=org_unit,
+        remittance=remittance.strip() or None if remittance is not None else None,
+        payer_account=payer_account.strip() or None if payer_account is not None else None,
     )
     intake = submit_receipt(config, request)
     if order and order_code is None:
-        note(f"order {order} not found: the receipt is kept unapplied")
+        note(f"order {order} not found: matching reads it as remittance text")
     if not intake.created:
         note(
             f"external id {external_id} was already recorded as receipt {intake.receipt_id}; nothing new applied"
@@ -75,11 +84,9 @@ def dispatch_receipt(config: Settings, receipt_id: int) -> dict[str, Any]:
 @receipt_app.command("show")
 def receipt_show(receipt_id: int, as_json: JsonOption = False) -> None:
     """Show a receipt: where its money went."""
-    from ledger.persistence.db import connect
-    from ledger.queries.views import receipt_view
+    from workers.cli.reads import read_receipt
 
-    with connect(settings().database_url) as connection:
-        show_receipt(receipt_view(connection, receipt_id), as_json)
+    read_receipt(receipt_id, as_json)
 
 
 @receipt_app.command("reverse")

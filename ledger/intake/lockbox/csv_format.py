@@ -16,9 +16,9 @@ from ledger.domain.errors import InputRefused
 from ledger.domain.money import Money, currency_decimals
 from ledger.intake.lockbox.errors import LockboxRefused
 from ledger.intake.lockbox.items import (
-    CSV_COLUMNS,
-    CSV_HEADER,
+    CSV_MATCHING_COLUMNS,
     MAX_CODE_LENGTH,
+    MAX_REMITTANCE_LENGTH,
     _Check,
     _format_minor,
 )
@@ -57,6 +57,8 @@ class _CsvCheck:
     currency: str
     places: int
     customer: str | None
+    remittance: str | None = None
+    payer_account: str | None = None
     allocations: list[tuple[str, int]] = field(default_factory=list)
     applied: int = 0
     unallocated_row: int | None = None
@@ -72,11 +74,15 @@ class _CsvCheck:
             self.customer,
             tuple(self.allocations),
             self.line,
+            self.remittance,
+            self.payer_account,
         )
 
 
-def _csv_checks(lines: Iterator[str]) -> Iterator[_Check]:
-    """The checks of a CSV lockbox file whose header line has been read."""
+def _csv_checks(lines: Iterator[str], width: int) -> Iterator[_Check]:
+    """The checks of a CSV lockbox file whose header line, of ``width`` columns, has been read."""
+    columns = CSV_MATCHING_COLUMNS[:width]
+    header = ",".join(columns)
     reader = csv.reader((line + "\n" for line in lines), strict=True)
     check: _CsvCheck | None = None
     end_line = 1
@@ -86,10 +92,8 @@ def _csv_checks(lines: Iterator[str]) -> Iterator[_Check]:
             end_line = reader.line_num + 1
             if not row:
                 raise LockboxRefused(line, "blank line")
-            if len(row) != len(CSV_COLUMNS):
-                raise LockboxRefused(
-                    line, f"expected {len(CSV_COLUMNS)} fields ({CSV_HEADER}), found {len(row)}"
-                )
+            if len(row) != width:
+                raise LockboxRefused(line, f"expected {width} fields ({header}), found {len(row)}")
             batch = _check_code(row[0], "batch", line, required=True)
             item = _check_code(row[1], "item", line, required=True)
             assert batch is not None and item is not None
@@ -107,7 +111,8 @@ def _csv_checks(lines: Iterator[str]) -> Iterator[_Check]:
 
 
 def _csv_new_check(batch: str, item: str, row: list[str], line: int) -> _CsvCheck:
-    _, _, deposit_text, check_number, amount_text, currency, customer, _, _ = row
+    _, _, deposit_text, check_number, amount_text, currency, customer = row[:7]
+    remittance, payer_account = (row[9], row[10]) if len(row) > 9 else ("", "")
     places = _csv_currency(currency, line)
     amount = _csv_amount(amount_text, currency, "check_amount", line)
     number = _check_code(check_number, "check_number", line, required=True)
@@ -123,20 +128,35 @@ def _csv_new_check(batch: str, item: str, row: list[str], line: int) -> _CsvChec
         currency=currency,
         places=places,
         customer=_check_code(customer, "customer", line, required=False),
+        remittance=_remittance(remittance, line),
+        payer_account=_check_code(payer_account, "payer_account", line, required=False),
     )
+
+
+def _remittance(text: str, line: int) -> str | None:
+    """Free text: any characters but line breaks, at most MAX_REMITTANCE_LENGTH of them."""
+    text = text.strip()
+    if len(text) > MAX_REMITTANCE_LENGTH:
+        raise LockboxRefused(
+            line,
+            f"remittance is {len(text)} characters long, at most {MAX_REMITTANCE_LENGTH} allowed",
+        )
+    if "\n" in text or "\r" in text:
+        raise LockboxRefused(line, "remittance contains a line break")
+    return text or None
 
 
 def _csv_same_check(check: _CsvCheck, row: list[str], line: int) -> None:
     # Raw text that matches the first row needs no second parse; only check_amount may be
     # written differently ("100.0" and "100.00") and still agree.
-    for index in (2, 3, 4, 5, 6):
+    for index in (2, 3, 4, 5, 6, *range(9, len(row))):
         if row[index] == check.first_row[index]:
             continue
         if index == 4 and _csv_amount(row[4], check.currency, "check_amount", line) == check.amount:
             continue
         raise LockboxRefused(
             line,
-            f"{CSV_COLUMNS[index]} {row[index]!r} disagrees with {check.first_row[index]!r} on "
+            f"{CSV_MATCHING_COLUMNS[index]} {row[index]!r} disagrees with {check.first_row[index]!r} on "
             f"line {check.line}, the first row of batch {check.batch} item {check.item}",
         )
 

@@ -26,6 +26,11 @@ CSV_COLUMNS = (
     "applied_amount",
 )
 CSV_HEADER = ",".join(CSV_COLUMNS)
+# Two optional trailing columns (docs/rules.md section 13): free remittance text and the payer's
+# bank account, which matching reads when a check names no order it can use.
+CSV_MATCHING_COLUMNS = (*CSV_COLUMNS, "remittance", "payer_account")
+CSV_MATCHING_HEADER = ",".join(CSV_MATCHING_COLUMNS)
+MAX_REMITTANCE_LENGTH = 2000
 
 # Identifiers end up in receipt keys (file hash + batch + item, String(300)) and in order and
 # customer columns (String(64)); a longer one cannot be stored, so it is refused here.
@@ -47,6 +52,8 @@ class LockboxItem:
     customer: str | None
     allocations: tuple[tuple[str, Money], ...]
     line: int
+    remittance: str | None = None
+    payer_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class _Check(NamedTuple):
     customer: str | None
     allocations: tuple[tuple[str, int], ...]
     line: int
+    remittance: str | None = None
+    payer_account: str | None = None
 
 
 def _format_minor(minor: int, places: int) -> str:

@@ -18,7 +18,12 @@ from ledger.domain.money import Money
 from ledger.intake.lockbox.bai_format import _BaiParser
 from ledger.intake.lockbox.csv_format import _csv_checks
 from ledger.intake.lockbox.errors import LockboxRefused
-from ledger.intake.lockbox.items import CSV_HEADER, LockboxItem, LockboxSummary
+from ledger.intake.lockbox.items import (
+    CSV_HEADER,
+    CSV_MATCHING_HEADER,
+    LockboxItem,
+    LockboxSummary,
+)
 from ledger.intake.lockbox.lines import _read_lines
 from ledger.intake.lockbox.profile import LockboxProfile, _default_profile
 
@@ -36,9 +41,10 @@ class _Reading:
         first = next(lines, None)
         if first is None:
             raise LockboxRefused(None, "the file is empty")
-        if first.removeprefix(_BOM) == CSV_HEADER:
+        header = first.removeprefix(_BOM)
+        if header in (CSV_HEADER, CSV_MATCHING_HEADER):
             self.format = "csv"
-            self.checks = _csv_checks(lines)
+            self.checks = _csv_checks(lines, header.count(",") + 1)
         elif first[:1] == self.profile.records.file_header.code:
             self.format = "bai"
             self.bai = _BaiParser(self.profile)
@@ -50,7 +56,9 @@ class _Reading:
                 f"header {CSV_HEADER}"
             )
             if "," in first:
-                raise LockboxRefused(1, f"the CSV header must be exactly {CSV_HEADER}")
+                raise LockboxRefused(
+                    1, f"the CSV header must be exactly {CSV_HEADER}[,remittance,payer_account]"
+                )
             raise LockboxRefused(1, f"not a lockbox file: expected {expected}")
 
     @property
@@ -191,4 +199,6 @@ def iter_items(path: str | Path, profile: LockboxProfile | None = None) -> Itera
                 (order, Money.from_minor(minor, currency)) for order, minor in check.allocations
             ),
             line=check.line,
+            remittance=check.remittance,
+            payer_account=check.payer_account,
         )
