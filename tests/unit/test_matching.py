@@ -17,6 +17,7 @@ from ledger.domain.matching import (
     order_key,
     payer_key,
     reference_keys,
+    seeks_match,
 )
 from ledger.domain.matching_config import MatchConfig, Tolerance
 from ledger.domain.money import Money
@@ -226,6 +227,11 @@ def test_padded_lowercase_and_prefixed_and_split_numbers_are_read():
         target = make(number, "20.00")
         placement = run(receipt("20.00", remittance=text), target, make("O-7", "20.00"))
         assert (placement.rule, shares(placement)) == ("reference", {number: "20.00"}), text
+
+
+def test_references_name_the_orders_then_the_words_that_named_them():
+    placement = run(receipt("20.00", remittance="paid #o-0012"), make("O-12", "20.00"))
+    assert placement.references == ("O-12", "#o-0012")
 
 
 def test_an_order_of_another_customer_in_the_text_does_not_count_when_the_customer_is_known():
@@ -530,3 +536,27 @@ def test_an_operator_application_keeps_the_rule_that_placed_the_first_part():
 def test_order_keys_ignore_case_separators_and_leading_zeros():
     assert order_key("#o-0012") == order_key("O-12") == "o12"
     assert order_key("INV-0000") == "inv0"
+
+
+def test_money_received_again_keeps_the_match_of_the_receipt_it_replaces():
+    order = make("O-12", "80.00")
+    again = receipt("50.00", customer="C-1", remittance="O-12")
+    again.match_rule, again.match_references = "reference", ("O-12", "#o-0012")
+    distribute(again, order)
+    assert (again.status, again.match_rule, again.match_references) == (
+        ReceiptStatus.APPLIED,
+        "reference",
+        ("O-12", "#o-0012"),
+    )
+
+
+def test_only_a_receipt_naming_no_usable_single_order_seeks_a_match():
+    found, eur = make("O-1", "10.00"), make("O-2", "10.00", currency="EUR")
+    named = {"O-1": found, "O-2": eur}
+    assert seeks_match(receipt("10.00"), named)
+    assert not seeks_match(receipt("10.00", order="O-1"), named)
+    assert seeks_match(receipt("10.00", order="O-9"), named)
+    assert seeks_match(receipt("10.00", order="O-2"), named)
+    assert seeks_match(receipt("10.00", order="O-1", customer="C-2"), named)
+    assert not seeks_match(receipt("10.00", orders=(("O-9", "5.00"), ("O-1", "5.00"))), named)
+    assert book_of(found, eur).orders() == [found, eur]
