@@ -26,6 +26,7 @@ from pydantic import (
 
 from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.journal import ACCOUNT_TYPES
+from ledger.domain.matching import payer_key
 from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import currency_decimals, parse_decimal
 
@@ -56,23 +57,14 @@ def _match_config(value: object) -> MatchConfig:
         raise ValueError(exc.message) from None
 
 
-def payer_key(account: str) -> str:
-    """A payer account as it is registered and compared: spaces and ``-`` dropped, upper case.
-
-    The same normalisation as ``ledger.domain.matching.payer_key``, which the matching rules
-    use; kept here until that lands on main, then this becomes an import of it.
-    """
-    return account.strip().replace(" ", "").replace("-", "").upper()
-
-
 def _payer_accounts(value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("must be a list of account strings")
     accounts: list[str] = []
     for raw in value:
+        # Normalised as matching compares accounts: blanks and dashes dropped, upper case.
         account = payer_key(raw)
-        # Spaces are dropped (an IBAN is often written in groups); any other blank is refused.
-        if not 1 <= len(account) <= 100 or any(not c.isprintable() or c.isspace() for c in account):
+        if not 1 <= len(account) <= 100 or not account.isprintable():
             raise ValueError(f"payer account {raw!r} must be 1 to 100 printable characters")
         if account in accounts:
             raise ValueError(f"payer account {account} appears twice")

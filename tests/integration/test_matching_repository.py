@@ -74,9 +74,10 @@ def test_a_payer_account_is_registered_once_and_never_moved(loaded: Settings) ->
             "02100002177": "C-2",
         }
         assert uow.matching.payer_customers([]) == {}
+        # Beside the sample's own accounts, one each for C-1 and C-2.
         assert uow.matching.customers_payer_accounts({"C-1", "C-2", "C-3"}) == {
-            "C-1": ["111", "DE893704"],
-            "C-2": ["02100002177"],
+            "C-1": ["02100002144556677", "111", "DE893704"],
+            "C-2": ["02100002177", "GB29NWBK60161331926819"],
         }
         assert uow.matching.customers_payer_accounts([]) == {}
 
