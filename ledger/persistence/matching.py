@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 _DEFAULTS = MatchConfig().to_json()
+# Accounts per lookup statement.
+_CHUNK = 5000
 
 
 def stored_form(config: MatchConfig) -> str | None:
@@ -75,14 +77,18 @@ class MatchingRepository:
     def payer_customers(self, accounts: Collection[str]) -> dict[str, str]:
         """The customer each of these (normalised) payer accounts is registered to; an account
         registered to nobody is left out."""
-        if not accounts:
-            return {}
-        rows = self._session.execute(
-            select(PAYER_ACCOUNTS.c.account, PAYER_ACCOUNTS.c.customer_id).where(
-                among(self._session, PAYER_ACCOUNTS.c.account, set(accounts))
+        wanted = sorted(set(accounts))
+        found: dict[str, str] = {}
+        # One statement for a batch; a load file's thousands go in chunks, far below SQLite's
+        # limit on parameters (PostgreSQL takes the chunk as one array).
+        for start in range(0, len(wanted), _CHUNK):
+            rows = self._session.execute(
+                select(PAYER_ACCOUNTS.c.account, PAYER_ACCOUNTS.c.customer_id).where(
+                    among(self._session, PAYER_ACCOUNTS.c.account, wanted[start : start + _CHUNK])
+                )
             )
-        )
-        return {account: customer for account, customer in rows}
+            found.update({account: customer for account, customer in rows})
+        return found
 
     def register_payer(self, account: str, customer: str) -> str | None:
         """Register ``account`` (normalised) to ``customer`` unless it is already registered;

@@ -189,3 +189,12 @@ def test_the_automatic_rate_rounds_half_to_even(loaded: Settings) -> None:
     with connect(loaded.database_url) as connection:
         report = cash_application_report(connection)
     assert (report["receipts"], report["automatic_rate"]) == (32, "0.0312")
+
+
+def test_payer_accounts_beyond_one_statements_chunk_are_all_found(loaded: Settings) -> None:
+    accounts = {f"ACCT{n:05d}": "C-1" if n % 2 else "C-2" for n in range(6001)}
+    with UnitOfWork(loaded.database_url) as uow:
+        uow.matching.add_payers(accounts)
+        uow.commit()
+    with reading(loaded.database_url) as uow:
+        assert uow.matching.payer_customers([*accounts, "NOT-THERE"]) == accounts
