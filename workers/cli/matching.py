@@ -13,12 +13,9 @@ from workers.cli.render import print_matching, show
 @matching_app.command("show")
 def matching_show(org_unit: str, as_json: JsonOption = False) -> None:
     """Which matching rules run for the org unit, and its tolerances per currency."""
-    from ledger.persistence.db import connect
-    from ledger.queries.matching import matching_view
+    from workers.cli.reads import read_matching
 
-    with connect(settings().database_url) as connection:
-        view = matching_view(connection, org_unit)
-    show(view, as_json, print_matching)
+    read_matching(org_unit, as_json)
 
 
 @matching_app.command("set")

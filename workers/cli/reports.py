@@ -1,4 +1,8 @@
-"""``arledger report cash-application``: how the receipts of a period were placed."""
+"""``arledger report cash-application``: how the receipts of a period were placed.
+
+A read command: its work is in ``reads``, which ``main`` also runs without Typer for its plain
+form.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.domain.errors import InvalidInput
-from workers.cli.common import JsonOption, parse_date, report_app, settings
-from workers.cli.render import print_cash_application, show
+from workers.cli.common import JsonOption, report_app
 
 
 @report_app.command("cash-application")
@@ -21,12 +23,6 @@ def cash_application(
 ) -> None:
     """Receipts by received date: applied automatically, by an operator, or still unapplied;
     the automatic rate; receipts and amounts per rule and per source."""
-    from ledger.persistence.db import connect
-    from ledger.queries.matching import cash_application_report
+    from workers.cli.reads import read_cash_application
 
-    start, end = parse_date(from_, "--from"), parse_date(to, "--to")
-    if start is not None and end is not None and end < start:
-        raise InvalidInput(f"--to {end} is before --from {start}", field="date")
-    with connect(settings().database_url) as connection:
-        report = cash_application_report(connection, start, end)
-    show(report, as_json, print_cash_application)
+    read_cash_application(from_, to, as_json)
