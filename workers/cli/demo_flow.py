@@ -153,6 +153,26 @@ def run_demo(directory: Path, out: Console) -> Settings:
     show("O-101")
 
     step(
+        "6b. a check that names its invoice only in the memo line is placed by matching",
+        "arledger receipt submit --amount 85.00 --external-id CHK-1010 --remittance 'inv #o-0102 thanks' --date 2026-11-07",
+    )
+    memo = services.submit_receipt(
+        settings,
+        ReceiptRequest(
+            source="operator",
+            external_id="CHK-1010",
+            amount=usd("85.00"),
+            received_date=date(2026, 11, 7),
+            remittance="inv #o-0102 thanks",
+        ),
+    )
+    placed = services.distribute_receipt(settings, memo.receipt_id)
+    out.print(
+        f"receipt {placed['id']}: {placed['status']} on {', '.join(placed['orders'])} "
+        f"(match: {placed['match']['rule']}, by {', '.join(placed['match']['references'])})"
+    )
+
+    step(
         "7. a returned check: reversing it restores the write-off its overpayment had reversed",
         "arledger writeoff create … && arledger receipt submit … && arledger receipt reverse ID --reason 'returned check'",
     )
