@@ -26,7 +26,8 @@ field for them); ``--format csv`` writes a clean run's file as CSV too. After th
 receipt is read back (``receipt show``'s view: status and the orders its journals reach) and
 checked against the answer the generator knows: ``automatic_rate`` is the share of messy checks
 placed on exactly their orders, ``misapplied`` counts receipts (messy or not) on any other set
-of orders, ``missed`` messy checks left unplaced, ``by_rule`` the receipts per ``match.rule``.
+of orders, ``missed`` messy checks left unplaced, ``by_rule`` the receipts per ``match.rule``
+(a clean run is checked and reported the same way, with no messy checks).
 
 Uses ARLEDGER_DATABASE_URL and ARLEDGER_BROKER_URL when set; otherwise a throwaway database on
 the local PostgreSQL (dropped after) and the local Redis (database 12, flushed).
@@ -364,13 +365,15 @@ def run_phase(
     file_format: str = "bai",
 ) -> dict:
     started = time.monotonic()
-    mess = Messy(messy, first_order, items) if messy else None
-    generate_orders(env, orders, start=first_order, reference=messy_reference() if mess else None)
+    mess = Messy(messy, first_order, items)
+    generate_orders(env, orders, start=first_order, reference=messy_reference() if messy else None)
     publish_pending(env.settings)  # the set-up's own journals are not the run's work
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
     path = workdir / f"{bank_file_id}.{'csv' if file_format == 'csv' else 'txt'}"
-    write_file(path, checks(first_order, items, orders, mess), file_format, bank_file_id)
+    write_file(
+        path, checks(first_order, items, orders, mess if messy else None), file_format, bank_file_id
+    )
     dispose_engines()
     worker = start_worker(env, workdir)
     before = high_water(env)
@@ -410,7 +413,7 @@ def run_phase(
         worker.stop()
     watcher.join(timeout=1)
     floor_seconds, raw_floor_seconds, rows = copy_floor(env, before)
-    checked = verify(env, file_id, mess) if mess is not None else {}
+    checked = verify(env, file_id, mess)
     return {
         **checked,
         "format": file_format,
