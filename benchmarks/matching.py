@@ -612,6 +612,18 @@ def short_combination(w: World) -> None:
     w.add(Case("short_combination", True, "combination", item, shares, {newest: short}))
 
 
+def payer_reference(w: World) -> None:
+    """No customer named; the payer account and the text agree on the customer."""
+    customer = w.customer(payer=True)
+    orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3))]
+    target = w.rng.choice(orders)
+    amount = _paid_whole_or_part(w, target.balance)
+    item = w.item(
+        amount, payer_account=w.payer_of(customer), remittance=_prefixed(target.number, w.rng)
+    )
+    w.add(Case("payer_reference", True, "reference", item, {target.number: amount}))
+
+
 def child_exact(w: World) -> None:
     parent = w.customer()
     child = w.customer(parent=parent)
@@ -743,6 +755,31 @@ def typo_other_customer(w: World) -> None:
     w.add(Case("typo_other_customer", False, None, item))
 
 
+def typo_with_payer_account(w: World) -> None:
+    """No customer named, the payer account is ours, and the text's typo names B's open order
+    of exactly the amount: the account contradicts the text, so the text does not decide."""
+    ours, theirs = w.customer(payer=True), w.customer()
+    for _ in range(100):
+        mine = w.number()
+        typo = w.typo_of(mine)
+        if typo is not None:
+            break
+    else:
+        raise RuntimeError("no free typo")
+    amount = w.balance()
+    for _ in range(1_000):
+        balance = w.balance()
+        others = [w.balance() for _ in range(w.rng.randint(0, 2))]
+        if amount_answer([balance, *others], amount).rule is None:
+            break
+    w.order(ours, balance, number=mine)
+    for other in others:
+        w.order(ours, other)
+    w.order(theirs, amount, number=w.number(typo))
+    item = w.item(amount, payer_account=w.payer_of(ours), remittance=_prefixed(f"O-{typo}", w.rng))
+    w.add(Case("typo_with_payer_account", False, None, item))
+
+
 def wrong_currency(w: World) -> None:
     customer = w.customer()
     orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3))]
@@ -811,6 +848,7 @@ KINDS: dict[str, Callable[[World], None]] = {
     "spaced_reference": _one_order_by_text("spaced_reference", _spaced),
     "several_with_amounts": several_with_amounts,
     "several_without_amounts": several_without_amounts,
+    "payer_reference": payer_reference,
     "payer_account_exact": _by_amount(
         "payer_account_exact", "exact_amount", payer=True, count=(2, 6)
     ),
@@ -837,6 +875,7 @@ KINDS: dict[str, Callable[[World], None]] = {
     "other_customers_order": others_order(column=False),
     "other_customers_order_column": others_order(column=True),
     "typo_other_customer": typo_other_customer,
+    "typo_with_payer_account": typo_with_payer_account,
     "wrong_currency": wrong_currency,
     "other_org_unit": other_org_unit,
     "closed_order": closed_order,
