@@ -19,7 +19,7 @@ memory and cost per item stay flat as the file and the database grow.
 
 With ``--messy FRACTION``, that share of the checks names no usable order (matching, SPEC
 section 15): the same money, but its order given only in remittance text (``INV#B-000123``,
-``b 123``, ``Ref:B-12 40.00,B-13 15.00``…), or only a payer account registered to the customer
+``b 123``, ``Ref:B-12 40.00``…), or only a payer account registered to the customer
 in the load file and the amount of exactly one of its open orders, or only the customer and that
 amount. Such a file is CSV with the remittance and payer_account columns (the BAI profile has no
 field for them); ``--format csv`` writes a clean run's file as CSV too. After the run every
@@ -168,7 +168,7 @@ class Messy:
     A check is picked with probability ``fraction / 0.8`` among those whose order nothing else
     in the file pays (not kind 8, whose order the split before it also pays, nor kind 9, which
     names no order, nor the first check, whose order the last check's split may pay). Of those,
-    half carry the order in remittance text only (a split check as ``B-1 12.00,B-2 15.00``); a
+    half carry the order in remittance text only (a split check only its first order); a
     quarter only a payer account and the amount of the order's opening balance, a quarter only
     the customer and that amount, when no other open order of the customer can have that
     balance at any moment of the run (else they too carry text). The answer: the orders the
@@ -223,7 +223,9 @@ class Messy:
             return _replace(item, amount, item.customer, None, None)
         rng = random.Random(self.seed * 7_919 + i)
         if len(item.allocations) > 1:
-            text = "Ref:" + ",".join(f"{order} {amount}" for order, amount in item.allocations)
+            # Only the split's first order: its second is another customer's (see answer()).
+            order, amount = item.allocations[0]
+            text = f"Ref:{order} {amount}"
         else:
             text = rng.choice(
                 (f"INV#B-{i:06d}", f"b {i}", f"Invoice B-{i}", f"REF:b-0{i}", f"inv-B{i}")
@@ -233,13 +235,11 @@ class Messy:
 
     def answer(self, n: int) -> frozenset[str]:
         """The orders check ``n`` must be placed on (none for one naming an unknown order)."""
-        i = self.first + n
-        kind = n % 10
-        if kind == 9:
+        if n % 10 == 9:
             return frozenset()
-        if kind == 7 and not (self.variant(n) in ("payer", "customer") and n in self.exact):
-            return frozenset((f"B-{i}", f"B-{self.first + (n + 1) % self.count}"))
-        return frozenset((f"B-{i}",))
+        # A split check (kind 7) names its own order and the next one, which is another
+        # customer's: rule 1 refuses that one (rules.md section 14), its share stays unapplied.
+        return frozenset((f"B-{self.first + n}",))
 
     def is_messy(self, n: int) -> bool:
         return self.variant(n) is not None
