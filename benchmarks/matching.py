@@ -1,6 +1,6 @@
 """Matching benchmark: a labelled set of messy remittance through the real pipeline, scored.
 
-    python benchmarks/matching.py [--items 3000] [--seed 7] [--database-url URL] [--json]
+    python benchmarks/matching.py [--items 3400] [--seed 7] [--crowd 8] [--database-url URL] [--json]
 
 Generates a load file and a lockbox CSV file (with the ``remittance`` and ``payer_account``
 columns) in which every check is one *case* of a kind SPEC section 15 names — mistyped, padded
@@ -10,7 +10,10 @@ within the tolerance the load file configures, a child's order billed to its par
 unmatchable noise: two orders of equal balance, another customer's order, another currency,
 another org unit, a typo naming another customer's order, a paid order, a shortfall beyond the
 tolerance. Each case has its own customers and orders and its answer known: the orders it must
-be placed on and with how much, or none. The kinds come round in turn, shuffled by ``--seed``.
+be placed on and with how much, or none. Its customers also have up to ``--crowd`` more open
+orders of random balances, chosen so that the answer still holds (an amount that only one order
+or one set of orders matches among all of them). The kinds come round in turn, shuffled by
+``--seed``.
 
 Then it runs the pipeline as an operator does, in this process through the CLI: ``arledger
 init``, ``load``, ``lockbox import`` of a first file that pays the orders the "paid order" cases
@@ -160,8 +163,9 @@ class Case:
 class World:
     """Everything the load file and the two lockbox files hold, built case by case."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, crowd: int = 0) -> None:
         self.rng = random.Random(seed)
+        self.crowd = crowd  # up to this many more open orders for each case's customer
         self.customers: list[dict[str, Any]] = []
         self.orders: dict[str, OrderSpec] = {}
         self.cases: list[Case] = []
@@ -240,6 +244,15 @@ class World:
         )
         self.orders[spec.number] = spec
         return spec
+
+    def extra(self) -> int:
+        """How many more open orders this case's customer has (0 to ``crowd``)."""
+        return self.rng.randint(0, self.crowd)
+
+    def crowd_orders(self, customer: str) -> None:
+        """More open orders for ``customer``, for cases whose answer they cannot change."""
+        for _ in range(self.extra()):
+            self.order(customer, self.balance())
 
     def balance(self, low: int = 2_500, high: int = 90_000) -> int:
         return self.rng.randrange(low, high)
@@ -429,7 +442,7 @@ def _one_order_by_text(
 ) -> Callable[[World], None]:
     def build(w: World) -> None:
         customer = w.customer()
-        orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3))]
+        orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3) + w.extra())]
         target = w.rng.choice(orders)
         amount = _paid_whole_or_part(w, target.balance)
         named = customer if w.rng.random() < 0.5 else None
@@ -449,6 +462,7 @@ def _one_order_by_text(
 def mistyped_order_column(w: World) -> None:
     customer = w.customer()
     target = w.order(customer, w.balance())
+    w.crowd_orders(customer)
     amount = _paid_whole_or_part(w, target.balance)
     named = customer if w.rng.random() < 0.5 else None
     written = _mistyped(target.number, w.rng)
@@ -459,6 +473,7 @@ def mistyped_order_column(w: World) -> None:
 def several_with_amounts(w: World) -> None:
     customer = w.customer()
     orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(2, 3))]
+    w.crowd_orders(customer)
     shares = {o.number: _paid_whole_or_part(w, o.balance) for o in orders}
     parts = [f"{number} {Money.from_minor(share, 'USD')}" for number, share in shares.items()]
     text = w.rng.choice(
@@ -471,6 +486,7 @@ def several_with_amounts(w: World) -> None:
 
 def several_without_amounts(w: World) -> None:
     customer = w.customer()
+    w.crowd_orders(customer)  # older than the orders named: oldest first among those named
     orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(2, 4))]
     total = sum(o.balance for o in orders)
     last = orders[-1].balance
@@ -507,7 +523,7 @@ def _by_amount(
 
     def build(w: World) -> None:
         customer = w.customer(payer=payer)
-        size = w.rng.randint(*count)
+        size = w.rng.randint(*count) + w.extra()
         for _ in range(1_000):
             balances = [w.balance() for _ in range(size)]
             if rule == "exact_amount":
@@ -538,6 +554,7 @@ def _by_amount(
 def short_named(w: World) -> None:
     customer = w.customer()
     target = w.order(customer, w.balance(low=10_000))
+    w.crowd_orders(customer)
     short = w.rng.randint(1, min(TOLERANCE_MINOR, target.balance * TOLERANCE_PERCENT // 100))
     amount = target.balance - short
     item = w.item(amount, customer=customer, allocations=[(target.number, amount)])
@@ -547,6 +564,7 @@ def short_named(w: World) -> None:
 def short_reference(w: World) -> None:
     customer = w.customer()
     target = w.order(customer, w.balance(low=10_000))
+    w.crowd_orders(customer)
     short = w.rng.randint(1, min(TOLERANCE_MINOR, target.balance * TOLERANCE_PERCENT // 100))
     amount = target.balance - short
     named = customer if w.rng.random() < 0.5 else None
@@ -565,7 +583,7 @@ def short_reference(w: World) -> None:
 
 def short_exact(w: World) -> None:
     customer = w.customer()
-    size = w.rng.randint(2, 5)
+    size = w.rng.randint(2, 5) + w.extra()
     for _ in range(1_000):
         balances = [w.balance(low=10_000) for _ in range(size)]
         index = w.rng.randrange(size)
@@ -592,7 +610,7 @@ def short_exact(w: World) -> None:
 
 def short_combination(w: World) -> None:
     customer = w.customer()
-    size = w.rng.randint(4, 7)
+    size = w.rng.randint(4, 7) + w.extra()
     for _ in range(1_000):
         balances = [w.balance(low=10_000) for _ in range(size)]
         picked = tuple(sorted(w.rng.sample(range(size), w.rng.randint(2, 3))))
@@ -615,7 +633,7 @@ def short_combination(w: World) -> None:
 def payer_reference(w: World) -> None:
     """No customer named; the payer account and the text agree on the customer."""
     customer = w.customer(payer=True)
-    orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3))]
+    orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3) + w.extra())]
     target = w.rng.choice(orders)
     amount = _paid_whole_or_part(w, target.balance)
     item = w.item(
@@ -628,7 +646,7 @@ def child_exact(w: World) -> None:
     parent = w.customer()
     child = w.customer(parent=parent)
     for _ in range(1_000):
-        own = [w.balance() for _ in range(w.rng.randint(1, 3))]
+        own = [w.balance() for _ in range(w.rng.randint(1, 3) + w.extra())]
         billed = w.balance()
         if amount_answer([*own, billed], billed) == AmountAnswer("exact_amount", (len(own),)):
             break
@@ -643,6 +661,7 @@ def child_reference(w: World) -> None:
     parent = w.customer()
     child = w.customer(parent=parent)
     w.order(parent, w.balance())
+    w.crowd_orders(parent)
     target = w.order(child, w.balance())
     amount = _paid_whole_or_part(w, target.balance)
     item = w.item(amount, customer=parent, remittance=_prefixed(target.number, w.rng))
@@ -654,7 +673,9 @@ def child_reference(w: World) -> None:
 
 def _none_by_amount(w: World, customer: str, amount: int, count: int = 3) -> list[OrderSpec]:
     """Open orders for ``customer`` among which rules 4–6 give nothing for ``amount``."""
-    return w.open_orders(customer, count, lambda b: amount_answer(b, amount).rule is None)
+    return w.open_orders(
+        customer, count + w.extra(), lambda b: amount_answer(b, amount).rule is None
+    )
 
 
 def tie_equal_balances(w: World) -> None:
@@ -662,7 +683,7 @@ def tie_equal_balances(w: World) -> None:
     amount = w.balance()
     w.open_orders(
         customer,
-        w.rng.randint(1, 3),
+        w.rng.randint(1, 3) + w.extra(),
         lambda b: amount_answer([amount, amount, *b], amount).rule == "tie",
     )
     w.order(customer, amount)
@@ -675,7 +696,7 @@ def tie_combination(w: World) -> None:
     for _ in range(1_000):
         a, b, c = w.balance(), w.balance(), w.balance()
         d = a + b - c
-        rest = [w.balance() for _ in range(w.rng.randint(1, 3))]
+        rest = [w.balance() for _ in range(w.rng.randint(1, 3) + w.extra())]
         balances = [a, b, c, d, *rest]
         if d > 0 and amount_answer(balances, a + b).rule == "tie":
             break
@@ -691,7 +712,7 @@ def tolerance_tie(w: World) -> None:
     for _ in range(1_000):
         amount = w.balance(low=12_000)
         near = [amount + w.rng.randint(1, TOLERANCE_MINOR) for _ in range(2)]
-        rest = [w.balance() for _ in range(w.rng.randint(0, 2))]
+        rest = [w.balance() for _ in range(w.rng.randint(0, 2) + w.extra())]
         if near[0] != near[1] and amount_answer([*near, *rest], amount).rule == "tie":
             break
     for balance in (*near, *rest):
@@ -702,7 +723,7 @@ def tolerance_tie(w: World) -> None:
 def beyond_tolerance(w: World) -> None:
     customer = w.customer()
     for _ in range(1_000):
-        balances = [w.balance(low=10_000) for _ in range(w.rng.randint(1, 3))]
+        balances = [w.balance(low=10_000) for _ in range(w.rng.randint(1, 3) + w.extra())]
         amount = balances[0] - w.rng.randint(TOLERANCE_MINOR + 1, 3_000)
         if amount_answer(balances, amount).rule is None:
             break
@@ -744,7 +765,7 @@ def typo_other_customer(w: World) -> None:
     for _ in range(1_000):
         balance = w.balance()
         amount = balance - w.rng.randint(max(1_000, balance * 6 // 100 + 1), balance // 2)
-        others = [w.balance() for _ in range(w.rng.randint(0, 2))]
+        others = [w.balance() for _ in range(w.rng.randint(0, 2) + w.extra())]
         if amount_answer([balance, *others], amount).rule is None:
             break
     w.order(ours, balance, number=mine)
@@ -769,7 +790,7 @@ def typo_with_payer_account(w: World) -> None:
     amount = w.balance()
     for _ in range(1_000):
         balance = w.balance()
-        others = [w.balance() for _ in range(w.rng.randint(0, 2))]
+        others = [w.balance() for _ in range(w.rng.randint(0, 2) + w.extra())]
         if amount_answer([balance, *others], amount).rule is None:
             break
     w.order(ours, balance, number=mine)
@@ -782,7 +803,7 @@ def typo_with_payer_account(w: World) -> None:
 
 def wrong_currency(w: World) -> None:
     customer = w.customer()
-    orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3))]
+    orders = [w.order(customer, w.balance()) for _ in range(w.rng.randint(1, 3) + w.extra())]
     target = w.rng.choice(orders)
     item = w.item(
         target.balance,
@@ -807,6 +828,7 @@ def closed_order(w: World) -> None:
     paid = w.order(customer, w.balance(), closed=True)
     amount = w.balance()
     w.order(customer, amount)
+    w.crowd_orders(customer)
     item = w.item(amount, customer=customer, remittance=_prefixed(paid.number, w.rng))
     w.add(Case("closed_order", False, None, item))
 
@@ -886,9 +908,9 @@ KINDS: dict[str, Callable[[World], None]] = {
 }
 
 
-def generate(items: int, seed: int) -> World:
+def generate(items: int, seed: int, crowd: int = 0) -> World:
     """A world of ``items`` cases, the kinds in turn."""
-    world = World(seed)
+    world = World(seed, crowd)
     builders = list(KINDS.values())
     for n in range(items):
         builders[n % len(builders)](world)
@@ -925,8 +947,10 @@ def write_lockbox(path: Path, items: Sequence[LockboxItem]) -> Path:
     return path
 
 
-def run(items: int, seed: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
-    world = generate(items, seed)
+def run(
+    items: int, seed: int, database_url: str | None, workdir: Path, crowd: int = 0
+) -> dict[str, Any]:
+    world = generate(items, seed, crowd)
     cases = world.numbered_cases()
     load_path = workdir / "load.json"
     load_path.write_text(json.dumps(world.load_file()))
@@ -947,7 +971,10 @@ def run(items: int, seed: int, database_url: str | None, workdir: Path) -> dict[
         score(case, view, orders, world.orders) for case, view in zip(cases, views, strict=True)
     ]
     check = arledger("check")
-    return report(cases, views, scores, summary, check, seed, seconds)
+    result = report(cases, views, scores, summary, check, seed, seconds)
+    result["crowd"] = crowd
+    result["orders"] = len(world.orders)
+    return result
 
 
 def read_back(file_id: int, cases: Sequence[Case]) -> tuple[dict[tuple[str, str], dict], dict]:
@@ -1063,15 +1090,21 @@ def _rate(part: int, whole: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=3_000, help="checks in the messy file")
+    parser.add_argument("--items", type=int, default=3_400, help="checks in the messy file")
     parser.add_argument("--seed", type=int, default=7, help="the generator's seed")
+    parser.add_argument(
+        "--crowd",
+        type=int,
+        default=8,
+        help="up to this many more open orders for each case's customer (the answers hold)",
+    )
     parser.add_argument(
         "--database-url", default=None, help="an empty database (default: SQLite, temporary)"
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="arledger-matching-") as directory:
-        result = run(args.items, args.seed, args.database_url, Path(directory))
+        result = run(args.items, args.seed, args.database_url, Path(directory), args.crowd)
     print(
         f"{result['items']} checks: automatic rate {result['automatic_rate']}, placed right "
         f"{result['placed_right']} of {result['should_place']} that should place "
