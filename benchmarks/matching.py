@@ -32,7 +32,8 @@ scores each case:
 
 It prints the automatic rate (receipts applied automatically ÷ receipts, as ``report
 cash-application`` counts it), the rate among the cases that should place, the misapplications,
-and the counts per rule (as recorded in ``match.rule``) and per kind, then ``arledger check``.
+and the counts per rule (as recorded in ``match.rule``) and per kind, then ``arledger check`` and
+``arledger report cash-application`` for the messy file's day (the product's own count).
 
 SQLite in a temporary directory by default; ``--database-url`` runs against another database,
 which must be empty (PostgreSQL: create one first). The org unit ``ASSN`` is the default org
@@ -971,8 +972,12 @@ def run(
         score(case, view, orders, world.orders) for case, view in zip(cases, views, strict=True)
     ]
     check = arledger("check")
+    day = DEPOSIT.isoformat()
+    cash_application = arledger("report", "cash-application", "--from", day, "--to", day)
     result = report(cases, views, scores, summary, check, seed, seconds)
     result["crowd"] = crowd
+    # The product's own count of the same receipts (the set-up file was received the day before).
+    result["cash_application"] = cash_application
     result["orders"] = len(world.orders)
     return result
 

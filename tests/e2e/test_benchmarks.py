@@ -115,6 +115,10 @@ def test_the_matching_benchmark_places_each_kind_it_should_and_misapplies_nothin
         assert kinds[name]["expected_rule"] in kinds[name]["rules"], (name, kinds[name])
     assert report["automatic_rate"] == round(report["placed_right"] / 68, 4)
     assert report["by_rule"]["none"]["misapplied"] == 0
+    # The product's report counts the same receipts the same way.
+    cash = report["cash_application"]
+    assert cash["receipts"] == 68 and cash["applied_automatically"] == report["applied"]
+    assert cash["automatic_rate"] == f"{report['automatic_rate']:.4f}"
 
 
 def test_the_gateway_benchmark_loses_nothing_and_answers_retries_once(clean_redis):
