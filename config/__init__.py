@@ -1,5 +1,6 @@
-"""Configuration of arledger, read from ``ARLEDGER_*`` environment variables and ``.env`` (validated by pydantic)."""
+"""Configuration of arledger, read from ``ARLEDGER_*`` environment variables and ``.env``.
 
-from config.settings import Settings, get_settings
-
-__all__ = ["Settings", "get_settings"]
+``config.settings.Settings`` is every knob, validated by pydantic; ``config.environment`` reads
+the variables without pydantic (the CLI's read commands take their database URL from it). Neither
+is imported here, so that importing one does not import the other.
+"""

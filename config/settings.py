@@ -1,20 +1,18 @@
 """The settings object: every knob of arledger, from ``ARLEDGER_*`` variables and an optional ``.env``.
 
-Nothing else in the project reads the environment; components take a :class:`Settings` (or call
+Nothing outside ``config`` reads the environment (``config.environment`` reads it for this
+module and for the CLI's read commands); components take a :class:`Settings` (or call
 :func:`get_settings`) so tests can build one explicitly.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-ENV_PREFIX = "ARLEDGER_"
-ENV_FILE = ".env"
+from config.environment import DEFAULT_DATABASE_URL, from_environment
 
 
 class Settings(BaseModel):
@@ -28,10 +26,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**{**_from_environment(), **values})
+        super().__init__(**{**from_environment(type(self).model_fields), **values})
 
     database_url: str = Field(
-        default="sqlite:///arledger.db",
+        default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL; postgresql:// URLs are driven through psycopg 3.",
     )
     broker_url: str | None = Field(
@@ -69,30 +67,6 @@ class Settings(BaseModel):
     def _empty_broker_is_none(cls, value: object) -> object:
         # docker-compose and shells often pass an empty string for "not set".
         return None if value == "" else value
-
-
-def _from_environment() -> dict[str, str]:
-    """The fields set by the ``.env`` file, overridden by those set in the environment."""
-    found: dict[str, str] = {}
-    if Path(ENV_FILE).is_file():
-        # python-dotenv's parser (quotes, `export`, comments), loaded only when there is a file.
-        from dotenv import dotenv_values  # noqa: PLC0415
-
-        found.update(_ours(dotenv_values(ENV_FILE)))
-    found.update(_ours(os.environ))
-    return found
-
-
-def _ours(variables: Any) -> dict[str, str]:
-    """The ``ARLEDGER_*`` variables that name a field, keyed by field name; names ignore case."""
-    prefix = ENV_PREFIX.lower()
-    found: dict[str, str] = {}
-    for name, value in variables.items():
-        key = name.lower()
-        field = key[len(prefix) :]
-        if key.startswith(prefix) and field in Settings.model_fields and value is not None:
-            found[field] = value
-    return found
 
 
 @lru_cache(maxsize=1)

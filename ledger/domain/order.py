@@ -99,7 +99,7 @@ class WriteOff:
     posting_date: date
     comment: str | None = None
     reversed: Money | None = None
-    automatic: bool = False  # matching's tolerance wrote it off, not an operator
+    automatic: bool = False  # written off by matching's tolerance for a short payment
 
     def __post_init__(self) -> None:
         if self.reversed is None:
@@ -432,6 +432,7 @@ class Order:
         advanced: bool = False,
         account: str | None = None,
         comment: str | None = None,
+        automatic: bool = False,
     ) -> tuple[WriteOff, Journal]:
         """Write off ``amount`` on one line, by the rules of docs/rules.md section 5.
 
@@ -485,6 +486,7 @@ class Order:
             credit_account=credit_account,
             posting_date=posting_date,
             comment=comment,
+            automatic=automatic,
         )
         journal = Journal(
             type=TxnType.WRITE_OFF,
@@ -530,6 +532,51 @@ class Order:
                 comment=comment,
             )
             for line in owed
+        ]
+
+    def small_balance_plan(self, shortfall: Money) -> list[tuple[Line, Money]] | None:
+        """Where a tolerance shortfall would be written off: on the lines still owing, last in
+        payment priority first, each up to its balance; None when docs/rules.md section 5 would
+        refuse any part of it (an unshipped inventoried line; a child's order billed to its
+        parent, which takes only whole line balances and only while nothing is paid) or the
+        lines owe less than the shortfall."""
+        if shortfall.currency != self.currency or not shortfall.is_positive:
+            return None
+        plan: list[tuple[Line, Money]] = []
+        remaining = shortfall
+        for line in reversed(self.by_payment_priority()):
+            if remaining.is_zero:
+                break
+            if not line.balance.is_positive:
+                continue
+            share = remaining.min(line.balance)
+            if line.inventoried and not line.shipped:
+                return None
+            if self.bills_to_parent and (self._paid.is_positive or share != line.balance):
+                return None
+            plan.append((line, share))
+            remaining -= share
+        return plan if remaining.is_zero else None
+
+    def write_off_small_balance(
+        self, shortfall: Money, *, posting_date: date, comment: str | None = None
+    ) -> list[tuple[WriteOff, Journal]]:
+        """Write off a short payment's ``shortfall`` within tolerance, automatically, as
+        SMALL_BALANCE (:meth:`small_balance_plan`); nothing at all when any part would be
+        refused, the shortfall then staying owed."""
+        plan = self.small_balance_plan(shortfall)
+        if plan is None:
+            return []
+        return [
+            self.write_off(
+                line.line_no,
+                share,
+                Reason.SMALL_BALANCE,
+                posting_date=posting_date,
+                comment=comment,
+                automatic=True,
+            )
+            for line, share in plan
         ]
 
     def reverse_write_off(

@@ -1,10 +1,12 @@
 """The receipt aggregate: where a receipt's money goes, and the states it passes through.
 
 A :class:`Receipt` is persisted at intake (status ``queued``) and then distributed exactly once
-over the orders it names (docs/rules.md section 4): each named order in its currency takes its share by
-:meth:`ledger.domain.order.Order.distribute`, what no order takes is parked on the org unit's
-unapplied-receipts account (an UNAPPLIED journal), and the receipt ends ``applied``,
-``unapplied`` or ``unidentified``. Later an operator applies parked money (a TRANSFER), retries
+(docs/rules.md section 4): matching (:mod:`ledger.domain.matching`) decides which orders take
+what — the orders it names, or those its remittance, payer account or amount single out — each
+takes its share by :meth:`ledger.domain.order.Order.distribute`, a short payment within
+tolerance is written off, what no order takes is parked on the org unit's unapplied-receipts
+account (an UNAPPLIED journal), and the receipt ends ``applied``, ``unapplied`` or
+``unidentified`` with how it was placed (``match_rule``, ``match_references``). Later an operator applies parked money (a TRANSFER), retries
 an exception, or reverses the receipt; a gateway refund or dispute settles against it. Each of
 these is a method here that raises the domain's error for an illegal transition, and like the
 order aggregate this module does no I/O.
@@ -34,7 +36,8 @@ from ledger.domain.errors import (
     UnknownOrgUnit,
 )
 from ledger.domain.journal import Journal, TxnType, credit, debit
-from ledger.domain.matching import Suggestion
+from ledger.domain.matching import OrderBook, Suggestion, match
+from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import Money
 from ledger.domain.order import Order
 
@@ -154,11 +157,11 @@ class Receipt:
     org_unit: str | None = None
     status_reason: str | None = None
     requested_customer: str | None = None  # the customer the intake named, if any
-    remittance: str | None = None
-    payer_account: str | None = None
-    match_rule: str | None = None
-    match_references: tuple[str, ...] = ()
-    suggestions: tuple[Suggestion, ...] = ()
+    remittance: str | None = None  # free text that came with the money (memo, invoice list)
+    payer_account: str | None = None  # the account the money came from, as the intake gave it
+    match_rule: str | None = None  # how its money was placed (SPEC section 15), None: not yet
+    match_references: tuple[str, ...] = ()  # order numbers / text / payer account that decided
+    suggestions: tuple[Suggestion, ...] = ()  # orders an operator may apply an unplaced rest to
 
     @property
     def currency(self) -> str:
@@ -175,16 +178,21 @@ class Receipt:
 
     def distribute(
         self,
-        orders: Mapping[str, Order],
+        book: OrderBook,
         units: Mapping[str, U],
         default_unit: str | None,
         calendar: Calendar,
+        configs: Mapping[str, MatchConfig],
     ) -> list[Journal]:
-        """Distribute a queued receipt over the (locked, loaded) orders it names; its journals.
+        """Distribute a queued receipt; its journals.
 
-        Each named order in the receipt's currency takes its share; an order not found or in
-        another currency is named in the reason. What is left is parked (UNAPPLIED) on the org
-        unit of the first order found, or the default one. Everything that can refuse the
+        Matching (:func:`ledger.domain.matching.match`, with the configuration of the org unit
+        of the first named order found, else the default one; ``configs`` maps org unit codes to
+        configurations, a missing one meaning the defaults) decides which orders of ``book``
+        take what. Each takes its share by :meth:`Order.distribute`; a short payment within
+        tolerance is written off on the orders (automatic SMALL_BALANCE write-offs, after the
+        RECEIPT journals); what no order takes is parked (UNAPPLIED) on the org unit. Named
+        orders that did not count are named in the reason. Everything that can refuse the
         receipt is checked before the first order is touched, so a refusal (InputRefused)
         leaves the aggregates as they were.
         """
@@ -193,25 +201,22 @@ class Receipt:
         currency = self.currency
         posting_date = self.posting_date(calendar)
         original_date = self.received_date if posting_date != self.received_date else None
-        first_order = next((orders[n] for n, _ in self.requested if n in orders), None)
+        first_order = next(
+            (order for number, _ in self.requested if (order := book.named(number)) is not None),
+            None,
+        )
         unit = (
             units[first_order.org_unit]
             if first_order is not None
             else choose_org_unit(units, self.org_unit or default_unit)
         )
-        customer = self.customer_id or (first_order.customer_id if first_order else None)
+        placement = match(self, book, configs.get(unit.code) or MatchConfig(), unit.code)
 
         journals: list[Journal] = []
-        reasons: list[str] = []
         remaining = self.amount
-        for number, share in self.requested:
-            order = orders.get(number)
-            if order is None:
-                reasons.append(f"order {number} not found")
-                continue
-            if order.currency != currency:
-                reasons.append(f"order {number} is in {order.currency}, the receipt in {currency}")
-                continue
+        for number, share in placement.shares:
+            order = book.named(number)
+            assert order is not None  # matching places money only on orders of the book
             distribution = order.distribute(
                 share,
                 debit_account=unit.cash_account,
@@ -221,6 +226,17 @@ class Receipt:
             )
             journals.extend(distribution.journals)
             remaining -= share
+        for number, shortfall in placement.shortfalls:
+            order = book.named(number)
+            assert order is not None
+            journals.extend(
+                journal
+                for _, journal in order.write_off_small_balance(
+                    shortfall,
+                    posting_date=posting_date,
+                    comment=f"short payment by receipt {self.id}, within tolerance",
+                )
+            )
         if remaining.is_positive:
             journals.append(
                 Journal(
@@ -237,11 +253,22 @@ class Receipt:
             )
         if remaining.is_zero:
             self.status, self.status_reason = ReceiptStatus.APPLIED, None
+            self.suggestions = ()
         else:
-            self.status = ReceiptStatus.UNAPPLIED if customer else ReceiptStatus.UNIDENTIFIED
-            self.status_reason = "; ".join(filter(None, [self.status_reason, *reasons])) or None
-        self.customer_id = customer
+            self.status = (
+                ReceiptStatus.UNAPPLIED if placement.customer else ReceiptStatus.UNIDENTIFIED
+            )
+            self.status_reason = (
+                "; ".join(filter(None, [self.status_reason, *placement.reasons])) or None
+            )
+            self.suggestions = placement.suggestions
+        self.customer_id = placement.customer
         self.org_unit = unit.code
+        # Money received again after a refund or a dispute comes with the match of the receipt
+        # it replaces (set at intake): it keeps it when it lands on orders again.
+        if self.match_rule is None or placement.rule is None:
+            self.match_rule = placement.rule
+            self.match_references = placement.references
         return journals
 
     def fail(self, reason: str) -> None:
@@ -294,7 +321,8 @@ class Receipt:
         posting_date: date,
     ) -> list[Journal]:
         """Move ``share`` of the parked money onto a (locked) order: a TRANSFER from the
-        unapplied-receipts account, distributed by the same rules as a payment."""
+        unapplied-receipts account, distributed by the same rules as a payment. A receipt
+        matching left unplaced is then placed by the operator, who is its ``match``."""
         share = self.check_apply(share, unapplied)
         if order.currency != self.currency:
             raise CurrencyMismatch(order.currency, self.currency, what="receipt")
@@ -307,9 +335,14 @@ class Receipt:
         )
         if (unapplied - share).is_zero:
             self.status, self.status_reason = ReceiptStatus.APPLIED, None
+            self.suggestions = ()
         else:
             self.status = ReceiptStatus.UNAPPLIED
         self.customer_id = self.customer_id or order.customer_id
+        if self.match_rule in (None, "operator"):
+            self.match_rule = "operator"
+            if order.number not in self.match_references:
+                self.match_references = (*self.match_references, order.number)
         return list(distribution.journals)
 
     # --- reversal ------------------------------------------------------------------------------

@@ -83,6 +83,9 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 def sample_lockbox(path: Path, items: int, *, bank_file_id: str = "BANKFILE1") -> Path:
     orders = ["O-100", "O-101", "O-102", "O-404"]
+    # Each check names the customer whose order it names (C-3's O-102 bills to C-2): a named
+    # order of another customer than the named one is never paid (docs/rules.md section 14).
+    customers = ["C-1", "C-2", "C-3", "C-1"]
     checks = (
         LockboxItem(
             batch=f"{1 + i // 50:03d}",
@@ -90,7 +93,7 @@ def sample_lockbox(path: Path, items: int, *, bank_file_id: str = "BANKFILE1") -
             deposit_date=date(2026, 11, 6),
             check_number=f"{10_000 + i}",
             amount=Money.from_minor(1_000 + 7 * i, "USD"),
-            customer="C-1",
+            customer=customers[i % 4],
             allocations=((orders[i % 4], Money.from_minor(1_000 + 7 * i, "USD")),),
             line=0,
         )

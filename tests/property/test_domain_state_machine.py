@@ -25,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.errors import InputRefused
 from ledger.domain.journal import Journal, Side, TxnType
+from ledger.domain.matching import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason, WriteOffKind
 from ledger.domain.receipt import Receipt, ReceiptSplit, ReceiptStatus
@@ -102,11 +103,22 @@ class DomainMachine(RuleBasedStateMachine):
             requested=requested,
         )
         before = {n: self._overpay_state(o) for n, o in self.orders.items()}
-        shares = {n: s for n, s in requested if n in self.orders}
-        self.store(receipt.distribute(self.orders, UNITS, None, CALENDAR))
+        # A split check pays one customer's orders, the first found order's (docs/rules.md
+        # section 14): the others take nothing; a single order found takes its share.
+        found = [n for n, _ in requested if n in self.orders]
+        owner = self.orders[found[0]].customer_id if found else None
+        shares = {
+            n: s for n, s in requested if n in self.orders and self.orders[n].customer_id == owner
+        }
+        self.store(
+            receipt.distribute(OrderBook(self.orders.values(), {}, ()), UNITS, None, CALENDAR, {})
+        )
         self.receipts.append(receipt)
         for number, share in shares.items():
             self._check_overpay_rule(self.orders[number], before[number], share.minor)
+        for number in set(self.orders) - set(shares):
+            assert self._overpay_state(self.orders[number]) == before[number]
+        assert receipt.customer_id == owner
         return receipt
 
     @staticmethod

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from ledger.domain.journal import Journal, TxnType
+from ledger.domain.matching import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
 from ledger.domain.receipt import ReceiptSplit
@@ -64,6 +65,13 @@ def worked_example_order() -> Order:
         line(2, "50.00", priority=105, product="BOOK", inventoried=True),
         line(3, "100.00", priority=101, product="DUES"),
     )
+
+
+def book_of(
+    *orders: Order, payers: dict[str, str] | None = None, customers: Iterable[str] = ()
+) -> OrderBook:
+    """The orders a receipt may be matched against, as persistence would load them."""
+    return OrderBook(orders, payers or {}, frozenset(customers))
 
 
 def balances(o: Order) -> list[str]:

@@ -1,7 +1,8 @@
 """The CLI's read commands load only what they use, and workers/ keeps its layering.
 
 Structural pins, never timings: a read command runs in a fresh interpreter and the test names the
-packages it must not have imported (the broker, the HTTP stack, the write path, pydantic-settings).
+packages it must not have imported (the broker, the HTTP stack, the write path, pydantic-settings;
+and for the plain forms that skip Typer, Typer itself, pydantic and the PostgreSQL dialect).
 """
 
 from __future__ import annotations
@@ -50,6 +51,20 @@ NEVER_LOADED = [
     "ledger.persistence.receipts",
 ]
 
+# What the plain forms of the read commands (workers.cli.reads.shortcut) load neither: Typer with
+# its click and the pydantic it builds parameters with, the pydantic settings (the URL comes from
+# config.environment), the PostgreSQL dialect (the partial indexes name it lazily). Not asyncio:
+# SQLAlchemy 2.1 imports it itself (sqlalchemy.util.compat).
+SHORTCUT_NEVER_LOADED = [
+    "typer",
+    "click",
+    "pydantic",
+    "pydantic_core",
+    "config.settings",
+    "workers.cli.commands",
+    "sqlalchemy.dialects.postgresql",
+]
+
 PROBE = """
 import json, sys
 sys.argv = ["arledger", *json.loads(sys.argv[1])]
@@ -62,8 +77,7 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
-def test_read_command_imports_only_what_it_uses(command: list[str], tmp_path: Path) -> None:
+def _modules_loaded_by(command: list[str], tmp_path: Path) -> set[str]:
     # An empty database: the command runs its whole import path and its first query, which
     # fails for want of tables (exit 1), after every import it needs has happened.
     env = {"ARLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "PATH": ""}
@@ -81,10 +95,26 @@ def test_read_command_imports_only_what_it_uses(command: list[str], tmp_path: Pa
     assert "no such table" in result.stderr
     modules = set(report["modules"])
     assert "ledger.queries.views" in modules  # the probe did reach the query
-    loaded = sorted(
-        name for name in NEVER_LOADED if any(m == name or m.startswith(name + ".") for m in modules)
+    return modules
+
+
+def _loaded(names: list[str], modules: set[str]) -> list[str]:
+    return sorted(
+        name for name in names if any(m == name or m.startswith(name + ".") for m in modules)
     )
-    assert loaded == []
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_read_command_imports_only_what_it_uses(command: list[str], tmp_path: Path) -> None:
+    modules = _modules_loaded_by(command, tmp_path)
+    assert _loaded(NEVER_LOADED + SHORTCUT_NEVER_LOADED, modules) == []
+
+
+def test_a_read_command_typer_parses_still_loads_no_write_path(tmp_path: Path) -> None:
+    # `--order=…` is a form the shortcut leaves to Typer.
+    modules = _modules_loaded_by(["gl", "journals", "--order=O-1"], tmp_path)
+    assert "typer" in modules
+    assert _loaded(NEVER_LOADED, modules) == []
 
 
 def _imports(path: Path) -> set[str]:

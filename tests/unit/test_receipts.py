@@ -35,7 +35,7 @@ from ledger.domain.receipt import (
     choose_org_unit,
     settle,
 )
-from tests.support.factories import DAY, split_of, usd
+from tests.support.factories import DAY, book_of, split_of, usd
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,10 @@ def stored(journals: Iterable[Journal]) -> list[Journal]:
 
 
 def test_a_receipt_paying_its_orders_exactly_is_applied():
-    a, b = make_order("O-1", 1, "60.00"), make_order("O-2", 2, "30.00", "10.00")
+    # Both are C-1's: a split check pays one customer's orders (SPEC section 15, "never").
+    a, b = make_order("O-1", 1, "60.00"), make_order("O-2", 1, "30.00", "10.00")
     r = receipt("100.00", ("O-1", "60.00"), ("O-2", "40.00"))
-    journals = r.distribute({"O-1": a, "O-2": b}, UNITS, None, CALENDAR)
+    journals = r.distribute(book_of(a, b), UNITS, None, CALENDAR, {})
     assert [j.type for j in journals] == [TxnType.RECEIPT, TxnType.RECEIPT]
     assert (r.status, r.status_reason, r.customer_id, r.org_unit) == (
         ReceiptStatus.APPLIED,
@@ -120,7 +121,7 @@ def test_a_receipt_paying_its_orders_exactly_is_applied():
 def test_the_rest_is_parked_unapplied_and_unknown_orders_are_named():
     a = make_order("O-1", 1, "60.00")
     r = receipt("100.00", ("O-1", "60.00"), ("O-9", "20.00"))
-    journals = r.distribute({"O-1": a}, UNITS, None, CALENDAR)
+    journals = r.distribute(book_of(a), UNITS, None, CALENDAR, {})
     parked = journals[-1]
     assert parked.type is TxnType.UNAPPLIED and parked.amount == usd("40.00")
     assert [(e.account, e.side) for e in parked.entries] == [
@@ -134,7 +135,7 @@ def test_the_rest_is_parked_unapplied_and_unknown_orders_are_named():
 def test_an_order_in_another_currency_takes_nothing():
     eur = make_order("O-1", 1, "60.00", currency="EUR")
     r = receipt("60.00", ("O-1", "60.00"), customer="C-1")
-    journals = r.distribute({"O-1": eur}, UNITS, None, CALENDAR)
+    journals = r.distribute(book_of(eur), UNITS, None, CALENDAR, {})
     assert [j.type for j in journals] == [TxnType.UNAPPLIED]
     assert r.status_reason == "order O-1 is in EUR, the receipt in USD"
     assert eur.balance == Money.parse("60.00", "EUR")
@@ -144,7 +145,7 @@ def test_an_order_in_another_currency_takes_nothing():
 
 def test_no_customer_and_no_order_makes_it_unidentified_on_the_default_unit():
     r = receipt("25.00")
-    journals = r.distribute({}, UNITS, "FDN", CALENDAR)
+    journals = r.distribute(book_of(), UNITS, "FDN", CALENDAR, {})
     assert r.status is ReceiptStatus.UNIDENTIFIED and r.org_unit == "FDN"
     assert journals[0].entries[0].account == "1010"
 
@@ -152,7 +153,7 @@ def test_no_customer_and_no_order_makes_it_unidentified_on_the_default_unit():
 def test_a_reason_from_intake_is_kept():
     r = receipt("25.00")
     r.status_reason = "unknown customer C-404"
-    r.distribute({}, UNITS, "ASSN", CALENDAR)
+    r.distribute(book_of(), UNITS, "ASSN", CALENDAR, {})
     assert r.status_reason == "unknown customer C-404"
 
 
@@ -170,7 +171,7 @@ def test_a_refused_receipt_touches_no_order_and_fails():
     closed = Calendar([Period("2026-11", date(2026, 11, 1), date(2026, 11, 30), False)])
     r = receipt("60.00", ("O-1", "60.00"), automated=False)
     with pytest.raises(PeriodClosed) as refused:
-        r.distribute({"O-1": a}, UNITS, None, closed)
+        r.distribute(book_of(a), UNITS, None, closed, {})
     assert a.balance == usd("60.00")
     r.fail(refused.value.message)
     assert r.status is ReceiptStatus.FAILED
@@ -186,7 +187,7 @@ def test_an_automated_receipt_in_a_closed_period_posts_in_the_next_open_one():
         ]
     )
     r = receipt("10.00", received=date(2026, 10, 20))
-    (journal,) = r.distribute({}, UNITS, "ASSN", calendar)
+    (journal,) = r.distribute(book_of(), UNITS, "ASSN", calendar, {})
     assert journal.posting_date == date(2026, 11, 1)
     assert journal.original_date == date(2026, 10, 20)
 
@@ -194,7 +195,7 @@ def test_an_automated_receipt_in_a_closed_period_posts_in_the_next_open_one():
 def test_only_a_queued_receipt_is_distributed():
     r = receipt("10.00", status=ReceiptStatus.APPLIED)
     with pytest.raises(InputRefused):
-        r.distribute({}, UNITS, "ASSN", CALENDAR)
+        r.distribute(book_of(), UNITS, "ASSN", CALENDAR, {})
 
 
 # --- apply, retry ------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ def test_only_a_queued_receipt_is_distributed():
 def test_apply_moves_parked_money_with_a_transfer():
     a = make_order("O-1", 1, "30.00")
     r = receipt("50.00", customer="C-7")
-    made = r.distribute({}, UNITS, "ASSN", CALENDAR)
+    made = r.distribute(book_of(), UNITS, "ASSN", CALENDAR, {})
     journals = r.apply(a, usd("20.00"), usd("50.00"), unapplied_account="2100", posting_date=DAY)
     assert [j.type for j in journals] == [TxnType.TRANSFER]
     assert journals[0].entries[0].account == "2100"
@@ -266,7 +267,7 @@ def test_reversal_mirrors_everything_newest_first_and_restores_the_orders():
     a = make_order("O-1", 1, "60.00")
     a.write_off(1, usd("10.00"), Reason.GOODWILL, posting_date=DAY)
     r = receipt("100.00", ("O-1", "80.00"), customer="C-1")
-    made = stored(r.distribute({"O-1": a}, UNITS, None, CALENDAR))
+    made = stored(r.distribute(book_of(a), UNITS, None, CALENDAR, {}))
     assert [j.type for j in made] == [
         TxnType.RECEIPT,
         TxnType.WRITE_OFF_REVERSAL,
@@ -289,7 +290,7 @@ def test_reversal_needs_a_processed_receipt_and_its_own_journals():
     with pytest.raises(ReceiptNotProcessed):
         r.check_reversible()
     other = receipt("10.00")
-    made = stored(other.distribute({}, UNITS, "ASSN", CALENDAR))
+    made = stored(other.distribute(book_of(), UNITS, "ASSN", CALENDAR, {}))
     r.status = ReceiptStatus.UNAPPLIED
     with pytest.raises(InputRefused, match="not caused by"):
         r.reverse(made, {}, "x", DAY)

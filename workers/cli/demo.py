@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from workers.cli.common import app
-from workers.cli.render import out
+from workers.cli.render import stdout
 
 
 @app.command()
@@ -20,4 +20,4 @@ def demo(
     """Run the whole flow on a fresh SQLite database with bundled sample data."""
     from workers.cli.demo_flow import run_demo
 
-    run_demo(directory, out)
+    run_demo(directory, stdout())

@@ -8,19 +8,16 @@ import typer
 
 from ledger.domain.errors import InvalidInput
 from workers.cli.common import JsonOption, exceptions_app, published, settings
-from workers.cli.render import emit_json, line, print_exceptions, show, show_receipt
+from workers.cli.render import emit_json, line, show_receipt
 
 
 @exceptions_app.command("list")
 def exceptions_list(as_json: JsonOption = False) -> None:
     """Unapplied, unidentified and failed receipts, waiting or failed gateway events, and poison
     messages, each with its reason."""
-    from ledger.persistence.db import connect
-    from ledger.queries.views import exceptions_view
+    from workers.cli.reads import read_exceptions
 
-    with connect(settings().database_url) as connection:
-        items = exceptions_view(connection)
-    show(items, as_json, print_exceptions)
+    read_exceptions(as_json)
 
 
 @exceptions_app.command("retry")

@@ -9,7 +9,7 @@ import typer
 
 from ledger.domain.errors import InvalidInput
 from workers.cli.common import JsonOption, gateway_app, lockbox_app, read_file, settings
-from workers.cli.render import emit_json, err, note, print_lockbox_summary, print_record, show
+from workers.cli.render import emit_json, note, print_lockbox_summary, print_record, show, stderr
 
 
 @lockbox_app.command("import")
@@ -46,7 +46,7 @@ def lockbox_import(
         TimeElapsedColumn(),
     )
     # The bar appears once the file is validated, so a refused file prints one line, no bar.
-    bar = Progress(*columns, console=err, transient=False, disable=as_json)
+    bar = Progress(*columns, console=stderr(), transient=False, disable=as_json)
     task = bar.add_task(f"distributing {file.name}", total=None)
 
     def validated(summary: Any) -> None:

@@ -1,6 +1,7 @@
 """Read commands over orders and journals: ``order show``, ``gl journals`` and ``statement``.
 
-These are what an AR clerk runs dozens of times an hour: each imports only the query it runs.
+These are what an AR clerk runs dozens of times an hour: their work is in ``reads``, which
+``main`` also runs without Typer for their plain forms.
 """
 
 from __future__ import annotations
@@ -9,20 +10,15 @@ from typing import Annotated
 
 import typer
 
-from ledger.domain.errors import InvalidInput
-from workers.cli.common import JsonOption, app, gl_app, order_app, settings
-from workers.cli.render import print_journals, print_order, print_statement, show
+from workers.cli.common import JsonOption, app, gl_app, order_app
 
 
 @order_app.command("show")
 def order_show(number: str, as_json: JsonOption = False) -> None:
     """An order with its balance, its lines by payment priority and their write-offs."""
-    from ledger.persistence.db import connect
-    from ledger.queries.views import order_view
+    from workers.cli.reads import read_order
 
-    with connect(settings().database_url) as connection:
-        view = order_view(connection, number)
-    show(view, as_json, print_order)
+    read_order(number, as_json)
 
 
 @gl_app.command("journals")
@@ -34,27 +30,14 @@ def gl_journals(
     as_json: JsonOption = False,
 ) -> None:
     """Every journal in posting order, or those of one order or type."""
-    from ledger.domain.journal import TxnType
-    from ledger.persistence.db import connect
-    from ledger.queries.views import journal_dicts, journal_ids
+    from workers.cli.reads import read_journals
 
-    if type_ is not None and type_ not in TxnType.__members__:
-        raise InvalidInput(
-            f"unknown journal type {type_!r}: one of {', '.join(TxnType.__members__)}", field="type"
-        )
-    with connect(settings().database_url) as connection:
-        journals = journal_dicts(
-            connection, journal_ids(connection, order=order, journal_type=type_)
-        )
-    show(journals, as_json, print_journals)
+    read_journals(order, type_, as_json)
 
 
 @app.command()
 def statement(customer: str, as_json: JsonOption = False) -> None:
     """A customer statement: orders, balances and adjustments (no internal comments)."""
-    from ledger.persistence.db import connect
-    from ledger.queries.views import statement_view
+    from workers.cli.reads import read_statement
 
-    with connect(settings().database_url) as connection:
-        view = statement_view(connection, customer)
-    show(view, as_json, print_statement)
+    read_statement(customer, as_json)

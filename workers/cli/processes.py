@@ -13,7 +13,7 @@ import typer
 
 from ledger.domain.errors import InvalidInput
 from workers.cli.common import JsonOption, app, gl_app, settings
-from workers.cli.render import emit_json, line, out
+from workers.cli.render import emit_json, line, stdout
 
 
 @app.command()
@@ -116,7 +116,7 @@ def sweep(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(result)
     else:
-        out.print(f"re-dispatched {result['receipts']} receipts and {result['events']} events")
+        stdout().print(f"re-dispatched {result['receipts']} receipts and {result['events']} events")
 
 
 @gl_app.command("publish")

@@ -84,11 +84,9 @@ def dispatch_receipt(config: Settings, receipt_id: int) -> dict[str, Any]:
 @receipt_app.command("show")
 def receipt_show(receipt_id: int, as_json: JsonOption = False) -> None:
     """Show a receipt: where its money went."""
-    from ledger.persistence.db import connect
-    from ledger.queries.views import receipt_view
+    from workers.cli.reads import read_receipt
 
-    with connect(settings().database_url) as connection:
-        show_receipt(receipt_view(connection, receipt_id), as_json)
+    read_receipt(receipt_id, as_json)
 
 
 @receipt_app.command("reverse")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from workers.cli.common import JsonOption, app, published, read_file, settings
-from workers.cli.render import emit_json, err, line, out, print_load_summary
+from workers.cli.render import emit_json, line, print_load_summary, stderr, stdout
 
 
 @app.command()
@@ -60,8 +60,8 @@ def check(as_json: JsonOption = False) -> None:
         )
     elif violations:
         for violation in violations:
-            err.print(str(violation), markup=False)
+            stderr().print(str(violation), markup=False)
     else:
-        out.print("ok: every invariant of docs/rules.md section 9 holds")
+        stdout().print("ok: every invariant of docs/rules.md section 9 holds")
     if violations:
         raise typer.Exit(1)
