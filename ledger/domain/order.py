@@ -433,6 +433,7 @@ class Order:
         account: str | None = None,
         comment: str | None = None,
         automatic: bool = False,
+        receipt_id: int | None = None,
     ) -> tuple[WriteOff, Journal]:
         """Write off ``amount`` on one line, by the rules of docs/rules.md section 5.
 
@@ -497,6 +498,7 @@ class Order:
             ),
             currency=self.currency,
             order=self.number,
+            receipt_id=receipt_id,  # a receipt's short payment: its reversal undoes this too
             write_off=write_off.key,
             memo=reason.value,
         )
@@ -559,7 +561,12 @@ class Order:
         return plan if remaining.is_zero else None
 
     def write_off_small_balance(
-        self, shortfall: Money, *, posting_date: date, comment: str | None = None
+        self,
+        shortfall: Money,
+        *,
+        posting_date: date,
+        comment: str | None = None,
+        receipt_id: int | None = None,
     ) -> list[tuple[WriteOff, Journal]]:
         """Write off a short payment's ``shortfall`` within tolerance, automatically, as
         SMALL_BALANCE (:meth:`small_balance_plan`); nothing at all when any part would be
@@ -575,6 +582,7 @@ class Order:
                 posting_date=posting_date,
                 comment=comment,
                 automatic=True,
+                receipt_id=receipt_id,
             )
             for line, share in plan
         ]
@@ -586,8 +594,10 @@ class Order:
         *,
         posting_date: date,
         memo: str | None = None,
+        receipt_id: int | None = None,
     ) -> Journal:
-        """An operator's reversal of (part of) a write-off, up to its unreversed amount."""
+        """An operator's reversal of (part of) a write-off, up to its unreversed amount; with
+        ``receipt_id``, the reversal of a receipt undoing the short-payment write-off it made."""
         line, write_off = self.write_off_at(key)
         amount = write_off.unreversed if amount is None else amount
         if not amount.is_positive:
@@ -596,6 +606,6 @@ class Order:
             raise AmountNotPositive("amount", amount)
         if amount > write_off.unreversed:
             raise WriteOffReversalExceedsUnreversed(key, amount, write_off.unreversed)
-        journal = self._write_off_reversal(write_off, line, amount, posting_date, None, memo)
+        journal = self._write_off_reversal(write_off, line, amount, posting_date, receipt_id, memo)
         self.post(journal)
         return journal

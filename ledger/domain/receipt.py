@@ -235,6 +235,7 @@ class Receipt:
                     shortfall,
                     posting_date=posting_date,
                     comment=f"short payment by receipt {self.id}, within tolerance",
+                    receipt_id=self.id,
                 )
             )
         if remaining.is_positive:
@@ -359,11 +360,17 @@ class Receipt:
     ) -> list[Journal]:
         """Mirror every stored journal the receipt caused, newest first, posting each mirror to
         the (locked) order it concerns, so the orders end as if the receipt had never been
-        distributed, the write-offs it reversed included. ``orders`` are keyed by number; the
+        distributed, the write-offs it reversed included. A short-payment write-off the receipt
+        made (matching's tolerance) is reversed like an operator's reversal would, for what of it
+        is still unreversed: the shortfall is owed again. ``orders`` are keyed by number; the
         ``caused`` journals are read back from the database (a mirror names its original by id)."""
         self.check_reversible()
         mirrors: list[Journal] = []
         for journal in sorted(caused, key=lambda j: j.id or 0, reverse=True):
+            if journal.type is TxnType.WRITE_OFF and journal.receipt_id == self.id:
+                undone = self._undo_short_payment(journal, orders, reason, posting_date)
+                mirrors.extend(undone)
+                continue
             if journal.type not in CAUSED_BY_RECEIPT or journal.receipt_id != self.id:
                 raise InputRefused(
                     f"journal {journal.id} was not caused by receipt {self.id}", field="receipt"
@@ -375,6 +382,28 @@ class Receipt:
             mirrors.append(mirror)
         self.status, self.status_reason = ReceiptStatus.REVERSED, reason
         return mirrors
+
+    def _undo_short_payment(
+        self, journal: Journal, orders: Mapping[str, Order], reason: str, posting_date: date
+    ) -> list[Journal]:
+        order = orders.get(journal.order) if journal.order is not None else None
+        if order is None or journal.write_off is None:
+            raise InputRefused(
+                f"journal {journal.id}: the write-off receipt {self.id} made is not loaded",
+                field="receipt",
+            )
+        _, write_off = order.write_off_at(journal.write_off)
+        if not write_off.unreversed.is_positive:
+            return []  # a later overpayment already reversed it
+        return [
+            order.reverse_write_off(
+                journal.write_off,
+                None,
+                posting_date=posting_date,
+                memo=reason,
+                receipt_id=self.id,
+            )
+        ]
 
     def _check_processed(self) -> None:
         if self.status is ReceiptStatus.REVERSED:

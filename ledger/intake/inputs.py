@@ -26,6 +26,8 @@ from pydantic import (
 
 from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.journal import ACCOUNT_TYPES
+from ledger.domain.matching import payer_key
+from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import currency_decimals, parse_decimal
 
 
@@ -48,7 +50,31 @@ def _currency_code(value: object) -> str:
     return value
 
 
+def _match_config(value: object) -> MatchConfig:
+    try:
+        return MatchConfig.from_json(value)
+    except ArledgerError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _payer_accounts(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("must be a list of account strings")
+    accounts: list[str] = []
+    for raw in value:
+        # Normalised as matching compares accounts: blanks and dashes dropped, upper case.
+        account = payer_key(raw)
+        if not 1 <= len(account) <= 100 or not account.isprintable():
+            raise ValueError(f"payer account {raw!r} must be 1 to 100 printable characters")
+        if account in accounts:
+            raise ValueError(f"payer account {account} appears twice")
+        accounts.append(account)
+    return accounts
+
+
 DecimalString = Annotated[str, BeforeValidator(_decimal_string)]
+MatchingIn = Annotated[MatchConfig, BeforeValidator(_match_config)]
+PayerAccounts = Annotated[list[str], BeforeValidator(_payer_accounts)]
 CurrencyCode = Annotated[str, BeforeValidator(_currency_code)]
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
 LongCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/#-]+$")]
@@ -72,13 +98,17 @@ assert set(ACCOUNT_TYPES) == {"asset", "liability", "equity", "revenue", "expens
 
 
 class OrgUnitIn(_Strict):
-    """An org unit and its default accounts."""
+    """An org unit, its default accounts and, optionally, its matching configuration
+    (docs/rules.md section 14; left as stored when the file does not give it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     code: Code
     cash_account: Code
     ar_account: Code
     unapplied_account: Code
     credit_writeoff_account: Code
+    matching: MatchingIn | None = None
 
 
 class SubsystemIn(_Strict):
@@ -100,12 +130,14 @@ class ProductIn(_Strict):
 
 
 class CustomerIn(_Strict):
-    """A customer, optionally a child account billed to its parent."""
+    """A customer, optionally a child account billed to its parent, with the payer accounts
+    registered to it (normalised, each once)."""
 
     id: LongCode
     name: Name
     parent: LongCode | None = None
     bills_to_parent: StrictBool = False
+    payer_accounts: PayerAccounts = []
 
     @model_validator(mode="after")
     def _parent_rules(self) -> CustomerIn:
@@ -208,6 +240,15 @@ class LoadFile(_Strict):
                 if value in seen:
                     raise ValueError(f"{kind}: {value} appears twice")
                 seen.add(value)
+        owners: dict[str, str] = {}
+        for customer in self.customers:
+            for account in customer.payer_accounts:
+                other = owners.setdefault(account, customer.id)
+                if other != customer.id:
+                    raise ValueError(
+                        f"customers: payer account {account} is listed for both {other} and "
+                        f"{customer.id}"
+                    )
         return self
 
 

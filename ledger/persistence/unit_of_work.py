@@ -23,6 +23,7 @@ from ledger.persistence.db import get_engine
 from ledger.persistence.events import EventRepository
 from ledger.persistence.files import FileRepository
 from ledger.persistence.journals import JournalRepository
+from ledger.persistence.matching import MatchingRepository
 from ledger.persistence.messages import MessageRepository
 from ledger.persistence.orders import OrderRepository
 from ledger.persistence.outbox import OutboxRepository
@@ -94,6 +95,10 @@ class UnitOfWork:
     @cached_property
     def reference(self) -> ReferenceRepository:
         return ReferenceRepository(self.session)
+
+    @cached_property
+    def matching(self) -> MatchingRepository:
+        return MatchingRepository(self.session)
 
     @cached_property
     def messages(self) -> MessageRepository:

@@ -18,8 +18,9 @@ from typing import Any
 from ledger.domain.errors import InvalidInput
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, line_priority
-from ledger.intake.inputs import LoadFile, OrderIn
+from ledger.intake.inputs import LoadFile, OrderIn, OrgUnitIn
 from ledger.persistence import schema
+from ledger.persistence.matching import stored_form
 from ledger.persistence.reference import ReferenceRepository
 from ledger.persistence.unit_of_work import UnitOfWork
 
@@ -129,6 +130,7 @@ def load(uow: UnitOfWork, data: LoadFile) -> LoadSummary:
             raise InvalidInput(f"customer {customer.id}: unknown parent customer {customer.parent}")
     _refuse_parent_cycles(reference, data)
     _refuse_overlapping_periods(reference, data)
+    new_payers = _new_payer_accounts(uow, data, summary)
 
     _upsert(
         reference,
@@ -144,7 +146,7 @@ def load(uow: UnitOfWork, data: LoadFile) -> LoadSummary:
         "org_units",
         schema.OrgUnit,
         "code",
-        [u.model_dump() for u in data.org_units],
+        [_org_unit_row(u) for u in data.org_units],
     )
     _upsert(
         reference,
@@ -182,6 +184,7 @@ def load(uow: UnitOfWork, data: LoadFile) -> LoadSummary:
             for c in customers
         ],
     )
+    uow.matching.add_payers(new_payers)
     _upsert(
         reference,
         summary,
@@ -196,6 +199,39 @@ def load(uow: UnitOfWork, data: LoadFile) -> LoadSummary:
     if data.orders:
         _load_orders(uow, data.orders, known_customers, summary)
     return summary
+
+
+def _org_unit_row(unit: OrgUnitIn) -> dict[str, Any]:
+    """An org unit's row; its matching configuration only when the file gives one, so a load
+    without it keeps what `arledger matching set` stored."""
+    row = unit.model_dump(exclude={"matching"})
+    if unit.matching is not None:
+        row["matching"] = stored_form(unit.matching)
+    return row
+
+
+def _new_payer_accounts(uow: UnitOfWork, data: LoadFile, summary: LoadSummary) -> dict[str, str]:
+    """The file's payer accounts not registered yet (account -> customer). An account already
+    registered to another customer refuses the file: an account is never moved. One listed
+    before for the same customer is unchanged; a load never unregisters an account."""
+    listed = {
+        account: customer.id for customer in data.customers for account in customer.payer_accounts
+    }
+    registered = uow.matching.payer_customers(listed)
+    for account, customer in listed.items():
+        owner = registered.get(account)
+        if owner is not None and owner != customer:
+            raise InvalidInput(
+                f"customer {customer}: payer account {account} is already registered to "
+                f"customer {owner}",
+                field="payer_accounts",
+            )
+    new = {account: customer for account, customer in listed.items() if account not in registered}
+    if new:
+        summary.count("created", "payer_accounts", len(new))
+    if registered:
+        summary.count("unchanged", "payer_accounts", len(registered))
+    return new
 
 
 def _referenced_accounts(data: LoadFile) -> set[str]:

@@ -35,6 +35,7 @@ def test_init_and_load_through_the_cli(tmp_path: Path):
     runner.run("init")  # upgrading an up-to-date schema is a no-op
     loaded = runner.json("load", str(SAMPLE))
     assert loaded["created"]["orders"] == 3 and loaded["sale_journals"] == 3
+    assert loaded["created"]["payer_accounts"] == 2
     again = runner.json("load", str(SAMPLE))
     assert again["created"] == {} and again["sale_journals"] == 0
     assert "every invariant" in runner.run("check").stdout

@@ -21,7 +21,12 @@ from ledger.queries.check import check_invariants
 from ledger.queries.views import exceptions_view, order_view
 from ledger.services.events import process_event, submit_event
 from ledger.services.lockbox import file_summary, import_lockbox
-from ledger.services.receipts import apply_receipt, distribute_receipt, submit_receipt
+from ledger.services.receipts import (
+    apply_receipt,
+    distribute_receipt,
+    reverse_receipt,
+    submit_receipt,
+)
 from tasks import dispatch
 
 NOV = date(2026, 11, 5)
@@ -136,6 +141,24 @@ def test_a_short_payment_within_tolerance_is_applied_and_the_rest_written_off(lo
     assert [(w["amount"], w["reason"], w["automatic"]) for w in written] == [
         ("0.50", "SMALL_BALANCE", True)
     ]
+    assert_sound(loaded)
+
+
+def test_reversing_a_short_payment_makes_the_shortfall_owed_again(loaded):
+    with UnitOfWork(loaded.database_url) as uow:
+        uow.matching.set_config(
+            "ASSN", MatchConfig().with_tolerance("USD", parse_tolerance("USD", "1.00"))
+        )
+        uow.commit()
+    before = [line["balance"] for line in order(loaded, "O-100")["lines"]]
+    view = receive(loaded, "r1", "349.50", customer="C-1")
+
+    reverse_receipt(loaded, view["id"], "returned check")
+
+    o100 = order(loaded, "O-100")
+    assert [line["balance"] for line in o100["lines"]] == before
+    (written,) = [w for line in o100["lines"] for w in line["write_offs"]]
+    assert (written["amount"], written["reversed"]) == ("0.50", "0.50")
     assert_sound(loaded)
 
 

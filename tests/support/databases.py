@@ -79,7 +79,8 @@ def line_balances(session: Session) -> tuple[object, ...]:
 
 
 def ledger_fingerprint(url: str) -> tuple[object, ...]:
-    """What a refused request must leave untouched: row counts, every balance, every status."""
+    """What a refused request must leave untouched: row counts, every balance, every status,
+    the org units' matching configurations and the payer accounts."""
     from sqlalchemy import func, select
 
     from ledger.persistence import schema
@@ -103,7 +104,20 @@ def ledger_fingerprint(url: str) -> tuple[object, ...]:
                 select(schema.Receipt.id, schema.Receipt.status).order_by(schema.Receipt.id)
             ).all()
         )
-    return counts, balances, statuses
+        # Matching's reference data: each org unit's configuration and the payer accounts.
+        matching = tuple(
+            session.execute(
+                select(schema.OrgUnit.code, schema.OrgUnit.matching).order_by(schema.OrgUnit.code)
+            ).all()
+        )
+        payers = tuple(
+            session.execute(
+                select(schema.PayerAccount.account, schema.PayerAccount.customer_id).order_by(
+                    schema.PayerAccount.account
+                )
+            ).all()
+        )
+    return counts, balances, statuses, matching, payers
 
 
 # --- Redis -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The read commands' shortcut makes the very call Typer would, and leaves Typer every other form.
 
 ``reads.shortcut`` parses the plain forms of ``order show``, ``receipt show``, ``exceptions list``,
-``gl journals`` and ``statement`` without Typer. Each command line below goes through Typer (the
+``gl journals``, ``statement``, ``matching show`` and ``report cash-application`` without Typer. Each command line below goes through Typer (the
 read functions replaced by a recorder) and through the shortcut; both must name the same function
 with the same arguments, or the shortcut must decline.
 """
@@ -17,7 +17,15 @@ import pytest
 
 from workers.cli import commands, reads
 
-READS = ("read_order", "read_receipt", "read_exceptions", "read_journals", "read_statement")
+READS = (
+    "read_order",
+    "read_receipt",
+    "read_exceptions",
+    "read_journals",
+    "read_statement",
+    "read_matching",
+    "read_cash_application",
+)
 
 Call = tuple[str, dict[str, Any]]
 
@@ -36,6 +44,11 @@ TAKEN = [
     ["gl", "journals", "--type", "NOPE"],
     ["statement", "C-1"],
     ["statement", "--json", "C-1"],
+    ["matching", "show", "ASSN"],
+    ["matching", "show", "--json", "ASSN"],
+    ["report", "cash-application"],
+    ["report", "cash-application", "--json", "--to", "2026-11-30", "--from", "2026-11-01"],
+    ["report", "cash-application", "--from", "November"],
 ]
 
 # Forms the shortcut leaves to Typer, which accepts them, answers with help or refuses them with
@@ -57,6 +70,10 @@ LEFT_TO_TYPER = [
     ["receipt", "show", "1.0"],
     ["receipt", "show", "٣"],
     ["exceptions", "list", "extra"],
+    ["matching", "show"],
+    ["matching", "show", "ASSN", "--verbose"],
+    ["report", "cash-application", "--from=2026-11-01"],
+    ["report", "cash-application", "2026"],
     ["exceptions"],
     ["order"],
     [],

@@ -21,6 +21,8 @@ import workers.cli.writeoffs  # isort: skip
 import workers.cli.orders  # isort: skip
 import workers.cli.exceptions  # isort: skip
 import workers.cli.intake  # isort: skip
+import workers.cli.matching  # isort: skip
+import workers.cli.reports  # isort: skip
 import workers.cli.processes  # isort: skip
 import workers.cli.demo  # isort: skip
 from workers.cli.common import app
@@ -33,6 +35,8 @@ COMMAND_MODULES = (
     workers.cli.orders,
     workers.cli.exceptions,
     workers.cli.intake,
+    workers.cli.matching,
+    workers.cli.reports,
     workers.cli.processes,
     workers.cli.demo,
 )

@@ -36,6 +36,10 @@ exceptions_app = typer.Typer(
 )
 lockbox_app = typer.Typer(help="Bank lockbox files.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Payment gateway events.", no_args_is_help=True)
+matching_app = typer.Typer(
+    help="Each org unit's matching rules and tolerances.", no_args_is_help=True
+)
+report_app = typer.Typer(help="Reports over the receipts.", no_args_is_help=True)
 app.add_typer(receipt_app, name="receipt")
 app.add_typer(writeoff_app, name="writeoff")
 app.add_typer(order_app, name="order")
@@ -43,6 +47,8 @@ app.add_typer(gl_app, name="gl")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(lockbox_app, name="lockbox")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(matching_app, name="matching")
+app.add_typer(report_app, name="report")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

@@ -1,14 +1,15 @@
 """The read commands an AR clerk runs all day, and the shortcut that runs them without Typer.
 
-``order show``, ``receipt show``, ``exceptions list``, ``gl journals`` and ``statement`` do almost
-no work: nearly all of their time is imports, and Typer alone (its click, and the pydantic
-``TypeAdapter`` it builds for every parameter) is about a fifth of it (docs/performance.md). So
-:func:`shortcut` recognises the plain form of these command lines (the words, positional values,
-``--json``, ``--order VALUE``, ``--type VALUE``) and :func:`workers.cli.main` runs it with neither
-Typer nor pydantic loaded. Any other form (``--help``, ``--order=X``, an unknown option, an id that
-is not plain digits) is left to Typer, which accepts or refuses it as before. The Typer commands
-call these same functions, and ``tests/unit/test_cli_shortcut.py`` pins that both paths make the
-same call.
+``order show``, ``receipt show``, ``exceptions list``, ``gl journals``, ``statement``, ``matching
+show`` and ``report cash-application`` do almost no work: nearly all of their time is imports,
+and Typer alone (its click, and the pydantic ``TypeAdapter`` it builds for every parameter) is
+about a fifth of it (docs/performance.md). So :func:`shortcut` recognises the plain form of these
+command lines (the words, positional values, ``--json``, ``--order VALUE``, ``--type VALUE``,
+``--from VALUE``, ``--to VALUE``) and :func:`workers.cli.main` runs it with neither Typer nor
+pydantic loaded. Any other form (``--help``, ``--order=X``, an unknown option, an id that is not
+plain digits) is left to Typer, which accepts or refuses it as before. The Typer commands call
+these same functions, and ``tests/unit/test_cli_shortcut.py`` pins that both paths make the same
+call.
 
 Nothing here imports Typer, pydantic or the settings: the database URL is
 :func:`config.environment.database_url`, what ``Settings().database_url`` would be.
@@ -17,14 +18,17 @@ Nothing here imports Typer, pydantic or the settings: the database URL is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from functools import partial
 from typing import Any
 
 from config.environment import database_url
 from ledger.domain.errors import InvalidInput
 from workers.cli.render import (
+    print_cash_application,
     print_exceptions,
     print_journals,
+    print_matching,
     print_order,
     print_statement,
     show,
@@ -92,6 +96,42 @@ def read_statement(customer: str, as_json: bool = False) -> None:
     show(view, as_json, print_statement)
 
 
+def read_matching(org_unit: str, as_json: bool = False) -> None:
+    """Which matching rules run for the org unit, and its tolerances per currency."""
+    from ledger.persistence.db import connect
+    from ledger.queries.matching import matching_view
+
+    with connect(database_url()) as connection:
+        view = matching_view(connection, org_unit)
+    show(view, as_json, print_matching)
+
+
+def read_cash_application(
+    start: str | None = None, end: str | None = None, as_json: bool = False
+) -> None:
+    """Receipts by received date: applied automatically, by an operator, or still unapplied;
+    the automatic rate; receipts and amounts per rule and per source."""
+    from ledger.persistence.db import connect
+    from ledger.queries.matching import cash_application_report
+
+    first, last = _date(start, "--from"), _date(end, "--to")
+    if first is not None and last is not None and last < first:
+        raise InvalidInput(f"--to {last} is before --from {first}", field="date")
+    with connect(database_url()) as connection:
+        report = cash_application_report(connection, first, last)
+    show(report, as_json, print_cash_application)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    """An ISO date option (``common.parse_date`` without Typer's module)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a date (YYYY-MM-DD)", field="date") from None
+
+
 # The command words, the type of each positional value, and the options that take a value (by
 # keyword argument); `--json` is accepted by all.
 _READS: dict[tuple[str, ...], tuple[Callable[..., None], tuple[type, ...], dict[str, str]]] = {
@@ -100,6 +140,8 @@ _READS: dict[tuple[str, ...], tuple[Callable[..., None], tuple[type, ...], dict[
     ("exceptions", "list"): (read_exceptions, (), {}),
     ("gl", "journals"): (read_journals, (), {"--order": "order", "--type": "journal_type"}),
     ("statement",): (read_statement, (str,), {}),
+    ("matching", "show"): (read_matching, (str,), {}),
+    ("report", "cash-application"): (read_cash_application, (), {"--from": "start", "--to": "end"}),
 }
 
 

@@ -239,3 +239,47 @@ def print_lockbox_summary(summary: dict[str, Any]) -> None:
             "time": f"{summary['seconds']} s",
         },
     )
+
+
+def print_matching(view: dict[str, Any]) -> None:
+    """An org unit's matching rules (in the order they run) and its tolerances."""
+    table = _table(title=f"matching for org unit {view['org_unit']}", title_justify="left")
+    table.add_column("rule")
+    table.add_column("on")
+    for rule, on in view["rules"].items():
+        table.add_row(rule, "on" if on else "off")
+    stdout().print(table)
+    if not view["tolerance"]:
+        stdout().print("tolerance: off in every currency", markup=False)
+        return
+    tolerances = _table(title="tolerance", title_justify="left")
+    for column in ("currency", "amount", "percent"):
+        tolerances.add_column(column)
+    for currency, tolerance in view["tolerance"].items():
+        tolerances.add_row(currency, tolerance["amount"], tolerance["percent"] or "")
+    stdout().print(tolerances)
+
+
+def print_cash_application(report: dict[str, Any]) -> None:
+    """The cash-application counts, then receipts and amounts per rule and per source."""
+    summary = _table(title="cash application", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column(justify="right")
+    for key in ("receipts", "applied_automatically", "applied_by_operator", "unapplied"):
+        summary.add_row(key.replace("_", " "), str(report[key]))
+    summary.add_row("automatic rate", report["automatic_rate"])
+    stdout().print(summary)
+    for title in ("by_rule", "by_source"):
+        table = _table(title=title.replace("_", " "), title_justify="left")
+        table.add_column(title.removeprefix("by_"))
+        table.add_column("receipts", justify="right")
+        table.add_column("amount", justify="right")
+        for name, group in report[title].items():
+            amount = group["amount"]
+            shown = (
+                amount
+                if isinstance(amount, str)
+                else ", ".join(f"{value} {currency}" for currency, value in amount.items())
+            )
+            table.add_row(name, str(group["receipts"]), shown)
+        stdout().print(table)
