@@ -685,17 +685,25 @@ def match(
     return _unplaced(search, unit, reasons, search.nearest(amount))
 
 
-def seeks_match(receipt: Receipt, named: Mapping[str, Order]) -> bool:
+def seeks_match(
+    receipt: Receipt,
+    named: Mapping[str, Order],
+    configs: Mapping[str, MatchConfig] | None = None,
+) -> bool:
     """Whether matching must look beyond the orders a receipt names (``named``: the orders of
     the batch by number): it names none, or one that is not found or fails rule 1's tests
-    (another currency, not the named customer's), which is then read as text. A split check's
-    orders are only rule 1; its rest is not matched."""
+    (another currency, not the named customer's), or rule 1 is off for its org unit (in
+    ``configs``); it is then read as text. A split check's orders are only rule 1; its rest is
+    not matched."""
     if len(receipt.requested) > 1:
         return False
     if not receipt.requested:
         return True
     order = named.get(receipt.requested[0][0])
     if order is None or order.currency != receipt.currency:
+        return True
+    config = (configs or {}).get(order.org_unit)
+    if config is not None and not config.enabled("named"):
         return True
     customer = receipt.customer_id
     return customer is not None and not belongs_to(order, customer)

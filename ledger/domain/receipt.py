@@ -62,9 +62,16 @@ class EventStatus(StrEnum):
     FAILED = "failed"
 
 
-# The journals a receipt causes, and so the ones its reversal mirrors.
+# The journals a receipt causes, and so the ones its reversal undoes: mirrored, except a
+# short-payment WRITE_OFF (matching's tolerance), which is reversed as a write-off.
 CAUSED_BY_RECEIPT: frozenset[TxnType] = frozenset(
-    {TxnType.RECEIPT, TxnType.UNAPPLIED, TxnType.TRANSFER, TxnType.WRITE_OFF_REVERSAL}
+    {
+        TxnType.RECEIPT,
+        TxnType.UNAPPLIED,
+        TxnType.TRANSFER,
+        TxnType.WRITE_OFF_REVERSAL,
+        TxnType.WRITE_OFF,
+    }
 )
 
 # A receipt that was never distributed has caused nothing: nothing to apply, nothing to reverse.

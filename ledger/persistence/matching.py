@@ -9,8 +9,9 @@ of org units or accounts, so the distribution batch can read them beside its ord
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, literal, select, update
 
@@ -44,6 +45,13 @@ def config_of(text: str | None) -> MatchConfig:
     return MatchConfig.from_json(json.loads(text))
 
 
+@lru_cache(maxsize=64)
+def _cached_config(text: str | None) -> MatchConfig:
+    # Every distribution batch reads every org unit's text; the same text is the same
+    # (immutable) configuration, parsed once.
+    return config_of(text)
+
+
 class MatchingRepository:
     """Matching configurations and payer accounts in one unit of work's transaction."""
 
@@ -54,6 +62,11 @@ class MatchingRepository:
         """Every org unit's configuration (the defaults where none is set), by code."""
         rows = self._session.execute(select(ORG_UNITS.c.code, ORG_UNITS.c.matching))
         return {code: config_of(text) for code, text in rows}
+
+    def configs_of(self, units: Mapping[str, Any]) -> dict[str, MatchConfig]:
+        """The configurations of org unit rows already read (with their ``matching`` column),
+        by code: no statement."""
+        return {code: _cached_config(row.matching) for code, row in units.items()}
 
     def config(self, org_unit: str) -> MatchConfig:
         """One org unit's configuration; UnknownOrgUnit when there is no such org unit."""

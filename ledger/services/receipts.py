@@ -13,7 +13,7 @@ distributes a persisted receipt exactly once, whoever calls it and however often
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -36,6 +36,7 @@ from ledger.domain.errors import (
 )
 from ledger.domain.journal import Journal
 from ledger.domain.matching import OrderBook, payer_key, reference_keys, seeks_match
+from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import Money
 from ledger.domain.order import Reason
 from ledger.domain.receipt import Receipt, ReceiptStatus, choose_org_unit
@@ -255,10 +256,12 @@ def distribute_receipts(
         receipts, payments = uow.receipts.lock_queued(receipt_ids, top_up)
         if not receipts:
             return BatchResult(0, {}, ())
-        book = _order_book(uow, receipts)
-        configs = uow.matching.configs() if book.seeking else {}
-        calendar = uow.reference.calendar()
         units = uow.reference.org_unit_accounts()
+        # Read with the org units, not in a statement of its own: a named short payment needs
+        # the tolerance even in a batch where nothing else is matched.
+        configs = uow.matching.configs_of(units)
+        book = _order_book(uow, receipts, configs)
+        calendar = uow.reference.calendar()
         default_unit = settings.default_org_unit
         journals: list[Journal] = []
         now = datetime.now(UTC)
@@ -280,13 +283,15 @@ def distribute_receipts(
     return BatchResult(len(receipts), statuses, tuple(waiting))
 
 
-def _order_book(uow: UnitOfWork, receipts: Sequence[Receipt]) -> OrderBook:
+def _order_book(
+    uow: UnitOfWork, receipts: Sequence[Receipt], configs: Mapping[str, MatchConfig]
+) -> OrderBook:
     """Every order the batch may place money on, locked: the orders the receipts name, and for
     the receipts matching must place (:func:`seeks_match`) the orders their remittance names
     and the open orders of every customer they may belong to — a few statements for the whole
     batch, none per receipt."""
     named = uow.orders.by_number({n for r in receipts for n, _ in r.requested}, lock=True)
-    seeking = [r for r in receipts if seeks_match(r, named)]
+    seeking = [r for r in receipts if seeks_match(r, named, configs)]
     if not seeking:
         return OrderBook(named.values(), {}, (), seeking=0)
     keys: set[str] = set()

@@ -103,7 +103,11 @@ def lockbox_file(
     path: Path, items: int, orders: int, *, bank_file_id: str, seed_value: int = 7
 ) -> LockboxFile:
     """A BAI lockbox of ``items`` checks on orders F-0000…: most pay one order, some split across
-    two (the rest unapplied), one in ten names an order that does not exist (unapplied)."""
+    two (the rest unapplied), one in ten names an order that does not exist and no customer
+    (unidentified). Those name no customer so that matching has nobody's orders to try: a check
+    for C-1 naming no usable order would be matched against C-1's balances as they stand when it
+    is distributed, which depends on the order the batches run in, and the fault tests compare a
+    faulted run with a clean one."""
     rng = random.Random(seed_value)
     checks: list[LockboxItem] = []
     for i in range(items):
@@ -127,7 +131,7 @@ def lockbox_file(
                 deposit_date=DEPOSITED,
                 check_number=f"{20_000 + i}",
                 amount=Money.from_minor(amount, "USD"),
-                customer="C-1",
+                customer=None if kind < 0.1 else "C-1",
                 allocations=allocations,
                 line=0,
             )

@@ -302,6 +302,7 @@ def test_caused_by_receipt_is_what_a_receipt_posts():
         "UNAPPLIED",
         "TRANSFER",
         "WRITE_OFF_REVERSAL",
+        "WRITE_OFF",
     }
 
 
