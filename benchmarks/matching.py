@@ -290,7 +290,7 @@ class World:
             balances = [self.balance() for _ in range(count)]
             if wanted(balances):
                 return [self.order(customer, b) for b in balances]
-        raise RuntimeError("no balances found for a case")
+        raise RuntimeError("no balances found for a case (is --crowd too large?)")
 
     def add(self, case: Case) -> None:
         self.cases.append(case)
@@ -651,6 +651,8 @@ def child_exact(w: World) -> None:
         billed = w.balance()
         if amount_answer([*own, billed], billed) == AmountAnswer("exact_amount", (len(own),)):
             break
+    else:
+        raise RuntimeError("no balances found for a case (is --crowd too large?)")
     for balance in own:
         w.order(parent, balance)
     target = w.order(child, billed)
@@ -672,10 +674,15 @@ def child_reference(w: World) -> None:
 # --- unmatchable noise: nothing may be placed ---------------------------------------------------
 
 
+def _places_nothing(answer: AmountAnswer) -> bool:
+    # No answer, or two (among many open orders, two sets within tolerance are the usual case).
+    return answer.rule in (None, "tie")
+
+
 def _none_by_amount(w: World, customer: str, amount: int, count: int = 3) -> list[OrderSpec]:
     """Open orders for ``customer`` among which rules 4–6 give nothing for ``amount``."""
     return w.open_orders(
-        customer, count + w.extra(), lambda b: amount_answer(b, amount).rule is None
+        customer, count + w.extra(), lambda b: _places_nothing(amount_answer(b, amount))
     )
 
 
@@ -716,6 +723,8 @@ def tolerance_tie(w: World) -> None:
         rest = [w.balance() for _ in range(w.rng.randint(0, 2) + w.extra())]
         if near[0] != near[1] and amount_answer([*near, *rest], amount).rule == "tie":
             break
+    else:
+        raise RuntimeError("no balances found for a case (is --crowd too large?)")
     for balance in (*near, *rest):
         w.order(customer, balance)
     w.add(Case("tolerance_tie", False, None, w.item(amount, customer=customer)))
@@ -726,8 +735,10 @@ def beyond_tolerance(w: World) -> None:
     for _ in range(1_000):
         balances = [w.balance(low=10_000) for _ in range(w.rng.randint(1, 3) + w.extra())]
         amount = balances[0] - w.rng.randint(TOLERANCE_MINOR + 1, 3_000)
-        if amount_answer(balances, amount).rule is None:
+        if _places_nothing(amount_answer(balances, amount)):
             break
+    else:
+        raise RuntimeError("no balances found for a case (is --crowd too large?)")
     for balance in balances:
         w.order(customer, balance)
     w.add(Case("beyond_tolerance", False, None, w.item(amount, customer=customer)))
@@ -767,8 +778,10 @@ def typo_other_customer(w: World) -> None:
         balance = w.balance()
         amount = balance - w.rng.randint(max(1_000, balance * 6 // 100 + 1), balance // 2)
         others = [w.balance() for _ in range(w.rng.randint(0, 2) + w.extra())]
-        if amount_answer([balance, *others], amount).rule is None:
+        if _places_nothing(amount_answer([balance, *others], amount)):
             break
+    else:
+        raise RuntimeError("no balances found for a case (is --crowd too large?)")
     w.order(ours, balance, number=mine)
     for other in others:
         w.order(ours, other)
@@ -792,8 +805,10 @@ def typo_with_payer_account(w: World) -> None:
     for _ in range(1_000):
         balance = w.balance()
         others = [w.balance() for _ in range(w.rng.randint(0, 2) + w.extra())]
-        if amount_answer([balance, *others], amount).rule is None:
+        if _places_nothing(amount_answer([balance, *others], amount)):
             break
+    else:
+        raise RuntimeError("no balances found for a case (is --crowd too large?)")
     w.order(ours, balance, number=mine)
     for other in others:
         w.order(ours, other)
