@@ -166,8 +166,10 @@ class Messy:
     """Which checks of a phase name no usable order, how, and the answer for each.
 
     A check is picked with probability ``fraction / 0.8`` among those whose order nothing else
-    in the file pays (not kind 8, whose order the split before it also pays, nor kind 9, which
-    names no order, nor the first check, whose order the last check's split may pay). Of those,
+    in the file names (not kind 8, whose order the split before it names, nor kind 9, which
+    names no order, nor the first check, whose order the last check's split may name; rule 1
+    refuses those shares, the split's second order being another customer's, but the answers
+    do not rely on it). Of those,
     half carry the order in remittance text only (a split check only its first order); a
     quarter only a payer account and the amount of the order's opening balance, a quarter only
     the customer and that amount, when no other open order of the customer can have that
