@@ -34,6 +34,7 @@ class NewFile:
     name: str
     format: str
     items: int
+    debits_skipped: int = 0
 
 
 class FileAlreadyRecorded(Exception):
@@ -77,6 +78,7 @@ class FileRepository:
                     name=file.name,
                     format=file.format,
                     items=file.items,
+                    debits_skipped=file.debits_skipped,
                     complete=False,
                 )
             )

@@ -325,7 +325,10 @@ class ReceiptRepository:
 
 
 def lockbox_key(sha256: str, item: LockboxItem) -> str:
-    """The intake key of a lockbox check: the file's content and the check's place in it."""
+    """The intake key of a lockbox check: the file's content and the check's place in it; or,
+    for a bank statement's credit, the key the bank's own references give it."""
+    if item.key is not None:
+        return f"bank:{item.key}"
     return f"lockbox:{sha256}:{item.batch}:{item.item}"
 
 

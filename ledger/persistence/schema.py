@@ -247,6 +247,7 @@ class LockboxFile(Base):
     format: Mapped[str]
     items: Mapped[int]
     complete: Mapped[bool]
+    debits_skipped: Mapped[int]
     created_at: Mapped[datetime]
 
 

@@ -272,6 +272,8 @@ LOCKBOX_FILES = Table(
     Column("items", Integer, nullable=False),
     # False while its checks are being received: importing it again resumes instead of refusing.
     Column("complete", Boolean, nullable=False, default=False, server_default=true()),
+    # A bank statement's debit entries, counted and skipped (docs/rules.md section 13).
+    Column("debits_skipped", Integer, nullable=False, default=0, server_default=text("0")),
     _created_at(),
 )
 

@@ -119,6 +119,7 @@ def _record_file(settings: Settings, summary: LockboxSummary, name: str) -> tupl
                     name=name,
                     format=summary.format,
                     items=summary.items,
+                    debits_skipped=summary.debits_skipped,
                 )
             )
             uow.commit()
@@ -192,6 +193,7 @@ def file_summary(settings: Settings, file_id: int) -> dict[str, Any]:
         "sha256": head.sha256,
         "bank_file_id": head.bank_file_id,
         "items": head.items,
+        "debits_skipped": head.debits_skipped,
         "applied_items": statuses.get(ReceiptStatus.APPLIED, 0),
         "unapplied_items": statuses.get(ReceiptStatus.UNAPPLIED, 0)
         + statuses.get(ReceiptStatus.UNIDENTIFIED, 0),

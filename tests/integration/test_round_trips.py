@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from config.settings import Settings
+from ledger.domain.money import Money
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent
 from ledger.outbox.publisher import publish_pending, unpublished_count
@@ -210,3 +211,36 @@ def test_a_sweep_is_at_most_two_statements(loaded: Settings) -> None:
     with statements(loaded) as seen:
         sweep(loaded)
     assert len(seen) <= 2
+
+
+def _messy_receipt(n: int) -> ReceiptRequest:
+    """A receipt that names no order: only remittance, a payer account, or a customer."""
+    amount = Money.parse("1.00", "USD")
+    kind = n % 3
+    return ReceiptRequest(
+        source="lockbox",
+        external_id=f"messy-{n}",
+        amount=amount,
+        received_date=datetime(2026, 11, 5, tzinfo=UTC).date(),
+        automated=True,
+        remittance=f"INV o-{100 + n % 3:04d}" if kind == 0 else None,
+        payer_account=f"ACCT-{n}" if kind == 1 else None,
+        customer="C-2" if kind == 2 else None,
+    )
+
+
+def test_matching_a_batch_costs_the_same_statements_for_3_receipts_or_30(
+    loaded: Settings,
+) -> None:
+    """Matching reads the orders of every receipt of a batch together: no statement per receipt."""
+    costs = []
+    for size, start in ((3, 0), (30, 100)):
+        ids = [
+            submit_automated(loaded, _messy_receipt(n)).receipt_id
+            for n in range(start, start + size)
+        ]
+        with statements(loaded) as batch:
+            distribute_receipts(loaded, ids)
+        costs.append(len(batch))
+    small, large = costs
+    assert large <= small

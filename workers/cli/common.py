@@ -34,7 +34,9 @@ gl_app = typer.Typer(help="General-ledger journals.", no_args_is_help=True)
 exceptions_app = typer.Typer(
     help="Receipts and messages waiting for an operator.", no_args_is_help=True
 )
-lockbox_app = typer.Typer(help="Bank lockbox files.", no_args_is_help=True)
+lockbox_app = typer.Typer(
+    help="Bank files: lockbox CSV or BAI-style, BAI2, camt.053/camt.054.", no_args_is_help=True
+)
 gateway_app = typer.Typer(help="Payment gateway events.", no_args_is_help=True)
 matching_app = typer.Typer(
     help="Each org unit's matching rules and tolerances.", no_args_is_help=True
@@ -46,6 +48,8 @@ app.add_typer(order_app, name="order")
 app.add_typer(gl_app, name="gl")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(lockbox_app, name="lockbox")
+# The same commands under the name a treasury team looks for: `arledger bank import FILE`.
+app.add_typer(lockbox_app, name="bank")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(matching_app, name="matching")
 app.add_typer(report_app, name="report")

@@ -228,6 +228,7 @@ def print_lockbox_summary(summary: dict[str, Any]) -> None:
         {
             "format": summary["format"],
             "items": summary["items"],
+            **({"debits skipped": summary["debits_skipped"]} if summary["debits_skipped"] else {}),
             **{f"amount {c}": a["amount"] for c, a in summary["amounts"].items()},
             **{f"applied {c}": a["applied"] for c, a in summary["amounts"].items()},
             **{f"unapplied {c}": a["unapplied"] for c, a in summary["amounts"].items()},

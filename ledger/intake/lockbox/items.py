@@ -54,6 +54,10 @@ class LockboxItem:
     line: int
     remittance: str | None = None
     payer_account: str | None = None
+    # A bank statement's own idempotency key for this credit (docs/rules.md section 13: account +
+    # bank reference + date, …), so the same credit re-reported in another file is one receipt;
+    # None: the key is the file's content hash + batch + item.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class LockboxSummary:
     items: int
     currency_totals: dict[str, Money]
     applied_total: dict[str, Money]
+    debits_skipped: int = 0  # a bank statement's debit entries: counted, never received
 
 
 class _Check(NamedTuple):
@@ -86,6 +91,7 @@ class _Check(NamedTuple):
     line: int
     remittance: str | None = None
     payer_account: str | None = None
+    key: str | None = None
 
 
 def _format_minor(minor: int, places: int) -> str:

@@ -65,6 +65,11 @@ class _Reading:
     def bank_file_id(self) -> str | None:
         return self.bai.bank_file_id if self.bai is not None else None
 
+    @property
+    def debits_skipped(self) -> int:
+        """Debit entries of a bank statement, counted and skipped (lockbox files have none)."""
+        return 0
+
 
 def _key_digest(batch: str, item: str) -> int:
     # 64 bits: a chance collision among a million keys is ~3e-8, and any collision is
@@ -142,6 +147,7 @@ def validate_file(path: str | Path, profile: LockboxProfile | None = None) -> Lo
         applied_total={
             code: _total(code, minor, "applied amounts") for code, minor in applied.items()
         },
+        debits_skipped=reading.debits_skipped,
     )
 
 
@@ -201,4 +207,5 @@ def iter_items(path: str | Path, profile: LockboxProfile | None = None) -> Itera
             line=check.line,
             remittance=check.remittance,
             payer_account=check.payer_account,
+            key=check.key,
         )
