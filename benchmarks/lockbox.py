@@ -1,6 +1,6 @@
 """Lockbox benchmark: a bank file of N checks through the real pipeline, against the COPY floor.
 
-    python benchmarks/lockbox.py --items 100000 [--scale 10] [--json]
+    python benchmarks/lockbox.py --items 100000 [--scale 10] [--messy 0.3] [--json]
     python benchmarks/lockbox.py --items 1000000 --parse-only [--json]
 
 Generates N open orders of three lines (mixed priorities; every fifth with a standard and an
@@ -17,6 +17,18 @@ foreign-key checks off (``raw_floor_*``). It prints items/s, floor items/s and t
 importer and of the worker; then the same run at ``--scale`` times N (orders and items), to show
 memory and cost per item stay flat as the file and the database grow.
 
+With ``--messy FRACTION``, that share of the checks names no usable order (matching, SPEC
+section 15): the same money, but its order given only in remittance text (``INV#B-000123``,
+``b 123``, ``Ref:B-12 40.00``…), or only a payer account registered to the customer
+in the load file and the amount of exactly one of its open orders, or only the customer and that
+amount. Such a file is CSV with the remittance and payer_account columns (the BAI profile has no
+field for them); ``--format csv`` writes a clean run's file as CSV too. After the run every
+receipt is read back (``receipt show``'s view: status and the orders its journals reach) and
+checked against the answer the generator knows: ``automatic_rate`` is the share of messy checks
+placed on exactly their orders, ``misapplied`` counts receipts (messy or not) on any other set
+of orders, ``missed`` messy checks left unplaced, ``by_rule`` the receipts per ``match.rule``
+(a clean run is checked and reported the same way, with no messy checks).
+
 Uses ARLEDGER_DATABASE_URL and ARLEDGER_BROKER_URL when set; otherwise a throwaway database on
 the local PostgreSQL (dropped after) and the local Redis (database 12, flushed).
 """
@@ -26,12 +38,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import random
 import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +58,7 @@ from sqlalchemy import func, select
 
 from benchmarks.support import (
     ARLEDGER,
+    REFERENCE,
     Environment,
     cpu_seconds,
     create_database,
@@ -49,16 +66,18 @@ from benchmarks.support import (
     environment,
     generate_orders,
     machine,
+    opening_balance,
     order_lines,
     postgres_pids,
     start_worker,
 )
 from ledger.domain.money import Money
-from ledger.intake.lockbox import LockboxItem, write_bai
+from ledger.intake.lockbox import LockboxItem, write_bai, write_csv
 from ledger.outbox.publisher import publish_pending, unpublished_count
-from ledger.persistence.db import dispose_engines, normalise_url, unit_of_work
+from ledger.persistence.db import connect, dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS, RECEIPTS
+from ledger.queries.views import receipt_views
 from ledger.services.lockbox import progress
 from tests.support.processes import hwm_kb
 
@@ -69,8 +88,9 @@ def usd(minor: int) -> Money:
     return Money.from_minor(minor, "USD")
 
 
-def checks(first: int, count: int, orders_total: int):
-    """The checks of the file, streamed: one in ten of each kind below."""
+def checks(first: int, count: int, orders_total: int, messy: Messy | None = None):
+    """The checks of the file, streamed: one in ten of each kind below; with ``messy``, the
+    checks it picks lose their order (see :class:`Messy`)."""
     for n in range(count):
         i = first + n
         owed = sum(order_lines(i))
@@ -91,7 +111,7 @@ def checks(first: int, count: int, orders_total: int):
         amount = sum((a for _, a in allocations), start=usd(0))
         if kind == 8:
             amount = amount + usd(999)  # the rest stays unapplied for the customer
-        yield LockboxItem(
+        item = LockboxItem(
             batch=f"{1 + n // 500}",
             item=f"{n % 500 + 1}",
             deposit_date=DEPOSIT,
@@ -101,6 +121,199 @@ def checks(first: int, count: int, orders_total: int):
             allocations=allocations,
             line=0,
         )
+        yield messy.rewrite(n, item) if messy is not None else item
+
+
+# --- --messy: checks that name no usable order, and their known answers -----------------------
+
+
+def payer_account(customer: int) -> str:
+    """The payer account the messy run's load file registers to customer ``C-<customer>``."""
+    return f"0210000{customer:02d}-55{customer:04d}"
+
+
+def messy_reference() -> dict:
+    """The reference data with a payer account for every customer."""
+    return {
+        **REFERENCE,
+        "customers": [
+            {**customer, "payer_accounts": [payer_account(n)]}
+            for n, customer in enumerate(REFERENCE["customers"])
+        ],
+    }
+
+
+def _possible_balances(index: int, n: int) -> set[int]:
+    """Every balance order ``index`` (paid by check ``n`` of its phase) may have while the file
+    is distributed, in whatever order the batches run: the opening balance, and after a part
+    payment (kinds 4 and 5), a split's share (kind 7) or the 15.00 the split before it pays
+    (kind 8). Zero or less is not open."""
+    opening = opening_balance(index)
+    owed = sum(order_lines(index))
+    kind = n % 10
+    values = {opening}
+    if kind in (4, 5):
+        values.add(opening - owed // 2)
+    elif kind == 7:
+        values.add(opening - owed // 3)
+    elif kind == 8:
+        values.add(opening - 1_500)
+    return {v for v in values if v > 0}
+
+
+@dataclass
+class Messy:
+    """Which checks of a phase name no usable order, how, and the answer for each.
+
+    A check is picked with probability ``fraction / 0.8`` among those whose order nothing else
+    in the file names (not kind 8, whose order the split before it names, nor kind 9, which
+    names no order, nor the first check, whose order the last check's split may name; rule 1
+    refuses those shares, the split's second order being another customer's, but the answers
+    do not rely on it). Of those,
+    half carry the order in remittance text only (a split check only its first order); a
+    quarter only a payer account and the amount of the order's opening balance, a quarter only
+    the customer and that amount, when no other open order of the customer can have that
+    balance at any moment of the run (else they too carry text). The answer: the orders the
+    clean check would have paid.
+    """
+
+    fraction: float
+    first: int
+    count: int
+    seed: int = 0
+    exact: set[int] = field(default_factory=set)  # checks whose amount alone decides
+
+    def __post_init__(self) -> None:
+        self.exact = self._unique_balances()
+
+    def variant(self, n: int) -> str | None:
+        if n == 0 or n % 10 in (8, 9):
+            return None
+        rng = random.Random(self.seed * 1_000_003 + self.first + n)
+        if rng.random() >= self.fraction / 0.8:
+            return None
+        return ("text", "text", "payer", "customer")[rng.randrange(4)]
+
+    def _unique_balances(self) -> set[int]:
+        """The checks of the amount-only variants whose order's opening balance no other order
+        of its customer can have during the run (earlier phases' orders included)."""
+        wanted: dict[int, list[int]] = {}
+        for n in range(self.count):
+            if self.variant(n) in ("payer", "customer"):
+                wanted.setdefault((self.first + n) % 100, []).append(n)
+        unique: set[int] = set()
+        for customer, checks_of_customer in wanted.items():
+            seen: Counter[int] = Counter()
+            for index in range(customer, self.first + self.count, 100):
+                n = index - self.first if index >= self.first else index
+                seen.update(_possible_balances(index, n))
+            for n in checks_of_customer:
+                if seen[opening_balance(self.first + n)] == 1:
+                    unique.add(n)
+        return unique
+
+    def rewrite(self, n: int, item: LockboxItem) -> LockboxItem:
+        variant = self.variant(n)
+        if variant is None:
+            return item
+        i = self.first + n
+        customer = i % 100
+        if variant != "text" and n in self.exact:
+            amount = usd(opening_balance(i))
+            if variant == "payer":
+                return _replace(item, amount, None, None, payer_account(customer))
+            return _replace(item, amount, item.customer, None, None)
+        rng = random.Random(self.seed * 7_919 + i)
+        if len(item.allocations) > 1:
+            # Only the split's first order: its second is another customer's (see answer()).
+            order, amount = item.allocations[0]
+            text = f"Ref:{order} {amount}"
+        else:
+            text = rng.choice(
+                (f"INV#B-{i:06d}", f"b {i}", f"Invoice B-{i}", f"REF:b-0{i}", f"inv-B{i}")
+            )
+        named = item.customer if rng.random() < 0.5 else None
+        return _replace(item, item.amount, named, text, None)
+
+    def answer(self, n: int) -> frozenset[str]:
+        """The orders check ``n`` must be placed on (none for one naming an unknown order)."""
+        if n % 10 == 9:
+            return frozenset()
+        # A split check (kind 7) names its own order and the next one, which is another
+        # customer's: rule 1 refuses that one (rules.md section 14), its share stays unapplied.
+        return frozenset((f"B-{self.first + n}",))
+
+    def is_messy(self, n: int) -> bool:
+        return self.variant(n) is not None
+
+
+def _replace(
+    item: LockboxItem,
+    amount: Money,
+    customer: str | None,
+    remittance: str | None,
+    payer: str | None,
+) -> LockboxItem:
+    return LockboxItem(
+        batch=item.batch,
+        item=item.item,
+        deposit_date=item.deposit_date,
+        check_number=item.check_number,
+        amount=amount,
+        customer=customer,
+        allocations=(),
+        line=0,
+        remittance=remittance,
+        payer_account=payer,
+    )
+
+
+def verify(env: Environment, file_id: int, messy: Messy) -> dict:
+    """Every receipt of the file against its answer (see the module docstring)."""
+    started = time.monotonic()
+    outcomes: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    with connect(env.database_url) as connection:
+        rows = connection.execute(
+            select(RECEIPTS).where(RECEIPTS.c.lockbox_file_id == file_id).order_by(RECEIPTS.c.id)
+        ).all()
+        for start in range(0, len(rows), 1_000):
+            for view in receipt_views(connection, rows[start : start + 1_000]):
+                _, _, batch, item = view["external_key"].rsplit(":", 3)
+                n = (int(batch) - 1) * 500 + int(item) - 1
+                rules[(view["match"] or {}).get("rule") or "none"] += 1
+                outcomes[_outcome(messy, n, frozenset(view["orders"]))] += 1
+    messy_items = outcomes["messy_right"] + outcomes["messy_missed"] + outcomes["messy_wrong"]
+    return {
+        "messy": messy.fraction,
+        "messy_items": messy_items,
+        "messy_placed": outcomes["messy_right"],
+        "automatic_rate": round(outcomes["messy_right"] / messy_items, 4) if messy_items else 0.0,
+        "missed": outcomes["messy_missed"],
+        "misapplied": outcomes["messy_wrong"] + outcomes["clean_wrong"],
+        "by_rule": dict(sorted(rules.items())),
+        "verify_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _outcome(messy: Messy, n: int, placed: frozenset[str]) -> str:
+    answer = messy.answer(n)
+    group = "messy" if messy.is_messy(n) else "clean"
+    if placed == answer:
+        return f"{group}_right"
+    if not placed:
+        return f"{group}_missed"
+    return f"{group}_wrong"
+
+
+def write_file(
+    path: Path, items: Iterator[LockboxItem], file_format: str, bank_file_id: str
+) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if file_format == "csv":
+            write_csv(items, handle, matching_columns=True)
+        else:
+            write_bai(items, handle, bank_file_id=bank_file_id, created=DEPOSIT)
 
 
 class PeakWatcher(threading.Thread):
@@ -143,18 +356,26 @@ def high_water(env: Environment) -> dict[str, int]:
 
 
 def run_phase(
-    env: Environment, orders: int, items: int, first_order: int, workdir: Path, *, bank_file_id: str
+    env: Environment,
+    orders: int,
+    items: int,
+    first_order: int,
+    workdir: Path,
+    *,
+    bank_file_id: str,
+    messy: float = 0.0,
+    file_format: str = "bai",
 ) -> dict:
     started = time.monotonic()
-    generate_orders(env, orders, start=first_order)
+    mess = Messy(messy, first_order, items)
+    generate_orders(env, orders, start=first_order, reference=messy_reference() if messy else None)
     publish_pending(env.settings)  # the set-up's own journals are not the run's work
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
-    path = workdir / f"{bank_file_id}.txt"
-    with path.open("w") as handle:
-        write_bai(
-            checks(first_order, items, orders), handle, bank_file_id=bank_file_id, created=DEPOSIT
-        )
+    path = workdir / f"{bank_file_id}.{'csv' if file_format == 'csv' else 'txt'}"
+    write_file(
+        path, checks(first_order, items, orders, mess if messy else None), file_format, bank_file_id
+    )
     dispose_engines()
     worker = start_worker(env, workdir)
     before = high_water(env)
@@ -194,7 +415,10 @@ def run_phase(
         worker.stop()
     watcher.join(timeout=1)
     floor_seconds, raw_floor_seconds, rows = copy_floor(env, before)
+    checked = verify(env, file_id, mess)
     return {
+        **checked,
+        "format": file_format,
         "orders": orders,
         "items": items,
         "seconds": round(seconds, 3),
@@ -350,8 +574,25 @@ def main() -> None:
         action="store_true",
         help="only the parse: peak memory to validate and stream an N-check file (no database)",
     )
+    parser.add_argument(
+        "--messy",
+        type=float,
+        default=0.0,
+        help="share of checks naming no usable order, 0 to 0.8 (matching; CSV file)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("bai", "csv"),
+        default=None,
+        help="the file's format (default: bai, csv with --messy)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
+    if not 0 <= args.messy <= 0.8:
+        parser.error("--messy must be between 0 and 0.8")
+    if args.messy and args.format == "bai":
+        parser.error("--messy needs a CSV file: the BAI profile has no remittance field")
+    args.format = args.format or ("csv" if args.messy else "bai")
     if args.parse_only:
         with tempfile.TemporaryDirectory(prefix="arledger-parse-") as directory:
             report = {**parse_only(args.items, Path(directory)), "machine": machine()}
@@ -366,12 +607,26 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="arledger-bench-") as directory:
             workdir = Path(directory)
-            first = run_phase(env, args.items, args.items, 0, workdir, bank_file_id="BENCH-1")
+            first = run_phase(
+                env,
+                args.items,
+                args.items,
+                0,
+                workdir,
+                bank_file_id="BENCH-1",
+                messy=args.messy,
+                file_format=args.format,
+            )
             report = {**first, "machine": machine()}
             print(
                 f"N={args.items}: {first['items_per_s']} items/s, floor {first['floor_items_per_s']} items/s, ratio {first['ratio']}; importer {first['importer_peak_mb']} MB, worker {first['worker_peak_mb']} MB",
                 file=sys.stderr,
             )
+            if args.messy:
+                print(
+                    f"messy {first['messy_items']} checks: automatic rate {first['automatic_rate']}, {first['missed']} missed, {first['misapplied']} misapplied; by rule {first['by_rule']}",
+                    file=sys.stderr,
+                )
             if args.scale > 1:
                 n = args.items * args.scale
                 second = run_phase_scaled(env, args, workdir)
@@ -396,7 +651,16 @@ def run_phase_scaled(env: Environment, args: argparse.Namespace, workdir: Path) 
     """The second run: the database grows to scale x N orders, and a scale x N-item file pays the
     orders added for it."""
     n = args.items * args.scale
-    return run_phase(env, n, n, args.items, workdir, bank_file_id="BENCH-2")
+    return run_phase(
+        env,
+        n,
+        n,
+        args.items,
+        workdir,
+        bank_file_id="BENCH-2",
+        messy=args.messy,
+        file_format=args.format,
+    )
 
 
 if __name__ == "__main__":

@@ -247,12 +247,29 @@ def order_lines(index: int) -> list[int]:
     return [rng.randrange(1_000, 30_000) for _ in range(3)]
 
 
-def generate_orders(env: Environment, count: int, *, start: int = 0, chunk: int = 5_000) -> None:
+def opening_balance(index: int) -> int:
+    """Order ``index``'s balance (cents) once generated: its lines less the write-offs
+    :func:`generate_orders` makes on every fifth order (a tenth of lines 2 and 3)."""
+    lines = order_lines(index)
+    if index % 5:
+        return sum(lines)
+    return lines[0] + sum(line - max(1, line // 10) for line in lines[1:])
+
+
+def generate_orders(
+    env: Environment,
+    count: int,
+    *,
+    start: int = 0,
+    chunk: int = 5_000,
+    reference: dict | None = None,
+) -> None:
     """Load ``count`` orders of three lines (mixed priorities) with their SALE journals, then write
-    off part of some lines — standard and advanced adjustments — in bulk."""
+    off part of some lines — standard and advanced adjustments — in bulk. ``reference``: the
+    reference data to load first (default REFERENCE)."""
     settings = env.settings
     with UnitOfWork(settings.database_url) as uow:
-        load(uow, validate_load_file(__import__("json").dumps(REFERENCE)))
+        load(uow, validate_load_file(__import__("json").dumps(reference or REFERENCE)))
         uow.commit()
     for first in range(start, start + count, chunk):
         numbers = range(first, min(first + chunk, start + count))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -122,16 +123,7 @@ def refusal(path: Path, profile: LockboxProfile | None = None) -> LockboxRefused
 
 
 def without_line(item: LockboxItem) -> LockboxItem:
-    return LockboxItem(
-        item.batch,
-        item.item,
-        item.deposit_date,
-        item.check_number,
-        item.amount,
-        item.customer,
-        item.allocations,
-        0,
-    )
+    return replace(item, line=0)
 
 
 # --- BAI: what a valid file gives ---------------------------------------------------------------
@@ -749,6 +741,45 @@ def test_the_optional_remittance_and_payer_account_columns_reach_the_check(tmp_p
     assert (first.remittance, first.payer_account) == ("Ref: INV#O-12, O-13", "021000021-12345")
     assert (second.remittance, second.payer_account) == (None, None)
     assert validate_file(path).items == 2
+
+
+def test_a_written_csv_file_with_remittance_reads_back_as_the_same_checks(tmp_path):
+    items = [
+        replace(check("1", "1", "5.00", customer=None), remittance='Ref:O-12,O-13 "paid"'),
+        replace(check("1", "2", "7.00", customer=None), payer_account="021000021-12345"),
+        replace(
+            check("1", "3", "9.00", ("O-1", "4.00"), ("O-2", "5.00")),
+            remittance="INV#O-1 4.00 o 2 5.00",
+            payer_account="DE89370400440532013000",
+        ),
+        check("1", "4", "3.00"),
+    ]
+    path = write_csv_file(tmp_path / "l.csv", items)
+
+    assert lines_of(path)[0] == MATCHING_HEADER
+    assert [without_line(item) for item in iter_items(path)] == items
+    assert validate_file(path).items == 4
+
+
+def test_a_csv_file_without_remittance_is_written_without_the_optional_columns(tmp_path):
+    path = write_csv_file(tmp_path / "l.csv", [check("1", "1", "5.00")])
+
+    assert lines_of(path)[0] == CSV_HEADER
+
+
+@pytest.mark.parametrize("remittance", [" O-1", "O-1 ", "", "O-1\nO-2", "O-1\tO-2", "x" * 2001])
+def test_remittance_the_reader_would_not_read_back_is_not_written(tmp_path, remittance):
+    item = replace(check("1", "1", "5.00"), remittance=remittance)
+
+    with pytest.raises(LockboxItemDoesNotFit):
+        write_csv_file(tmp_path / "l.csv", [item])
+
+
+def test_a_streamed_csv_file_written_without_the_columns_refuses_remittance(tmp_path):
+    items = iter([replace(check("1", "1", "5.00"), payer_account="PA-1")])
+
+    with (tmp_path / "l.csv").open("w") as out, pytest.raises(LockboxItemDoesNotFit):
+        write_csv(items, out, matching_columns=False)
 
 
 def test_rows_of_one_split_check_must_agree_on_remittance(tmp_path):

@@ -8,13 +8,19 @@ accepts.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import TextIO
 
 from ledger.intake.lockbox.bai_records import _FieldValue, _Readers, _RecordReader
 from ledger.intake.lockbox.errors import LockboxItemDoesNotFit
-from ledger.intake.lockbox.items import CSV_COLUMNS, MAX_CODE_LENGTH, LockboxItem
+from ledger.intake.lockbox.items import (
+    CSV_COLUMNS,
+    CSV_MATCHING_COLUMNS,
+    MAX_CODE_LENGTH,
+    MAX_REMITTANCE_LENGTH,
+    LockboxItem,
+)
 from ledger.intake.lockbox.lines import _FORBIDDEN_CHARACTER
 from ledger.intake.lockbox.profile import LockboxProfile, _default_profile
 
@@ -149,18 +155,30 @@ def write_bai(
     writer.emit(readers.file_trailer, trailer, created, "the file trailer")
 
 
-def write_csv(items: Iterable[LockboxItem], out: TextIO) -> None:
+def write_csv(
+    items: Iterable[LockboxItem], out: TextIO, *, matching_columns: bool | None = None
+) -> None:
     """Write ``items`` as a CSV lockbox file: one row per allocation, one row if there is none.
 
-    Streams. Raises LockboxItemDoesNotFit for an item the CSV reader would refuse.
+    The two optional trailing columns, ``remittance`` and ``payer_account``, are written when
+    ``matching_columns`` is true, or, when it is None, when any item carries either; deciding
+    that reads the items first, so a caller streaming a large file says which it wants. Streams
+    otherwise. Raises LockboxItemDoesNotFit for an item the CSV reader would refuse or read back
+    differently, and for remittance or a payer account in a file written without the columns.
     """
+    if matching_columns is None:
+        listed = items if isinstance(items, Sequence) else list(items)
+        matching_columns = any(_carries_matching(item) for item in listed)
+        items = listed
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_MATCHING_COLUMNS if matching_columns else CSV_COLUMNS)
     for item in items:
         _checked_amount(item, None)
         codes = [("batch", item.batch), ("item", item.item), ("check_number", item.check_number)]
         if item.customer:
             codes.append(("customer", item.customer))
+        if item.payer_account is not None:
+            codes.append(("payer_account", item.payer_account))
         codes.extend(("order", order) for order, _ in item.allocations)
         for column, value in codes:
             if not _is_code(value):
@@ -174,10 +192,41 @@ def write_csv(items: Iterable[LockboxItem], out: TextIO) -> None:
             item.amount.currency,
             item.customer or "",
         ]
+        last: list[str] = []
+        if matching_columns:
+            _check_remittance(item)
+            last = [item.remittance or "", item.payer_account or ""]
+        elif _carries_matching(item):
+            raise LockboxItemDoesNotFit(
+                _describe(item), "it carries remittance or a payer account, the file has no column"
+            )
         if not item.allocations:
-            writer.writerow([*first, "", ""])
+            writer.writerow([*first, "", "", *last])
         for order, applied in item.allocations:
-            writer.writerow([*first, order, str(applied)])
+            writer.writerow([*first, order, str(applied), *last])
+
+
+def _carries_matching(item: LockboxItem) -> bool:
+    return item.remittance is not None or item.payer_account is not None
+
+
+def _check_remittance(item: LockboxItem) -> None:
+    """Refuse remittance the reader would refuse, or would read back as something else (it
+    strips the text and reads an empty field as none)."""
+    text = item.remittance
+    if text is None:
+        return
+    if not text or text != text.strip():
+        raise LockboxItemDoesNotFit(
+            _describe(item), f"remittance {text!r} is empty or has surrounding spaces"
+        )
+    if len(text) > MAX_REMITTANCE_LENGTH or "\n" in text or "\r" in text:
+        raise LockboxItemDoesNotFit(
+            _describe(item),
+            f"remittance is longer than {MAX_REMITTANCE_LENGTH} characters or has a line break",
+        )
+    if _FORBIDDEN_CHARACTER.search(text) is not None:
+        raise LockboxItemDoesNotFit(_describe(item), "remittance holds a control character")
 
 
 def _is_code(value: str) -> bool:
