@@ -2,6 +2,7 @@
 
     python benchmarks/lockbox.py --items 100000 [--scale 10] [--json]
     python benchmarks/lockbox.py --items 1000000 --parse-only [--json]
+    python benchmarks/lockbox.py --format bai2 ... (the same, with a BAI2 bank file)
 
 Generates N open orders of three lines (mixed priorities; every fifth with a standard and an
 advanced write-off) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
@@ -55,6 +56,14 @@ from benchmarks.support import (
 )
 from ledger.domain.money import Money
 from ledger.intake.lockbox import LockboxItem, write_bai
+from ledger.intake.lockbox.bai2_writer import (
+    CREDIT,
+    DEBIT,
+    Bai2Account,
+    Bai2Entry,
+    Bai2Group,
+    write_bai2,
+)
 from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.db import dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
@@ -103,6 +112,36 @@ def checks(first: int, count: int, orders_total: int):
         )
 
 
+def bai2_entries(items, bank_file_id: str):
+    """The checks as BAI2 credits naming their orders in the text (a split check names both),
+    and one debit after every 50 credits, which the import counts and skips."""
+    for n, item in enumerate(items):
+        orders = " and ".join(order for order, _ in item.allocations)
+        yield Bai2Entry(
+            CREDIT, item.amount.minor, f"{bank_file_id}-{n}", None, f"payment for order {orders}"
+        )
+        if n % 50 == 49:
+            yield Bai2Entry(DEBIT, 1_000, f"{bank_file_id}-D{n}", None, "check paid")
+
+
+def write_bank_file(
+    path: Path, file_format: str, first: int, count: int, orders: int, bank_file_id: str
+) -> None:
+    """The run's bank file, streamed: the BAI lockbox layout, or a BAI2 statement (one account)."""
+    with path.open("w") as handle:
+        if file_format == "bai2":
+            account = Bai2Account(
+                "BENCH-ACCOUNT",
+                bai2_entries(checks(first, count, orders), bank_file_id),
+                currency="USD",
+            )
+            write_bai2([Bai2Group(DEPOSIT, [account])], handle, file_id=bank_file_id)
+        else:
+            write_bai(
+                checks(first, count, orders), handle, bank_file_id=bank_file_id, created=DEPOSIT
+            )
+
+
 class PeakWatcher(threading.Thread):
     """Samples a process's VmHWM until it exits (the importer's peak memory)."""
 
@@ -143,7 +182,14 @@ def high_water(env: Environment) -> dict[str, int]:
 
 
 def run_phase(
-    env: Environment, orders: int, items: int, first_order: int, workdir: Path, *, bank_file_id: str
+    env: Environment,
+    orders: int,
+    items: int,
+    first_order: int,
+    workdir: Path,
+    *,
+    bank_file_id: str,
+    file_format: str = "bai",
 ) -> dict:
     started = time.monotonic()
     generate_orders(env, orders, start=first_order)
@@ -151,10 +197,7 @@ def run_phase(
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
     path = workdir / f"{bank_file_id}.txt"
-    with path.open("w") as handle:
-        write_bai(
-            checks(first_order, items, orders), handle, bank_file_id=bank_file_id, created=DEPOSIT
-        )
+    write_bank_file(path, file_format, first_order, items, orders, bank_file_id)
     dispose_engines()
     worker = start_worker(env, workdir)
     before = high_water(env)
@@ -318,13 +361,12 @@ print(json.dumps({
 """
 
 
-def parse_only(items: int, workdir: Path) -> dict:
+def parse_only(items: int, workdir: Path, file_format: str = "bai") -> dict:
     """Peak memory to validate and stream an ``items``-check file, in a fresh process (no
     database): the file is written streamed, then parsed by the same two passes the importer
     makes."""
     path = workdir / "parse.txt"
-    with path.open("w") as handle:
-        write_bai(checks(0, items, items), handle, bank_file_id="PARSE", created=DEPOSIT)
+    write_bank_file(path, file_format, 0, items, items, "PARSE")
     result = subprocess.run(
         [sys.executable, "-c", PARSE, str(path)],
         capture_output=True,
@@ -350,11 +392,18 @@ def main() -> None:
         action="store_true",
         help="only the parse: peak memory to validate and stream an N-check file (no database)",
     )
+    parser.add_argument(
+        "--format", choices=("bai", "bai2"), default="bai", help="the bank file's format"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
     if args.parse_only:
         with tempfile.TemporaryDirectory(prefix="arledger-parse-") as directory:
-            report = {**parse_only(args.items, Path(directory)), "machine": machine()}
+            report = {
+                **parse_only(args.items, Path(directory), args.format),
+                "format": args.format,
+                "machine": machine(),
+            }
         print(
             f"parse of {report['parse_items']} checks ({report['parse_file_mb']} MB):"
             f" peak {report['parse_peak_mb']} MB, {report['parse_seconds']} s",
@@ -366,8 +415,16 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="arledger-bench-") as directory:
             workdir = Path(directory)
-            first = run_phase(env, args.items, args.items, 0, workdir, bank_file_id="BENCH-1")
-            report = {**first, "machine": machine()}
+            first = run_phase(
+                env,
+                args.items,
+                args.items,
+                0,
+                workdir,
+                bank_file_id="BENCH-1",
+                file_format=args.format,
+            )
+            report = {**first, "format": args.format, "machine": machine()}
             print(
                 f"N={args.items}: {first['items_per_s']} items/s, floor {first['floor_items_per_s']} items/s, ratio {first['ratio']}; importer {first['importer_peak_mb']} MB, worker {first['worker_peak_mb']} MB",
                 file=sys.stderr,
@@ -396,7 +453,9 @@ def run_phase_scaled(env: Environment, args: argparse.Namespace, workdir: Path) 
     """The second run: the database grows to scale x N orders, and a scale x N-item file pays the
     orders added for it."""
     n = args.items * args.scale
-    return run_phase(env, n, n, args.items, workdir, bank_file_id="BENCH-2")
+    return run_phase(
+        env, n, n, args.items, workdir, bank_file_id="BENCH-2", file_format=args.format
+    )
 
 
 if __name__ == "__main__":
