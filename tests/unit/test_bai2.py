@@ -314,3 +314,9 @@ def test_availability_fields_are_read_past(tmp_path):
     details = theirs.children[0].children[0].children
     assert [d.bank_reference for d in details] == ["REF1", "REF2", "REF3"]
     assert details[2].text == "text, with a comma"
+
+
+def test_a_short_bai2_header_is_refused_as_bai2(tmp_path):
+    error = refused(tmp_path, "01,SENDER,RECEIVER/\n")
+    assert error.line == 1
+    assert "file header (01) has 2 fields, at least 8 expected" in error.reason

@@ -59,8 +59,9 @@ _NEXT = {
 
 
 def looks_like_bai2(first_line: str) -> bool:
-    """Whether a file's first line is a BAI2 file header (``01,`` then comma-separated fields)."""
-    return first_line.removeprefix("\ufeff").startswith("01,") and first_line.count(",") >= 5
+    """Whether a file's first line is a BAI2 file header: it starts ``01,`` (a BAI lockbox file
+    starts with its profile's one-character header code, never followed by a comma)."""
+    return first_line.removeprefix("\ufeff").startswith("01,")
 
 
 @dataclass(slots=True)
