@@ -2,6 +2,7 @@
 
     python benchmarks/lockbox.py --items 100000 [--scale 10] [--messy 0.3] [--json]
     python benchmarks/lockbox.py --items 1000000 --parse-only [--json]
+    python benchmarks/lockbox.py --format bai2 ... (the same, with a BAI2 bank file)
 
 Generates N open orders of three lines (mixed priorities; every fifth with a standard and an
 advanced write-off) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
@@ -73,6 +74,14 @@ from benchmarks.support import (
 )
 from ledger.domain.money import Money
 from ledger.intake.lockbox import LockboxItem, write_bai, write_csv
+from ledger.intake.lockbox.bai2_writer import (
+    CREDIT,
+    DEBIT,
+    Bai2Account,
+    Bai2Entry,
+    Bai2Group,
+    write_bai2,
+)
 from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.db import connect, dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
@@ -306,12 +315,31 @@ def _outcome(messy: Messy, n: int, placed: frozenset[str]) -> str:
     return f"{group}_wrong"
 
 
-def write_file(
+def bai2_entries(items, bank_file_id: str):
+    """The checks as BAI2 credits naming their orders in the text (a split check names both),
+    and one debit after every 50 credits, which the import counts and skips."""
+    for n, item in enumerate(items):
+        orders = " and ".join(order for order, _ in item.allocations)
+        yield Bai2Entry(
+            CREDIT, item.amount.minor, f"{bank_file_id}-{n}", None, f"payment for order {orders}"
+        )
+        if n % 50 == 49:
+            yield Bai2Entry(DEBIT, 1_000, f"{bank_file_id}-D{n}", None, "check paid")
+
+
+def write_bank_file(
     path: Path, items: Iterator[LockboxItem], file_format: str, bank_file_id: str
 ) -> None:
+    """The run's bank file, streamed: the BAI lockbox layout, the CSV (with the matching columns),
+    or a BAI2 statement (one account)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         if file_format == "csv":
             write_csv(items, handle, matching_columns=True)
+        elif file_format == "bai2":
+            account = Bai2Account(
+                "BENCH-ACCOUNT", bai2_entries(items, bank_file_id), currency="USD"
+            )
+            write_bai2([Bai2Group(DEPOSIT, [account])], handle, file_id=bank_file_id)
         else:
             write_bai(items, handle, bank_file_id=bank_file_id, created=DEPOSIT)
 
@@ -373,7 +401,7 @@ def run_phase(
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
     path = workdir / f"{bank_file_id}.{'csv' if file_format == 'csv' else 'txt'}"
-    write_file(
+    write_bank_file(
         path, checks(first_order, items, orders, mess if messy else None), file_format, bank_file_id
     )
     dispose_engines()
@@ -542,13 +570,12 @@ print(json.dumps({
 """
 
 
-def parse_only(items: int, workdir: Path) -> dict:
+def parse_only(items: int, workdir: Path, file_format: str = "bai") -> dict:
     """Peak memory to validate and stream an ``items``-check file, in a fresh process (no
     database): the file is written streamed, then parsed by the same two passes the importer
     makes."""
     path = workdir / "parse.txt"
-    with path.open("w") as handle:
-        write_bai(checks(0, items, items), handle, bank_file_id="PARSE", created=DEPOSIT)
+    write_bank_file(path, checks(0, items, items), file_format, "PARSE")
     result = subprocess.run(
         [sys.executable, "-c", PARSE, str(path)],
         capture_output=True,
@@ -582,20 +609,24 @@ def main() -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("bai", "csv"),
+        choices=("bai", "csv", "bai2"),
         default=None,
-        help="the file's format (default: bai, csv with --messy)",
+        help="the bank file's format (default: bai, csv with --messy)",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
     if not 0 <= args.messy <= 0.8:
         parser.error("--messy must be between 0 and 0.8")
-    if args.messy and args.format == "bai":
-        parser.error("--messy needs a CSV file: the BAI profile has no remittance field")
+    if args.messy and args.format not in (None, "csv"):
+        parser.error("--messy needs a CSV file: it carries the remittance and payer columns")
     args.format = args.format or ("csv" if args.messy else "bai")
     if args.parse_only:
         with tempfile.TemporaryDirectory(prefix="arledger-parse-") as directory:
-            report = {**parse_only(args.items, Path(directory)), "machine": machine()}
+            report = {
+                **parse_only(args.items, Path(directory), args.format),
+                "format": args.format,
+                "machine": machine(),
+            }
         print(
             f"parse of {report['parse_items']} checks ({report['parse_file_mb']} MB):"
             f" peak {report['parse_peak_mb']} MB, {report['parse_seconds']} s",
@@ -617,7 +648,7 @@ def main() -> None:
                 messy=args.messy,
                 file_format=args.format,
             )
-            report = {**first, "machine": machine()}
+            report = {**first, "format": args.format, "machine": machine()}
             print(
                 f"N={args.items}: {first['items_per_s']} items/s, floor {first['floor_items_per_s']} items/s, ratio {first['ratio']}; importer {first['importer_peak_mb']} MB, worker {first['worker_peak_mb']} MB",
                 file=sys.stderr,

@@ -31,6 +31,8 @@ from tests.support import figures
 from tests.support.databases import reset_postgres
 from tests.support.fault import (
     ORDERS,
+    bai2_file,
+    bank_cash,
     import_lockbox_no_wait,
     ledger_state,
     lockbox_cash,
@@ -115,6 +117,43 @@ def test_a_worker_killed_during_a_lockbox_import_loses_and_doubles_nothing(
         what="every journal on the GL stream",
     )
     audit_import(faulty, file, summary["sha256"], tmp_path)
+
+
+def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
+    faulty: Settings, start_worker, tmp_path: Path
+):
+    """Fault 1 on a BAI2 bank statement: credits keyed by the bank's references."""
+    rng = random.Random()
+    seed_value = rng.randrange(1_000_000)
+    rng.seed(seed_value)
+    file = bai2_file(tmp_path / "bank.bai2", ITEMS, ORDERS, file_id="KILLBAI2")
+    env = worker_env(faulty, ARLEDGER_BATCH_SIZE=BATCH)
+
+    summary = import_lockbox_no_wait(env, file.path)
+    assert (summary["format"], summary["items"]) == ("bai2", ITEMS)
+    landed = kill_during_import(faulty, start_worker, env, rng)
+    figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
+    assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
+
+    run_sweep(env)
+    wait_until_processed(faulty.database_url, what="the sweep's redelivery")
+    wait_until(
+        lambda: stream_complete(faulty.gl_sink, faulty.database_url),
+        what="every journal on the GL stream",
+    )
+    url = faulty.database_url
+    assert bank_cash(url, file) == {"lost": 0, "doubled": 0}
+    assert violations(url) == []
+    stream = stream_audit(faulty.gl_sink, url)
+    assert stream["first_seen"] == stream["committed"], "journals lost or out of commit order"
+    assert stream["conflicts"] == 0, "a repeated journal id carried a different body"
+    after_faults = ledger_state(url)
+    dispose_engines()
+    reset_postgres(url)
+    clean = faulty.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
+    seed(clean, ORDERS)
+    import_lockbox(clean, file.path, on_received=lambda ids: dispatch.distribute(clean, ids))
+    assert ledger_state(url) == after_faults
 
 
 # --- RabbitMQ --------------------------------------------------------------------------------

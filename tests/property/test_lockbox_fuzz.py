@@ -9,10 +9,12 @@ read back as the items they were written from, with totals equal to their sums.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from datetime import date
 from pathlib import Path
 
+from bai2 import bai2 as bai2_package
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +28,14 @@ from ledger.intake.lockbox import (
     validate_file,
     write_bai,
     write_csv,
+)
+from ledger.intake.lockbox.bai2_writer import (
+    CREDIT,
+    DEBIT,
+    Bai2Account,
+    Bai2Entry,
+    Bai2Group,
+    write_bai2,
 )
 
 FUZZ = settings(
@@ -263,3 +273,115 @@ def test_written_csv_files_read_back_as_their_items_with_matching_totals(tmp_pat
     path = write_file(tmp_path / "round.csv", items, "csv")
 
     _assert_round_trip(path, items, "csv")
+
+
+# --- (3) BAI2 bank files -----------------------------------------------------------------------
+
+BAI2_HEADER = "01,SENDER,RECEIVER,261106,0800,1,80,,2/\n"
+# Free text as banks send it: no line breaks or control characters; commas are part of the text.
+BAI2_TEXT = st.text(
+    st.characters(
+        codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters="/"
+    ),
+    max_size=200,
+).map(str.strip)
+
+
+@st.composite
+def bai2_groups(draw: st.DrawFn) -> list[Bai2Group]:
+    groups = []
+    for day in range(draw(st.integers(1, 3))):
+        accounts = []
+        for number in range(draw(st.integers(1, 3))):
+            entries = [
+                Bai2Entry(
+                    draw(st.sampled_from([CREDIT, DEBIT, "165", "301", "699"])),
+                    draw(st.integers(1, 10**12)),
+                    draw(st.none() | st.just(f"REF{index}")),
+                    draw(st.none() | st.from_regex(r"[A-Z0-9 -]{1,12}", fullmatch=True)),
+                    draw(st.none() | BAI2_TEXT) or None,
+                )
+                for index in range(draw(st.integers(0, 6)))
+            ]
+            accounts.append(
+                Bai2Account(
+                    f"ACCT-{number}",
+                    entries,
+                    currency=draw(st.none() | st.sampled_from(CURRENCIES)),
+                    summaries=tuple(
+                        draw(
+                            st.lists(
+                                st.tuples(st.just("015"), st.integers(-(10**9), 10**9)), max_size=2
+                            )
+                        )
+                    ),
+                )
+            )
+        groups.append(
+            Bai2Group(
+                date(2026, 11, 1 + day),
+                accounts,
+                currency=draw(st.none() | st.sampled_from(CURRENCIES)),
+            )
+        )
+    return groups
+
+
+def write_bai2_file(path: Path, groups: list[Bai2Group]) -> str:
+    out = io.StringIO()
+    write_bai2(groups, out)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return out.getvalue()
+
+
+@FUZZ
+@given(text=st.text(max_size=2000) | st.text(st.sampled_from("0123456789,/\n 18"), max_size=2000))
+def test_arbitrary_bai2_text_parses_or_is_refused(tmp_path, text):
+    path = tmp_path / "fuzz.bai2"
+    path.write_bytes((BAI2_HEADER + text).encode("utf-8", "surrogatepass"))
+
+    parsed_or_refused(path)
+
+
+@FUZZ
+@given(mutations=st.lists(MUTATIONS, min_size=1, max_size=3), data=st.data())
+def test_a_mutated_bai2_file_parses_or_is_refused(tmp_path, mutations, data):
+    text = write_bai2_file(tmp_path / "valid.bai2", data.draw(bai2_groups()))
+    for mutate in mutations:
+        text = mutate(text, data)
+    path = tmp_path / "mutated.bai2"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+
+    parsed_or_refused(path)
+
+
+@FUZZ
+@given(groups=bai2_groups())
+def test_written_bai2_files_read_back_as_the_bai2_package_reads_them(tmp_path, groups):
+    path = tmp_path / "written.bai2"
+    text = write_bai2_file(path, groups)
+    summary = validate_file(path)
+    theirs = bai2_package.parse_from_string(text)
+    expected = [
+        (
+            Money.from_minor(detail.amount, account.header.currency or group.header.currency),
+            detail.bank_reference,
+        )
+        for group in theirs.children
+        for account in group.children
+        for detail in account.children
+        if 100 <= int(detail.type_code.code) < 400
+    ]
+    ours = [
+        (item.amount, item.item if item.key and ":REF" in item.key else None)
+        for item in iter_items(path)
+    ]
+    assert ours == expected
+    assert summary.items == len(expected)
+    assert summary.debits_skipped == sum(
+        1
+        for group in theirs.children
+        for account in group.children
+        for detail in account.children
+        if 400 <= int(detail.type_code.code) < 700
+    )

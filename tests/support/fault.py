@@ -452,3 +452,57 @@ def submit_intake(
             intake.expected_cash[key] = 0
     dispose_engines()
     return intake
+
+
+@dataclass(frozen=True)
+class BankFile:
+    """A written bank statement and, per intake key (``bank:…``), the cents each credit holds."""
+
+    path: Path
+    amounts: dict[str, int]
+
+
+def bai2_file(
+    path: Path, items: int, orders: int, *, file_id: str, seed_value: int = 8
+) -> BankFile:
+    """A BAI2 statement of ``items`` credits on one account (and a debit every tenth entry, which
+    the import skips). The first ``orders`` credits each name a different order F-0000… in their
+    text, so where each lands does not depend on the order the batches run in (the fault tests
+    compare a faulted run with a clean one); the others name nothing and are unidentified. Every
+    other credit carries a bank reference, so both kinds of bank key are audited."""
+    from ledger.intake.lockbox import iter_items
+    from ledger.intake.lockbox.bai2_writer import (
+        CREDIT,
+        DEBIT,
+        Bai2Account,
+        Bai2Entry,
+        Bai2Group,
+        write_bai2,
+    )
+
+    rng = random.Random(seed_value)
+    named = rng.sample(range(items), min(items, orders))
+    order_of = {entry: n for n, entry in enumerate(named)}
+    entries: list[Bai2Entry] = []
+    written: list[int] = []
+    for i in range(items):
+        amount = rng.randint(100, 40_000)
+        text = f"payment for order F-{order_of[i]:04d}" if i in order_of else f"no order, item {i}"
+        entries.append(Bai2Entry(CREDIT, amount, f"FT{i:06d}" if i % 2 else None, None, text))
+        written.append(amount)
+        if i % 10 == 9:
+            entries.append(Bai2Entry(DEBIT, 5_000, f"CK{i:06d}", None, "check paid"))
+    with path.open("w") as out:
+        account = Bai2Account("FAULT-ACCOUNT", entries, currency="USD")
+        write_bai2([Bai2Group(DEPOSITED, [account])], out, file_id=file_id)
+    read = list(iter_items(path))
+    assert [item.amount.minor for item in read] == written
+    return BankFile(path, {f"bank:{item.key}": item.amount.minor for item in read})
+
+
+def bank_cash(url: str, file: BankFile) -> dict[str, int]:
+    """The audit of a bank statement's import: expected cents per bank key, as written."""
+    actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith("bank:")}
+    lost, doubled = cents_audit(file.amounts, actual)
+    figures.record(items_audited=len(file.amounts), cents_lost=lost, cents_doubled=doubled)
+    return {"lost": lost, "doubled": doubled}

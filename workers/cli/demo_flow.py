@@ -240,6 +240,23 @@ def run_demo(directory: Path, out: Console) -> Settings:
     show("O-102")
 
     step(
+        "9b. a BAI2 bank statement: credits placed by their remittance text, the debit skipped",
+        "arledger bank import sample-bai2.txt",
+    )
+    statement = directory / "sample-bai2.txt"
+    statement.write_bytes(resources.files("ledger").joinpath("data/sample-bai2.txt").read_bytes())
+    imported = import_lockbox(
+        settings, statement, on_received=lambda ids: dispatch.distribute(settings, ids)
+    )
+    bank = file_summary(settings, imported.file_id)
+    out.print(
+        f"{bank['items']} credits, {bank['amounts']['USD']['amount']} USD, "
+        f"{bank['debits_skipped']} debit skipped; placed by rule: {bank['by_rule']} "
+        f"({bank['unapplied_items']} in `arledger exceptions list`)",
+        markup=False,
+    )
+
+    step(
         "10. a bank lockbox file: validated whole, each check received once and distributed",
         "arledger lockbox import sample-lockbox.txt",
     )

@@ -34,8 +34,11 @@ The modules, each importing only from those listed before it:
 - ``csv_format``: the CSV parser;
 - ``bai_records``: reading and writing one fixed-width record through a profile;
 - ``bai_format``: the BAI parser (record order and control totals);
+- ``bai2_format``: the BAI2 bank statement reader (detected by a first line starting ``01,``);
 - ``passes``: :func:`validate_file` and :func:`iter_items`, with the repeated-key check;
-- ``writer``: :func:`write_bai` and :func:`write_csv`.
+- ``writer``: :func:`write_bai` and :func:`write_csv`;
+- ``bai2_writer``: :func:`~ledger.intake.lockbox.bai2_writer.write_bai2`, through the ``bai2``
+  package's record writers.
 
 This package re-exports the names the rest of arledger uses; the documentation of both formats
 and of the default profile is ``docs/lockbox.md``.

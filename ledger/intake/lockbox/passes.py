@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ledger.domain.errors import InputRefused
 from ledger.domain.money import Money
+from ledger.intake.lockbox.bai2_format import _Bai2Parser, looks_like_bai2
 from ledger.intake.lockbox.bai_format import _BaiParser
 from ledger.intake.lockbox.csv_format import _csv_checks
 from ledger.intake.lockbox.errors import LockboxRefused
@@ -36,7 +37,7 @@ class _Reading:
     def __init__(self, path: str | Path, profile: LockboxProfile | None) -> None:
         self.profile = profile or _default_profile()
         self.sha256 = hashlib.sha256()
-        self.bai: _BaiParser | None = None
+        self.bai: _BaiParser | _Bai2Parser | None = None
         lines: Generator[str, None, None] = _read_lines(Path(path), self.sha256)
         first = next(lines, None)
         if first is None:
@@ -45,6 +46,10 @@ class _Reading:
         if header in (CSV_HEADER, CSV_MATCHING_HEADER):
             self.format = "csv"
             self.checks = _csv_checks(lines, header.count(",") + 1)
+        elif looks_like_bai2(header):
+            self.format = "bai2"
+            bai2 = self.bai = _Bai2Parser()
+            self.checks = bai2.checks(first, lines)
         elif first[:1] == self.profile.records.file_header.code:
             self.format = "bai"
             self.bai = _BaiParser(self.profile)
@@ -68,7 +73,7 @@ class _Reading:
     @property
     def debits_skipped(self) -> int:
         """Debit entries of a bank statement, counted and skipped (lockbox files have none)."""
-        return 0
+        return self.bai.debits_skipped if isinstance(self.bai, _Bai2Parser) else 0
 
 
 def _key_digest(batch: str, item: str) -> int:
