@@ -149,10 +149,13 @@ def _receive(
     """Insert one chunk of checks as queued receipts. Returns how many were created and the ids
     of every receipt of the chunk still waiting for distribution, in file order."""
     pending: list[int] = []
-    if resuming:
+    # A bank statement's credit keeps its bank key across files (a camt.054 credit comes again in
+    # the day's camt.053): one already received from any file is not received again.
+    if resuming or any(item.key is not None for item in items):
         keys = [lockbox_key(sha256, item) for item in items]
         found = uow.receipts.by_keys(keys)
-        pending = [receipt.id for receipt in found.values() if receipt.status == "queued"]
+        if resuming:
+            pending = [receipt.id for receipt in found.values() if receipt.status == "queued"]
         items = [item for item, key in zip(items, keys, strict=True) if key not in found]
     named = {item.customer for item in items if item.customer}
     known = uow.reference.known_customers(named)
