@@ -53,7 +53,7 @@ def test_the_sample_camt054_is_received_and_placed_by_its_remittance(loaded):
     assert summary["bank_file_id"] == "camt054:DEMO-CAMT054-20261120-01"
     assert summary["pending_items"] == 0
     assert summary["amounts"]["USD"]["amount"] == "110.00"
-    assert sum(summary["by_rule"].values()) >= 2  # the named orders are found in the text
+    assert summary["by_rule"] == {"reference": 3}  # each names its order, however messily
     with pytest.raises(DuplicateLockboxFile):
         import_lockbox(loaded, SAMPLE_CAMT054)
 

@@ -220,6 +220,24 @@ def run_demo(directory: Path, out: Console) -> Settings:
     show("O-102")
 
     step(
+        "9b. a bank's camt.054 credit notification: credits placed by their remittance text",
+        "arledger bank import sample-camt054.xml",
+    )
+    camt = directory / "sample-camt054.xml"
+    camt.write_bytes(resources.files("ledger").joinpath("data/sample-camt054.xml").read_bytes())
+    notified = import_lockbox(
+        settings, camt, on_received=lambda ids: dispatch.distribute(settings, ids)
+    )
+    bank = file_summary(settings, notified.file_id)
+    out.print(
+        f"{bank['items']} credits, {bank['amounts']['USD']['amount']} USD, "
+        f"{bank['debits_skipped']} debit skipped; by matching rule: "
+        f"{', '.join(f'{rule} {count}' for rule, count in bank['by_rule'].items())}; "
+        f"{bank['unapplied_items']} wait in `arledger exceptions list`",
+        markup=False,
+    )
+
+    step(
         "10. a bank lockbox file: validated whole, each check received once and distributed",
         "arledger lockbox import sample-lockbox.txt",
     )
