@@ -9,6 +9,7 @@ over a list, or given by the caller for a generated stream (:func:`write_camt_it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -171,6 +172,12 @@ def write_camt(
     stream.write(f"</{statement}>\n</{message}>\n</Document>\n".encode())
 
 
+def _reference(item: LockboxItem) -> str:
+    # A bank reference that is the same for the same item and short enough for Max35Text.
+    digest = hashlib.blake2b(f"{item.batch}\x1f{item.item}".encode(), digest_size=12)
+    return f"R{digest.hexdigest()}"
+
+
 def camt_entries(items: Iterable[LockboxItem]) -> Iterator[CamtEntry]:
     """One booked credit entry per lockbox item: its amount, a bank reference, its remittance.
 
@@ -182,7 +189,7 @@ def camt_entries(items: Iterable[LockboxItem]) -> Iterator[CamtEntry]:
         yield CamtEntry(
             amount=item.amount,
             booking_date=item.deposit_date,
-            bank_reference=f"R{item.batch}-{item.item}"[:35],
+            bank_reference=_reference(item),
             transactions=(
                 CamtTransaction(
                     amount=item.amount,
