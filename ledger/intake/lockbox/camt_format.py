@@ -190,67 +190,85 @@ class _CamtParser:
             self._stream.close()
 
     def _walk(self) -> Iterator[_Check]:
-        # The elements from Document to the current one, each with its local name; an element's
-        # depth is its place in this stack (Document 1, the message 2, a statement 3, …).
-        stack: list[tuple[str, Element]] = [("Document", self.root)]
+        # The elements from Document to the current one; an element's depth is its place in this
+        # stack (Document 1, the message 2, a statement 3, an entry 4, …). Elements deeper than
+        # a transaction are read through their ancestors, so the loop only counts them.
+        stack: list[Element] = [self.root]
+        prefix = f"{{{self.namespace}}}"
+        cut = len(prefix)
         statement: _Statement | None = None
         statements = 0
         entry: _Entry | None = None
         message_seen = False
-        while True:
-            try:
-                event, element = self._next()
-            except StopIteration:
-                break
-            tag = element.tag
-            if tag[:1] != "{" or tag[1:].partition("}")[0] != self.namespace:
-                self._refuse(
-                    entry.number if entry else None,
-                    f"element {tag[:80]} is not in the file's namespace {self.namespace}",
-                    _path(stack),
-                )
-            name = _local(tag)
-            if event == "start":
-                stack.append((name, element))
-                depth = len(stack)
-                if depth == 2 and name != self.message_tag:
-                    self._refuse(None, f"expected {self.message_tag}", _path(stack))
-                elif depth == 3 and name == self.statement_tag:
-                    if self.message_id is None:
-                        self._refuse(None, "GrpHdr/MsgId must come first", _path(stack))
-                    statements += 1
-                    statement = _Statement(statements, f"{self.message_tag}/{name}[{statements}]")
-                elif depth == 4 and name == "Ntry" and statement is not None:
-                    statement.entries += 1
-                    self.entry_number += 1
-                    entry = _Entry(self.entry_number, f"{statement.path}/Ntry[{statement.entries}]")
-                    if statement.account is None:
-                        self._refuse(
-                            entry.number,
-                            "the account (Acct) must come before the entries",
-                            entry.path,
+        try:
+            for event, element in self._events:
+                tag = element.tag
+                if not tag.startswith(prefix):
+                    self._refuse(
+                        entry.number if entry else None,
+                        f"element {tag[:80]} is not in the file's namespace {self.namespace}",
+                        _path(stack, cut),
+                    )
+                if event == "start":
+                    stack.append(element)
+                    depth = len(stack)
+                    if depth > 4:
+                        continue
+                    name = tag[cut:]
+                    if depth == 2 and name != self.message_tag:
+                        self._refuse(None, f"expected {self.message_tag}", _path(stack, cut))
+                    elif depth == 3 and name == self.statement_tag:
+                        if self.message_id is None:
+                            self._refuse(None, "GrpHdr/MsgId must come first", _path(stack, cut))
+                        statements += 1
+                        statement = _Statement(
+                            statements, f"{self.message_tag}/{name}[{statements}]"
                         )
-                continue
-            depth = len(stack)
-            stack.pop()
-            if depth == 3 and name == "GrpHdr":
-                self._group_header(element)
-                message_seen = True
-            elif depth == 3 and name == self.statement_tag and statement is not None:
-                self._close_statement(statement)
-                stack[-1][1].remove(element)
-                statement = None
-            elif depth == 4 and name == "Ntry" and statement is not None and entry is not None:
-                yield from self._close_entry(statement, entry)
-                stack[-1][1].remove(element)
-                entry = None
-            elif depth == 4 and statement is not None:
-                self._statement_child(statement, name, element)
-            elif depth == 5 and statement is not None and entry is not None:
-                self._entry_child(entry, name, element)
-            elif depth == 6 and name == "TxDtls" and statement is not None and entry is not None:
-                yield from self._transaction(statement, entry, element)
-                stack[-1][1].remove(element)
+                    elif depth == 4 and name == "Ntry" and statement is not None:
+                        statement.entries += 1
+                        self.entry_number += 1
+                        entry = _Entry(
+                            self.entry_number, f"{statement.path}/Ntry[{statement.entries}]"
+                        )
+                        if statement.account is None:
+                            self._refuse(
+                                entry.number,
+                                "the account (Acct) must come before the entries",
+                                entry.path,
+                            )
+                    continue
+                depth = len(stack)
+                stack.pop()
+                if depth > 6 or (statement is None and depth > 3):
+                    continue
+                name = tag[cut:]
+                if depth == 5 and entry is not None:
+                    self._entry_child(entry, name, element)
+                elif depth == 6:
+                    if name == "TxDtls" and statement is not None and entry is not None:
+                        yield from self._transaction(statement, entry, element)
+                        stack[-1].remove(element)
+                elif depth == 4 and statement is not None:
+                    if name == "Ntry" and entry is not None:
+                        yield from self._close_entry(statement, entry)
+                        stack[-1].remove(element)
+                        entry = None
+                    else:
+                        self._statement_child(statement, name, element)
+                elif depth == 3 and name == "GrpHdr":
+                    self._group_header(element)
+                    message_seen = True
+                elif depth == 3 and name == self.statement_tag and statement is not None:
+                    self._close_statement(statement)
+                    stack[-1].remove(element)
+                    statement = None
+        except DefusedXmlException as exc:
+            self._stream.close()
+            raise LockboxRefused(None, _defused_reason(exc)) from None
+        except ParseError as exc:
+            self._stream.close()
+            line = exc.position[0] if exc.position else None
+            raise LockboxRefused(line, "not well-formed XML") from None
         if not message_seen:
             self._refuse(None, f"{self.message_tag}/GrpHdr is missing")
         if statements == 0:
@@ -617,8 +635,8 @@ def _account(
     return None
 
 
-def _path(stack: list[tuple[str, Element]]) -> str:
-    return "/".join(name for name, _ in stack)
+def _path(stack: list[Element], cut: int) -> str:
+    return "/".join(element.tag[cut:] for element in stack)
 
 
 def _decimal_text(minor: int, currency: str | None) -> str:
