@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -55,6 +56,7 @@ from benchmarks.support import (
 )
 from ledger.domain.money import Money
 from ledger.intake.lockbox import LockboxItem, write_bai
+from ledger.intake.lockbox.camt_writer import camt_entries, write_camt
 from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.db import dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
@@ -103,6 +105,24 @@ def checks(first: int, count: int, orders_total: int):
         )
 
 
+def write_file(
+    path: Path, file_format: str, first: int, count: int, orders: int, bank_file_id: str
+):
+    """The benchmark's file of ``count`` checks, streamed, as BAI or camt.054."""
+    if file_format == "camt054":
+        # TxsSummry precedes the entries: a first pass over the same checks counts and adds them.
+        total = sum((item.amount.amount for item in checks(first, count, orders)), start=Decimal(0))
+        with path.open("wb") as stream:
+            entries = camt_entries(checks(first, count, orders), salt=bank_file_id)
+            write_camt(
+                stream, entries, message_id=bank_file_id, account="BENCH-ACCOUNT",
+                currency="USD", totals=(count, total),
+            )  # fmt: skip
+        return
+    with path.open("w") as handle:
+        write_bai(checks(first, count, orders), handle, bank_file_id=bank_file_id, created=DEPOSIT)
+
+
 class PeakWatcher(threading.Thread):
     """Samples a process's VmHWM until it exits (the importer's peak memory)."""
 
@@ -143,18 +163,22 @@ def high_water(env: Environment) -> dict[str, int]:
 
 
 def run_phase(
-    env: Environment, orders: int, items: int, first_order: int, workdir: Path, *, bank_file_id: str
+    env: Environment,
+    orders: int,
+    items: int,
+    first_order: int,
+    workdir: Path,
+    *,
+    bank_file_id: str,
+    file_format: str = "bai",
 ) -> dict:
     started = time.monotonic()
     generate_orders(env, orders, start=first_order)
     publish_pending(env.settings)  # the set-up's own journals are not the run's work
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
-    path = workdir / f"{bank_file_id}.txt"
-    with path.open("w") as handle:
-        write_bai(
-            checks(first_order, items, orders), handle, bank_file_id=bank_file_id, created=DEPOSIT
-        )
+    path = workdir / f"{bank_file_id}.{'xml' if file_format == 'camt054' else 'txt'}"
+    write_file(path, file_format, first_order, items, orders, bank_file_id)
     dispose_engines()
     worker = start_worker(env, workdir)
     before = high_water(env)
@@ -318,13 +342,12 @@ print(json.dumps({
 """
 
 
-def parse_only(items: int, workdir: Path) -> dict:
+def parse_only(items: int, workdir: Path, file_format: str = "bai") -> dict:
     """Peak memory to validate and stream an ``items``-check file, in a fresh process (no
     database): the file is written streamed, then parsed by the same two passes the importer
     makes."""
     path = workdir / "parse.txt"
-    with path.open("w") as handle:
-        write_bai(checks(0, items, items), handle, bank_file_id="PARSE", created=DEPOSIT)
+    write_file(path, file_format, 0, items, items, "PARSE")
     result = subprocess.run(
         [sys.executable, "-c", PARSE, str(path)],
         capture_output=True,
@@ -350,11 +373,14 @@ def main() -> None:
         action="store_true",
         help="only the parse: peak memory to validate and stream an N-check file (no database)",
     )
+    parser.add_argument(
+        "--format", choices=("bai", "camt054"), default="bai", help="the file's format"
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
     if args.parse_only:
         with tempfile.TemporaryDirectory(prefix="arledger-parse-") as directory:
-            report = {**parse_only(args.items, Path(directory)), "machine": machine()}
+            report = {**parse_only(args.items, Path(directory), args.format), "machine": machine()}
         print(
             f"parse of {report['parse_items']} checks ({report['parse_file_mb']} MB):"
             f" peak {report['parse_peak_mb']} MB, {report['parse_seconds']} s",
@@ -366,7 +392,10 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="arledger-bench-") as directory:
             workdir = Path(directory)
-            first = run_phase(env, args.items, args.items, 0, workdir, bank_file_id="BENCH-1")
+            first = run_phase(
+                env, args.items, args.items, 0, workdir, bank_file_id="BENCH-1",
+                file_format=args.format,
+            )  # fmt: skip
             report = {**first, "machine": machine()}
             print(
                 f"N={args.items}: {first['items_per_s']} items/s, floor {first['floor_items_per_s']} items/s, ratio {first['ratio']}; importer {first['importer_peak_mb']} MB, worker {first['worker_peak_mb']} MB",
@@ -396,7 +425,9 @@ def run_phase_scaled(env: Environment, args: argparse.Namespace, workdir: Path) 
     """The second run: the database grows to scale x N orders, and a scale x N-item file pays the
     orders added for it."""
     n = args.items * args.scale
-    return run_phase(env, n, n, args.items, workdir, bank_file_id="BENCH-2")
+    return run_phase(
+        env, n, n, args.items, workdir, bank_file_id="BENCH-2", file_format=args.format
+    )
 
 
 if __name__ == "__main__":

@@ -172,14 +172,17 @@ def write_camt(
     stream.write(f"</{statement}>\n</{message}>\n</Document>\n".encode())
 
 
-def _reference(item: LockboxItem) -> str:
+def _reference(item: LockboxItem, salt: str) -> str:
     # A bank reference that is the same for the same item and short enough for Max35Text.
-    digest = hashlib.blake2b(f"{item.batch}\x1f{item.item}".encode(), digest_size=12)
+    digest = hashlib.blake2b(f"{salt}\x1f{item.batch}\x1f{item.item}".encode(), digest_size=12)
     return f"R{digest.hexdigest()}"
 
 
-def camt_entries(items: Iterable[LockboxItem]) -> Iterator[CamtEntry]:
+def camt_entries(items: Iterable[LockboxItem], salt: str = "") -> Iterator[CamtEntry]:
     """One booked credit entry per lockbox item: its amount, a bank reference, its remittance.
+
+    The bank reference is a digest of ``salt`` and the item's batch and item: give two files
+    of the same batches different salts, or their credits are one receipt.
 
     An item's orders, when it names any, become its remittance text (``Ustrd``), so the matching
     rules place it as the lockbox file would have.
@@ -189,7 +192,7 @@ def camt_entries(items: Iterable[LockboxItem]) -> Iterator[CamtEntry]:
         yield CamtEntry(
             amount=item.amount,
             booking_date=item.deposit_date,
-            bank_reference=_reference(item),
+            bank_reference=_reference(item, salt),
             transactions=(
                 CamtTransaction(
                     amount=item.amount,
