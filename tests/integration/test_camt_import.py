@@ -19,6 +19,7 @@ from tasks import dispatch
 from tests.support.paths import ROOT
 
 SAMPLE_CAMT054 = ROOT / "ledger" / "data" / "sample-camt054.xml"
+SAMPLE_CAMT053 = ROOT / "ledger" / "data" / "sample-camt053.xml"
 
 
 def receipts(settings) -> int:
@@ -81,3 +82,13 @@ def test_a_refused_file_records_nothing_and_its_msgid_stays_free(loaded, tmp_pat
     other = write(tmp_path / "other.xml", [credit("11.00", "REF-C", "x")], "054", "N-9")
     with pytest.raises(DuplicateLockboxFile, match="bank file id camt054:N-9"):
         import_lockbox(loaded, other)
+
+
+def test_the_sample_statement_after_the_sample_notification_adds_only_its_new_credits(loaded):
+    import_lockbox(loaded, SAMPLE_CAMT054)
+    statement = import_lockbox(loaded, SAMPLE_CAMT053)
+    assert (statement.summary.items, statement.received) == (
+        5,
+        2,
+    )  # a credit booked since, a new one
+    assert receipts(loaded) == 5

@@ -251,3 +251,11 @@ def test_an_internal_dtd_alone_is_refused(tmp_path):
         tmp_path, "dtd.xml", '<?xml version="1.0"?>\n<!DOCTYPE Document SYSTEM "camt.dtd">\n' + body
     )
     assert "DOCTYPE" in error.reason and "camt.dtd" not in str(error)
+
+
+def test_the_bundled_sample_statement_repeats_the_notifications_keys():
+    data = ROOT / "ledger" / "data"
+    notified = [i.key for i in iter_items(data / "sample-camt054.xml")]
+    stated = [i.key for i in iter_items(data / "sample-camt053.xml")]
+    assert validate_file(data / "sample-camt053.xml").format == "camt053"
+    assert stated[:3] == notified and len(stated) == 5

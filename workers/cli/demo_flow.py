@@ -236,6 +236,19 @@ def run_demo(directory: Path, out: Console) -> Settings:
         f"{bank['unapplied_items']} wait in `arledger exceptions list`",
         markup=False,
     )
+    out.print("$ arledger bank import sample-camt053.xml   (the day's statement)", markup=False)
+    statement = directory / "sample-camt053.xml"
+    statement.write_bytes(
+        resources.files("ledger").joinpath("data/sample-camt053.xml").read_bytes()
+    )
+    stated = import_lockbox(
+        settings, statement, on_received=lambda ids: dispatch.distribute(settings, ids)
+    )
+    out.print(
+        f"{stated.summary.items} booked credits: {stated.summary.items - stated.received} already "
+        f"received from the camt.054 (same bank reference), {stated.received} new",
+        markup=False,
+    )
 
     step(
         "10. a bank lockbox file: validated whole, each check received once and distributed",
