@@ -259,3 +259,17 @@ def test_the_bundled_sample_statement_repeats_the_notifications_keys():
     stated = [i.key for i in iter_items(data / "sample-camt053.xml")]
     assert validate_file(data / "sample-camt053.xml").format == "camt053"
     assert stated[:3] == notified and len(stated) == 5
+
+
+def test_a_byte_order_mark_before_the_xml_declaration_is_read_as_camt(tmp_path):
+    path = write(tmp_path / "f.xml", mixed())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert validate_file(path).items == 4
+
+
+def test_an_xml_file_that_is_not_camt_is_refused_as_such(tmp_path):
+    path = tmp_path / "f.xml"
+    path.write_text(
+        '<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>'
+    )
+    assert "not a camt.053 or camt.054 file" in refusal(path).reason
