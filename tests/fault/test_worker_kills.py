@@ -171,7 +171,9 @@ def test_a_worker_killed_during_a_camt054_import_loses_and_doubles_nothing(
     url = faulty.database_url
     actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith("bank:")}
     assert len(expected) == ITEMS
-    assert cents_audit(expected, actual) == (0, 0)
+    lost, doubled = cents_audit(expected, actual)
+    figures.record(items_audited=len(expected), cents_lost=lost, cents_doubled=doubled)
+    assert (lost, doubled) == (0, 0)
     assert violations(url) == []
     after_faults = ledger_state(url)
     dispose_engines()
