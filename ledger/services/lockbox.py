@@ -149,8 +149,9 @@ def _receive(
     """Insert one chunk of checks as queued receipts. Returns how many were created and the ids
     of every receipt of the chunk still waiting for distribution, in file order."""
     pending: list[int] = []
-    # A bank statement's credit keeps its bank key when a later file reports it again: the
-    # receipt already exists (docs/rules.md section 13), so it is not received twice.
+    # A bank statement's credit keeps its bank key across files (a camt.054 credit comes again in
+    # the day's camt.053, a BAI2 credit is re-reported): one already received from any file is
+    # not received again (docs/rules.md section 13).
     if resuming or any(item.key is not None for item in items):
         keys = [lockbox_key(sha256, item) for item in items]
         found = uow.receipts.by_keys(keys)

@@ -7,7 +7,9 @@ keeps it unacknowledged until its visibility timeout, long after the test) or re
 check of the file has brought its cash in exactly once (read from the journal lines, per intake
 key, against the file as written), `arledger check` finds nothing, every journal is on the GL
 stream in commit order (a repeat only with the same id and body), and the final state equals
-the same file imported in-process with no fault at all.
+the same file imported in-process with no fault at all. The same holds for a BAI2 and a
+camt.054 file, whose credits are keyed by the bank's references and placed by their remittance
+text.
 """
 
 from __future__ import annotations
@@ -24,19 +26,25 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings
+from ledger.domain.money import Money
+from ledger.intake.lockbox import iter_items
+from ledger.intake.lockbox.camt_writer import CamtEntry, CamtTransaction, write_camt
 from ledger.persistence.db import dispose_engines
 from ledger.services.lockbox import import_lockbox
 from tasks import dispatch
 from tests.support import figures
 from tests.support.databases import reset_postgres
 from tests.support.fault import (
+    DEPOSITED,
     ORDERS,
     bai2_file,
     bank_cash,
+    cents_audit,
     import_lockbox_no_wait,
     ledger_state,
     lockbox_cash,
     lockbox_file,
+    net_cash_by_key,
     run_sweep,
     seed,
     stream_audit,
@@ -153,6 +161,66 @@ def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
     clean = faulty.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
     seed(clean, ORDERS)
     import_lockbox(clean, file.path, on_received=lambda ids: dispatch.distribute(clean, ids))
+    assert ledger_state(url) == after_faults
+
+
+def camt_file(path: Path, items: int, orders: int) -> Path:
+    """A camt.054 of ``items`` booked credits: the first ``orders`` each name one order F-…
+    (each order once, so the final state cannot depend on the order batches run in), the rest
+    name no order and no payer (unidentified)."""
+    rng = random.Random(5)
+    entries = []
+    for i in range(items):
+        amount = Money.from_minor(rng.randint(100, 40_000), "USD")
+        remittance = f"inv F-{i:04d} thanks" if i < orders else f"ref NOPE-{i}"
+        entries.append(
+            CamtEntry(
+                amount=amount,
+                booking_date=DEPOSITED,
+                bank_reference=f"KILL-{i}",
+                transactions=(CamtTransaction(amount, unstructured=(remittance,)),),
+            )
+        )
+    with path.open("wb") as stream:
+        write_camt(stream, entries, message_id="KILLCAMT1", account="ACCT-K", currency="USD")
+    return path
+
+
+def test_a_worker_killed_during_a_camt054_import_loses_and_doubles_nothing(
+    faulty: Settings, start_worker, tmp_path: Path
+):
+    rng = random.Random()
+    seed_value = rng.randrange(1_000_000)
+    rng.seed(seed_value)
+    path = camt_file(tmp_path / "bank.xml", ITEMS, ORDERS)
+    expected = {f"bank:{item.key}": item.amount.minor for item in iter_items(path)}
+    env = worker_env(faulty, ARLEDGER_BATCH_SIZE=BATCH)
+
+    summary = import_lockbox_no_wait(env, path)
+    assert (summary["format"], summary["items"]) == ("camt054", ITEMS)
+    landed = kill_during_import(faulty, start_worker, env, rng)
+    figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
+    assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
+
+    run_sweep(env)
+    wait_until_processed(faulty.database_url, what="the sweep's redelivery")
+    wait_until(
+        lambda: stream_complete(faulty.gl_sink, faulty.database_url),
+        what="every journal on the GL stream",
+    )
+    url = faulty.database_url
+    actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith("bank:")}
+    assert len(expected) == ITEMS
+    lost, doubled = cents_audit(expected, actual)
+    figures.record(items_audited=len(expected), cents_lost=lost, cents_doubled=doubled)
+    assert (lost, doubled) == (0, 0)
+    assert violations(url) == []
+    after_faults = ledger_state(url)
+    dispose_engines()
+    reset_postgres(url)
+    clean = faulty.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
+    seed(clean, ORDERS)
+    import_lockbox(clean, path, on_received=lambda ids: dispatch.distribute(clean, ids))
     assert ledger_state(url) == after_faults
 
 

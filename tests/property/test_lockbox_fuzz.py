@@ -37,6 +37,7 @@ from ledger.intake.lockbox.bai2_writer import (
     Bai2Group,
     write_bai2,
 )
+from ledger.intake.lockbox.camt_writer import camt_entries, write_camt
 
 FUZZ = settings(
     max_examples=200,
@@ -106,6 +107,10 @@ def csv_items(draw: st.DrawFn, min_size: int = 0) -> list[LockboxItem]:
 
 
 def write_file(path: Path, items: list[LockboxItem], file_format: str) -> Path:
+    if file_format == "camt":
+        with path.open("wb") as stream:
+            write_camt(stream, list(camt_entries(items)), message_id="FUZZ-1", account="ACCT-1")
+        return path
     with path.open("w", encoding="utf-8", newline="") as out:
         if file_format == "bai":
             write_bai(items, out, bank_file_id="FUZZ-1", created=CREATED)
@@ -139,7 +144,12 @@ def without_line(item: LockboxItem) -> LockboxItem:
     )
 
 
-PREFIXES = st.sampled_from(["", "1", CSV_HEADER + "\n", CSV_HEADER + "\r\n1,1,"])
+CAMT_PREFIX = (
+    '<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">'
+)
+PREFIXES = st.sampled_from(
+    ["", "1", CSV_HEADER + "\n", CSV_HEADER + "\r\n1,1,", "<", CAMT_PREFIX, CAMT_PREFIX + "<"]
+)
 
 
 # --- (1) nothing but LockboxRefused ------------------------------------------------------------
@@ -184,7 +194,9 @@ def _flip(text: str, data: st.DataObject) -> str:
     if not text:
         return text
     at = _position(data, len(text))
-    character = data.draw(st.characters(codec="utf-8") | st.sampled_from('0123456789 \n\r,"4679'))
+    character = data.draw(
+        st.characters(codec="utf-8") | st.sampled_from('0123456789 \n\r,"4679<>/&;')
+    )
     return text[:at] + character + text[at + 1 :]
 
 
@@ -210,12 +222,13 @@ MUTATIONS = st.sampled_from([_truncate, _flip, _delete_line, _duplicate_line])
 
 @FUZZ
 @given(
-    file_format=st.sampled_from(["bai", "csv"]),
+    file_format=st.sampled_from(["bai", "csv", "camt"]),
     mutations=st.lists(MUTATIONS, min_size=1, max_size=3),
     data=st.data(),
 )
 def test_a_mutated_valid_file_parses_or_is_refused(tmp_path, file_format, mutations, data):
     items = data.draw(bai_items(min_batches=1) if file_format == "bai" else csv_items(min_size=1))
+
     path = write_file(tmp_path / f"valid.{file_format}", items, file_format)
     text = path.read_text(encoding="utf-8")
     for mutate in mutations:
@@ -385,3 +398,16 @@ def test_written_bai2_files_read_back_as_the_bai2_package_reads_them(tmp_path, g
         for detail in account.children
         if 400 <= int(detail.type_code.code) < 700
     )
+
+
+@given(items=csv_items())
+@FUZZ
+def test_written_camt_files_read_back_one_credit_per_item_with_matching_totals(tmp_path, items):
+    path = write_file(tmp_path / "valid.xml", items, "camt")
+    summary = validate_file(path)
+    read = list(iter_items(path))
+
+    assert summary.format == "camt054" and summary.items == len(items) == len(read)
+    assert [item.amount for item in read] == [item.amount for item in items]
+    assert len({item.key for item in read}) == len(read)
+    assert summary.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -257,6 +257,37 @@ def run_demo(directory: Path, out: Console) -> Settings:
     )
 
     step(
+        "9c. a bank's camt.054 credit notification: credits placed by their remittance text",
+        "arledger bank import sample-camt054.xml",
+    )
+    camt = directory / "sample-camt054.xml"
+    camt.write_bytes(resources.files("ledger").joinpath("data/sample-camt054.xml").read_bytes())
+    notified = import_lockbox(
+        settings, camt, on_received=lambda ids: dispatch.distribute(settings, ids)
+    )
+    bank = file_summary(settings, notified.file_id)
+    out.print(
+        f"{bank['items']} credits, {bank['amounts']['USD']['amount']} USD, "
+        f"{bank['debits_skipped']} debit skipped; by matching rule: "
+        f"{', '.join(f'{rule} {count}' for rule, count in bank['by_rule'].items())}; "
+        f"{bank['unapplied_items']} wait in `arledger exceptions list`",
+        markup=False,
+    )
+    out.print("$ arledger bank import sample-camt053.xml   (the day's statement)", markup=False)
+    statement = directory / "sample-camt053.xml"
+    statement.write_bytes(
+        resources.files("ledger").joinpath("data/sample-camt053.xml").read_bytes()
+    )
+    stated = import_lockbox(
+        settings, statement, on_received=lambda ids: dispatch.distribute(settings, ids)
+    )
+    out.print(
+        f"{stated.summary.items} booked credits: {stated.summary.items - stated.received} already "
+        f"received from the camt.054 (same bank reference), {stated.received} new",
+        markup=False,
+    )
+
+    step(
         "10. a bank lockbox file: validated whole, each check received once and distributed",
         "arledger lockbox import sample-lockbox.txt",
     )

@@ -35,10 +35,12 @@ The modules, each importing only from those listed before it:
 - ``bai_records``: reading and writing one fixed-width record through a profile;
 - ``bai_format``: the BAI parser (record order and control totals);
 - ``bai2_format``: the BAI2 bank statement reader (detected by a first line starting ``01,``);
+- ``camt_format``: the ISO 20022 camt.053 / camt.054 parser (defused, streaming XML);
 - ``passes``: :func:`validate_file` and :func:`iter_items`, with the repeated-key check;
 - ``writer``: :func:`write_bai` and :func:`write_csv`;
 - ``bai2_writer``: :func:`~ledger.intake.lockbox.bai2_writer.write_bai2`, through the ``bai2``
-  package's record writers.
+  package's record writers;
+- ``camt_writer``: ``write_camt`` (camt.053 / camt.054 files for tests, demo and benchmark).
 
 This package re-exports the names the rest of arledger uses; the documentation of both formats
 and of the default profile is ``docs/lockbox.md``.

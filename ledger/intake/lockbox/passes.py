@@ -17,6 +17,7 @@ from ledger.domain.errors import InputRefused
 from ledger.domain.money import Money
 from ledger.intake.lockbox.bai2_format import _Bai2Parser, looks_like_bai2
 from ledger.intake.lockbox.bai_format import _BaiParser
+from ledger.intake.lockbox.camt_format import _CamtParser, looks_like_xml
 from ledger.intake.lockbox.csv_format import _csv_checks
 from ledger.intake.lockbox.errors import LockboxRefused
 from ledger.intake.lockbox.items import (
@@ -38,6 +39,11 @@ class _Reading:
         self.profile = profile or _default_profile()
         self.sha256 = hashlib.sha256()
         self.bai: _BaiParser | _Bai2Parser | None = None
+        self.camt: _CamtParser | None = None
+        if looks_like_xml(Path(path)):  # camt.053 / camt.054: XML, its own streaming reader
+            self.camt = _CamtParser(Path(path), self.sha256)
+            self.format, self.checks = self.camt.format, self.camt.checks()
+            return
         lines: Generator[str, None, None] = _read_lines(Path(path), self.sha256)
         first = next(lines, None)
         if first is None:
@@ -68,11 +74,15 @@ class _Reading:
 
     @property
     def bank_file_id(self) -> str | None:
+        if self.camt is not None:
+            return self.camt.bank_file_id
         return self.bai.bank_file_id if self.bai is not None else None
 
     @property
     def debits_skipped(self) -> int:
         """Debit entries of a bank statement, counted and skipped (lockbox files have none)."""
+        if self.camt is not None:
+            return self.camt.debits_skipped
         return self.bai.debits_skipped if isinstance(self.bai, _Bai2Parser) else 0
 
 
@@ -182,6 +192,12 @@ def _refuse_repeated_key(
                 check.line,
                 f"batch {check.batch} item {check.item} appears again, apart from its rows at "
                 f"line {first}: the rows of one check must be adjacent, and a check appears once",
+            )
+        if file_format.startswith("camt"):
+            raise LockboxRefused(
+                None,
+                f"entry {check.line}: account {check.batch} reports entry reference "
+                f"{check.item} again, first in entry {first}",
             )
         raise LockboxRefused(
             check.line,

@@ -1,0 +1,44 @@
+"""camt.054 files through `arledger bank import` (docs/rules.md section 13): the sample is read,
+its credits placed by their remittance; a hostile XML file is refused and changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.persistence.db import dispose_engines
+from tests.support.cli import Cli
+from tests.support.paths import ROOT
+
+SAMPLE_CAMT054 = ROOT / "ledger" / "data" / "sample-camt054.xml"
+SECRET = "ARLEDGER-SECRET-MARKER-e2e"
+
+
+@pytest.fixture
+def cli(loaded, tmp_path: Path) -> Cli:
+    dispose_engines()
+    return Cli(loaded.database_url, tmp_path)
+
+
+def test_bank_import_reads_the_sample_camt054_and_says_what_it_skipped(cli: Cli):
+    summary = cli.json("bank", "import", str(SAMPLE_CAMT054))
+    assert summary["format"] == "camt054"
+    assert (summary["items"], summary["debits_skipped"], summary["pending_items"]) == (3, 1, 0)
+    assert summary["by_rule"] == {"reference": 3}
+    refusal = cli.refused("bank", "import", str(SAMPLE_CAMT054))
+    assert "duplicate" in refusal
+
+
+def test_an_xxe_camt_file_is_refused_and_what_it_names_never_appears(cli: Cli, tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    body = SAMPLE_CAMT054.read_text().split("\n", 2)[2]
+    hostile = tmp_path / "xxe.xml"
+    hostile.write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE Document [<!ENTITY xxe SYSTEM "file://{secret}">]>\n'
+        + body.replace("pmt for ord o100 - thanks", "&xxe;")
+    )
+    refusal = cli.refused("bank", "import", str(hostile))
+    assert "DOCTYPE" in refusal and SECRET not in refusal
+    assert SECRET not in cli.run("exceptions", "list", "--json").stdout
