@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -95,6 +96,22 @@ class GatewayEvent(BaseModel):
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+class LedgerEvent(GatewayEvent):
+    """What the event inbox keeps: a native event, or what a gateway adapter translated into one.
+
+    Two things only an adapter produces (the native webhook still takes exactly
+    :class:`GatewayEvent`): ``payment.reinstated``, disputed money received again (Stripe's
+    ``charge.dispute.funds_reinstated``, Adyen's ``CHARGEBACK_REVERSED``), and a ``cumulative``
+    refund, whose amount is the payment's total refunded so far (Stripe's ``amount_refunded``):
+    the refund is its growth since the refunds already counted.
+    """
+
+    type: Literal[  # type: ignore[assignment]
+        "payment.succeeded", "payment.refunded", "payment.disputed", "payment.reinstated"
+    ]
+    cumulative: bool = False
+
+
 class EventInvalid(InvalidInput):
     """A gateway event that failed validation, with every field error (HTTP 400 lists them)."""
 
@@ -137,3 +154,33 @@ def receipt_request(event: GatewayEvent) -> ReceiptRequest:
         remittance=event.remittance,
         payer_account=event.payer_account,
     )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event of a real gateway (Stripe, Adyen) as arledger records it (docs/rules.md
+    section 12).
+
+    ``key`` and ``kind`` name it in the inbox (``stripe:<event id>``, ``adyen:<pspReference>:
+    <eventCode>``; ``charge.refunded``, ``REFUND``), ``raw`` is its JSON as received, kept for audit,
+    and ``event`` the native event it moves money by — None when it is only recorded, ``note``
+    saying why.
+    """
+
+    key: str
+    kind: str
+    raw: str
+    reference: str | None = None
+    event: LedgerEvent | None = None
+    note: str | None = None
+
+
+def event_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """A validation error's field errors, as a 400 lists them."""
+    return [
+        {
+            "field": prefix + ".".join(str(part) for part in error.get("loc", ())),
+            "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+        }
+        for error in exc.errors(include_url=False)
+    ]
