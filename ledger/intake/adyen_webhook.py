@@ -18,7 +18,7 @@ from typing import Any, Literal
 from Adyen.util import is_valid_hmac_notification
 from pydantic import ValidationError
 
-from ledger.domain.errors import ArledgerError
+from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.money import Money
 from ledger.intake.gateway import EventInvalid, LedgerEvent, Notice, event_errors
 from ledger.intake.inputs import parse_json
@@ -38,7 +38,10 @@ class AdyenRefused(ArledgerError):
 
 def items(raw: bytes) -> list[dict[str, Any]]:
     """The ``NotificationRequestItem`` objects of a notification body; raises EventInvalid."""
-    data = parse_json(raw, what="notification")
+    try:
+        data = parse_json(raw, what="notification")
+    except InvalidInput as exc:
+        raise EventInvalid(exc.message, [{"field": "", "message": exc.message}]) from None
     entries = data.get("notificationItems") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise EventInvalid(

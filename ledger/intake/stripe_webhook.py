@@ -11,7 +11,6 @@ money by the dispute id and the event type. Amounts are integer minor units of t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.money import Money
 from ledger.intake.gateway import EventInvalid, LedgerEvent, Notice, event_errors
+from ledger.intake.inputs import parse_json
 
 SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_SECONDS = 300
@@ -43,22 +43,30 @@ def verify(secrets: Sequence[str], header: str | None, raw: bytes) -> dict[str, 
         payload = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise EventInvalid("body is not UTF-8", [{"field": "", "message": "not UTF-8"}]) from None
-    last = "signature does not match"
+    # Parsed exactly first (a number with a fraction is never a float): stripe-python itself
+    # assumes an object, and an amount must be an integer of minor units.
+    try:
+        data = parse_json(payload, what="body")
+    except InvalidInput as exc:
+        raise EventInvalid(exc.message, [{"field": "", "message": exc.message}]) from None
+    if not isinstance(data, dict):
+        raise EventInvalid("not a Stripe event", [{"field": "", "message": "not an object"}])
+    reasons = []
     for secret in secrets:
         try:
             stripe.Webhook.construct_event(payload, header, secret, tolerance=TOLERANCE_SECONDS)
         except stripe.SignatureVerificationError as exc:
             # The library's message names the reason (no match, stale timestamp), never a secret.
-            last = str(exc.user_message or exc)
+            reasons.append(str(exc.user_message or exc))
             continue
         except ValueError:
             raise EventInvalid(
                 "body is not JSON", [{"field": "", "message": "not a JSON document"}]
             ) from None
-        data = json.loads(payload)
-        if not isinstance(data, dict):
-            raise EventInvalid("not a Stripe event", [{"field": "", "message": "not an object"}])
         return data
+    # A stale timestamp is named as such: it is the one reason a sender can act upon.
+    stale = [reason for reason in reasons if "tolerance" in reason.lower()]
+    last = (stale or reasons or ["signature does not match"])[0]
     raise StripeRefused(last)
 
 
