@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 
 from tests.support.databases import PG_ADMIN_URL
 from tests.support.paths import ROOT
@@ -108,6 +109,22 @@ def test_the_gateway_benchmark_loses_nothing_and_answers_retries_once(clean_redi
     assert set(report["calibration_ms"]) == {"before", "after"}
     assert min(report["calibration_ms"].values()) > 0
     assert bench_databases() == before
+
+
+@pytest.mark.parametrize("gateway", ["stripe", "adyen"])
+def test_the_gateway_benchmark_sends_stripe_and_adyen_events_signed_their_way(clean_redis, gateway):
+    report = run_benchmark(
+        clean_redis,
+        "benchmarks/gateway.py",
+        *("--rate", "20", "--seconds", "2", "--drain", "60", "--gateway", gateway),
+    )
+    assert report["gateway"] == gateway
+    assert report["requests"] == 40 and report["retries"] == 2
+    assert report["failed_requests"] == 0 and report["lost"] == 0
+    assert report["retries_answered_200"] == 2
+    assert report["distinct_receipts"] == report["events"] == 38
+    assert report["invariant_violations"] == 0
+    assert report["published_p99_ms"] >= report["published_p50_ms"] > 0
 
 
 def test_the_parse_benchmark_streams_every_check_of_the_file(clean_redis):
