@@ -97,7 +97,9 @@ def _translate(item: dict[str, Any], capture: Capture) -> Notice:
     psp = _text(item, "pspReference")
     code = _text(item, "eventCode")
     key, kind = f"{GATEWAY}:{psp}:{code}", code
-    raw = json.dumps(item, sort_keys=True, separators=(",", ":"))
+    # The item as received, for audit; a number with a fraction was parsed as Decimal (never a
+    # float) and is kept as its text.
+    raw = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
     original = item.get("originalReference") or None
     payment = original if code != "AUTHORISATION" and isinstance(original, str) else psp
     reference = f"{GATEWAY}:{payment}"

@@ -110,7 +110,9 @@ def _translate(key: str, kind: str, obj: dict[str, Any], created: datetime, raw:
             amount=_amount(obj, "amount_received"),
             order=metadata.get("order") or None,
             customer=metadata.get("customer") or None,
-            remittance=description[:REMITTANCE_LIMIT] if description else None,
+            remittance=description[:REMITTANCE_LIMIT]
+            if isinstance(description, str) and description
+            else None,
             occurred_at=_time(obj.get("created"), created),
         )
         return Notice(key, recorded, raw, event.reference, event)

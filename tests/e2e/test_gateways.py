@@ -10,7 +10,11 @@ import json
 import time
 
 import pytest
+from Adyen.util import generate_notification_sig
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -346,3 +350,85 @@ def test_an_adyen_refund_for_an_unknown_payment_waits(gw):
         waiting = [item for item in exceptions_view(session) if item["kind"] == "event"]
         assert journal_ids(session, journal_type="RECEIPT") == []
     assert [w["reason"] for w in waiting] == ["payment adyen:UNKNOWN1 has not been received yet"]
+
+
+# --- hostile values, validly signed ------------------------------------------------------------
+
+HOSTILE = st.sampled_from(
+    [
+        None,
+        "",
+        "x" * 3000,
+        -1,
+        0,
+        10**20,
+        1.5,
+        [],
+        {},
+        True,
+        "O-101'; DROP TABLE receipts;--",
+        "\x00",
+    ]
+)
+
+
+@settings_(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    kind=st.sampled_from(
+        ["payment_intent.succeeded", "charge.refunded", "charge.dispute.funds_withdrawn"]
+    ),
+    field=st.sampled_from(
+        [
+            "id",
+            "amount_received",
+            "amount_refunded",
+            "amount",
+            "currency",
+            "metadata",
+            "description",
+            "payment_intent",
+            "created",
+            "status",
+        ]
+    ),
+    value=HOSTILE,
+)
+def test_a_signed_stripe_event_with_any_hostile_value_is_answered_never_crashes(
+    gw, kind, field, value
+):
+    obj = {"payment_intent.succeeded": payment_intent(), "charge.refunded": charge(refunded=500)}
+    event = stripe_event(kind, {**obj.get(kind, dispute()), field: value}, f"evt_{kind}_{field}")
+    before = gw.stored()
+    status, body = gw.stripe(event)
+    assert status in (200, 400, 409), body
+    if status != 200:
+        assert gw.stored() == before and body["error"]
+
+
+@settings_(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    code=st.sampled_from(["AUTHORISATION", "REFUND", "CHARGEBACK", "CHARGEBACK_REVERSED"]),
+    field=st.sampled_from(
+        ["merchantReference", "originalReference", "eventDate", "success", "pspReference"]
+    ),
+    value=HOSTILE,
+)
+def test_a_signed_adyen_item_with_any_hostile_value_is_answered_never_crashes(
+    gw, code, field, value
+):
+    item = {**adyen_item(code, psp="H1", original="P0"), field: value}
+    item.pop("additionalData")
+    try:
+        signed = {
+            **item,
+            "additionalData": {
+                "hmacSignature": generate_notification_sig(item, ADYEN_HMAC_KEY).decode()
+            },
+        }
+    except (TypeError, KeyError):
+        return  # a value the library itself cannot sign: never sent by Adyen
+    before = gw.stored()
+    status, _ = gw.adyen(signed)
+    assert status in (200, 400, 401)
+    if status != 200:
+        assert gw.stored() == before
