@@ -20,12 +20,11 @@ from pydantic import ValidationError
 
 from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.money import Money
-from ledger.intake.gateway import EventInvalid, LedgerEvent, Notice, event_errors
+from ledger.intake.gateway import EventInvalid, LedgerEvent, Notice, event_errors, named
 from ledger.intake.inputs import parse_json
 
 GATEWAY = "adyen"
 ACCEPTED = "[accepted]"
-REMITTANCE_LIMIT = 2000
 
 Capture = Literal["auto", "manual"]
 
@@ -131,7 +130,13 @@ def _translate(item: dict[str, Any], capture: Capture) -> Notice:
             "Adyen item: amount must be {value: integer minor units, currency}",
             [{"field": "amount", "message": "value must be an integer, currency a string"}],
         )
-    merchant_reference = item.get("merchantReference")
+    if value == 0:
+        return Notice(key, kind, raw, reference, note="nothing received")
+    order, _, remittance = named(
+        item.get("merchantReference") if paying else None,
+        None,
+        statement if paying else None,
+    )
     event = LedgerEvent.model_validate(
         {
             "event_id": f"{psp}:{code}",
@@ -140,10 +145,8 @@ def _translate(item: dict[str, Any], capture: Capture) -> Notice:
             "payment_id": payment,
             "currency": currency.upper(),
             "amount": str(Money.from_minor(value, currency.upper())),
-            "order": (merchant_reference or None) if paying else None,
-            "remittance": statement[:REMITTANCE_LIMIT]
-            if paying and isinstance(statement, str) and statement
-            else None,
+            "order": order,
+            "remittance": remittance,
             "occurred_at": _time(item.get("eventDate")),
         }
     )

@@ -20,13 +20,12 @@ from pydantic import ValidationError
 
 from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.money import Money
-from ledger.intake.gateway import EventInvalid, LedgerEvent, Notice, event_errors
+from ledger.intake.gateway import EventInvalid, LedgerEvent, Notice, event_errors, named
 from ledger.intake.inputs import parse_json
 
 SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_SECONDS = 300
 GATEWAY = "stripe"
-REMITTANCE_LIMIT = 2000
 
 
 class StripeRefused(ArledgerError):
@@ -98,22 +97,26 @@ def _translate(key: str, kind: str, obj: dict[str, Any], created: datetime, raw:
         metadata = obj.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise InvalidInput("metadata must be an object")
-        description = obj.get("description")
-        event = LedgerEvent(
-            # The PaymentIntent is the key: one receipt per PaymentIntent, whatever event ids
-            # announce it, dated when it was created so that every announcement agrees.
-            event_id=intent_id,
-            type="payment.succeeded",
-            gateway=GATEWAY,
-            payment_id=intent_id,
-            currency=_currency(obj),
-            amount=_amount(obj, "amount_received"),
-            order=metadata.get("order") or None,
-            customer=metadata.get("customer") or None,
-            remittance=description[:REMITTANCE_LIMIT]
-            if isinstance(description, str) and description
-            else None,
-            occurred_at=_time(obj.get("created"), created),
+        if _minor(obj, "amount_received") == 0:
+            return Notice(key, recorded, raw, f"{GATEWAY}:{intent_id}", note="nothing received")
+        order, customer, remittance = named(
+            metadata.get("order"), metadata.get("customer"), obj.get("description")
+        )
+        event = LedgerEvent.model_validate(
+            {
+                # The PaymentIntent is the key: one receipt per PaymentIntent, whatever event ids
+                # announce it, dated when it was created so that every announcement agrees.
+                "event_id": intent_id,
+                "type": "payment.succeeded",
+                "gateway": GATEWAY,
+                "payment_id": intent_id,
+                "currency": _currency(obj),
+                "amount": _amount(obj, "amount_received"),
+                "order": order,
+                "customer": customer,
+                "remittance": remittance,
+                "occurred_at": _time(obj.get("created"), created),
+            }
         )
         return Notice(key, recorded, raw, event.reference, event)
     if kind == "charge.refunded":
@@ -152,8 +155,8 @@ def _translate(key: str, kind: str, obj: dict[str, Any], created: datetime, raw:
         )
         return Notice(key, recorded, raw, event.reference, event)
     if kind in ("charge.dispute.created", "charge.dispute.closed"):
-        named = obj.get("payment_intent")
-        reference = f"{GATEWAY}:{_id(named)}" if named else None
+        announced = obj.get("payment_intent")
+        reference = f"{GATEWAY}:{_id(announced)}" if announced else None
         return Notice(key, recorded, raw, reference, note=f"dispute {obj.get('status')}")
     return Notice(key, recorded, raw, note="ignored")
 

@@ -432,3 +432,17 @@ def test_a_signed_adyen_item_with_any_hostile_value_is_answered_never_crashes(
     assert status in (200, 400, 401)
     if status != 200:
         assert gw.stored() == before
+
+
+def test_an_order_field_that_is_no_order_number_is_read_as_remittance_not_refused(gw):
+    # Merchants put any text in these fields: refusing it would lose the money for days.
+    assert gw.stripe(succeeded(order="Order O-101 (web shop)", customer="Charles B."))[0] == 200
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    status, _ = gw.adyen(adyen_item(psp="P7", value=8500, merchant_reference="O-102 via app"))
+    assert status == 200 and gw.balances("O-102") == ["0.00", "0.00"]  # named in the text
+
+
+def test_a_payment_of_nothing_is_recorded_and_moves_nothing(gw):
+    assert gw.stripe(succeeded(amount=0)) == (200, {"receipt_id": None, "status": "recorded"})
+    assert gw.adyen(adyen_item(value=0)) == (200, "[accepted]")
+    assert gw.stored() == (0, 2)
