@@ -8,6 +8,11 @@ for part of it, the receipt is reversed and the rest received again as a new rec
 replaces it, distributed by the same rules. A refund that arrives before its payment waits and
 is retried.
 
+Two kinds only the Stripe and Adyen adapters produce (docs/rules.md section 12): a cumulative
+refund refunds its growth over what was already counted for the payment, and a
+``payment.reinstated`` receives disputed money again as a new receipt on the payment's orders.
+The events of one payment are processed one at a time, under its first receipt's row lock.
+
 """
 
 from __future__ import annotations
