@@ -78,7 +78,7 @@ def test_the_lockbox_benchmark_runs_the_pipeline_and_its_floor_at_two_sizes(clea
         assert run["rows_written"]["receipts"] == run["items"]
         assert run["rows_written"]["journals"] >= run["items"]
     assert report["per_item_cost_ratio"] > 0
-    assert bench_databases() == before  # its databases are dropped
+    assert bench_databases() - before == set()  # its databases are dropped (others may come and go)
 
 
 def test_the_gateway_benchmark_loses_nothing_and_answers_retries_once(clean_redis):
@@ -108,7 +108,7 @@ def test_the_gateway_benchmark_loses_nothing_and_answers_retries_once(clean_redi
     assert all(leg["p99"] >= leg["p50"] >= 0 for leg in legs.values())
     assert set(report["calibration_ms"]) == {"before", "after"}
     assert min(report["calibration_ms"].values()) > 0
-    assert bench_databases() == before
+    assert bench_databases() - before == set()
 
 
 @pytest.mark.parametrize("gateway", ["stripe", "adyen"])
