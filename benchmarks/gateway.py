@@ -1,6 +1,6 @@
 """Gateway benchmark: signed webhook events at a sustained rate through the real pipeline.
 
-    python benchmarks/gateway.py --rate 200 --seconds 60 [--json]
+    python benchmarks/gateway.py --rate 200 --seconds 60 [--gateway native|stripe|adyen] [--json]
 
 Generates one open order of three lines per event, then starts the production processes as an
 operator does — `arledger serve` (the HTTP ingress), `arledger worker` at concurrency 2 and
@@ -8,6 +8,12 @@ operator does — `arledger serve` (the HTTP ingress), `arledger worker` at conc
 open-loop at ``--rate`` per second for ``--seconds``: most pay an order in full, some partly,
 some name an order that does not exist (unapplied), and one in twenty is a gateway retry of the
 event before it (answered 200, applied once).
+
+``--gateway`` says how the events are sent: ``native`` (the default) as signed
+`payment.succeeded` events to ``/v1/gateway/events``; ``stripe`` as `payment_intent.succeeded`
+events to ``/v1/gateway/stripe``, signed by stripe-python's own signature helper; ``adyen`` as
+one-item `AUTHORISATION` notifications to ``/v1/gateway/adyen``, signed by the Adyen library.
+The same orders, amounts, retries and measurements in every mode.
 
 Two latencies per event, both timed from the moment the event was due to be sent (so a stalled
 load generator counts against the figures, never for them):
@@ -44,6 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import redis
+import stripe
+from Adyen.util import generate_notification_sig
 from sqlalchemy import func, select
 
 from benchmarks.support import (
@@ -67,7 +75,15 @@ from ledger.persistence.schema import COMMITS, JOURNALS, RECEIPTS
 from ledger.queries.check import check_invariants
 
 SECRET = "bench-secret"
+STRIPE_SECRET = "whsec_bench_secret"
+ADYEN_HMAC_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 STREAM = "arledger:gl"
+GATEWAYS = ("native", "stripe", "adyen")
+PATHS = {
+    "native": "/v1/gateway/events",
+    "stripe": "/v1/gateway/stripe",
+    "adyen": "/v1/gateway/adyen",
+}
 
 
 @dataclass
@@ -83,8 +99,9 @@ class Sent:
     error: str | None = None
 
 
-def event_body(index: int, occurred_at: str) -> bytes:
-    """Event ``index``: pays order B-index in full (three in four), in part, or names no order."""
+def event_body(index: int, occurred_at: str, gateway: str = "native") -> bytes:
+    """Event ``index``: pays order B-index in full (three in four), in part, or names no order;
+    in the gateway's own format."""
     owed = sum(order_lines(index))
     kind = index % 8
     if kind == 0:
@@ -93,6 +110,10 @@ def event_body(index: int, occurred_at: str) -> bytes:
         order, minor = f"B-{index}", owed // 2
     else:
         order, minor = f"B-{index}", owed
+    if gateway == "stripe":
+        return stripe_body(index, order, minor)
+    if gateway == "adyen":
+        return adyen_body(index, order, minor)
     return json.dumps(
         {
             "event_id": f"evt_{index}",
@@ -107,6 +128,69 @@ def event_body(index: int, occurred_at: str) -> bytes:
         },
         separators=(",", ":"),
     ).encode()
+
+
+def stripe_body(index: int, order: str, minor: int) -> bytes:
+    """A `payment_intent.succeeded` event as Stripe sends it (trimmed to what arledger reads)."""
+    now = int(time.time())
+    intent = {
+        "id": f"pi_{index}",
+        "object": "payment_intent",
+        "amount": minor,
+        "amount_received": minor,
+        "currency": "usd",
+        "created": now,
+        "description": None,
+        "metadata": {"order": order, "customer": f"C-{index % 100}"},
+        "status": "succeeded",
+    }
+    return json.dumps(
+        {
+            "id": f"evt_{index}",
+            "object": "event",
+            "created": now,
+            "data": {"object": intent},
+            "livemode": False,
+            "type": "payment_intent.succeeded",
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def adyen_body(index: int, order: str, minor: int) -> bytes:
+    """A one-item `AUTHORISATION` notification, signed with the Adyen library."""
+    item = {
+        "amount": {"currency": "USD", "value": minor},
+        "eventCode": "AUTHORISATION",
+        "eventDate": datetime.now(UTC).isoformat(),
+        "merchantAccountCode": "ArledgerBench",
+        "merchantReference": order,
+        "pspReference": f"PSP{index:012d}",
+        "success": "true",
+    }
+    item["additionalData"] = {
+        "hmacSignature": generate_notification_sig(item, ADYEN_HMAC_KEY).decode()
+    }
+    return json.dumps(
+        {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]},
+        separators=(",", ":"),
+    ).encode()
+
+
+def headers_for(gateway: str, body: bytes) -> dict[str, str]:
+    """The request's headers, the signature made at send time (it carries a timestamp)."""
+    if gateway == "stripe":
+        signature = stripe.WebhookSignature.generate_signature_header(body.decode(), STRIPE_SECRET)
+        return {"Stripe-Signature": signature, "Content-Type": "application/json"}
+    if gateway == "adyen":
+        return {"Content-Type": "application/json"}  # the signature is in the body
+    return {SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"}
+
+
+def new_answer(gateway: str, status: int | None) -> bool:
+    """Whether an answer says the event was new: the native webhook answers a new event 202, the
+    gateways' own webhooks 200 whatever it was."""
+    return status == (202 if gateway == "native" else 200)
 
 
 class StreamReader(threading.Thread):
@@ -177,7 +261,12 @@ class Connection:
 
 
 async def send_all(
-    host: str, port: int, rate: float, seconds: float, connections: int = 64
+    host: str,
+    port: int,
+    rate: float,
+    seconds: float,
+    connections: int = 64,
+    gateway: str = "native",
 ) -> tuple[list[Sent], float]:
     """Send ``rate`` events per second for ``seconds``, open loop: each request is due at its
     time whether or not earlier ones have been answered, and waits for a free connection (of
@@ -189,19 +278,16 @@ async def send_all(
     async def connection_loop() -> None:
         connection = Connection(host, port)
         while (record := await queue.get()) is not None:
-            headers = {
-                SIGNATURE_HEADER: sign(SECRET, record.body),
-                "Content-Type": "application/json",
-            }
+            headers = headers_for(gateway, record.body)
             try:
-                status, payload = await connection.post("/v1/gateway/events", record.body, headers)
+                status, payload = await connection.post(PATHS[gateway], record.body, headers)
             except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
                 connection = Connection(host, port)
                 continue
             record.acked = time.perf_counter()
             record.status = status
-            if status in (200, 202):
+            if status in (200, 202) and gateway != "adyen":
                 record.receipt_id = json.loads(payload).get("receipt_id")
             else:
                 record.error = payload[:200].decode(errors="replace")
@@ -219,7 +305,7 @@ async def send_all(
             record = Sent(due, previous, retry=True)
         else:
             occurred = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-            record = Sent(due, event_body(n, occurred), retry=False)
+            record = Sent(due, event_body(n, occurred, gateway), retry=False)
             previous = record.body
         sent.append(record)
         queue.put_nowait(record)
@@ -227,6 +313,27 @@ async def send_all(
         queue.put_nowait(None)
     await asyncio.gather(*loops)
     return sent, time.perf_counter() - start
+
+
+def adyen_receipts(database_url: str, sent: list[Sent]) -> None:
+    """Adyen is answered ``[accepted]``, with no receipt id: find each item's receipt by its key
+    (``gateway:adyen:<pspReference>:AUTHORISATION``) once the run has sent everything."""
+    keys: dict[str, list[Sent]] = {}
+    for record in sent:
+        if record.status == 200:
+            item = json.loads(record.body)["notificationItems"][0]["NotificationRequestItem"]
+            keys.setdefault(f"gateway:adyen:{item['pspReference']}:AUTHORISATION", []).append(
+                record
+            )
+    with unit_of_work(database_url) as session:
+        rows = session.execute(
+            select(RECEIPTS.c.external_key, RECEIPTS.c.id).where(
+                RECEIPTS.c.external_key.in_(list(keys))
+            )
+        ).all()
+    for key, receipt_id in rows:
+        for record in keys[key]:  # the item and Adyen's retry of it
+            record.receipt_id = int(receipt_id)
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -269,6 +376,7 @@ def run(
     drain: float,
     workdir: Path,
     server_processes: int = 2,
+    gateway: str = "native",
 ) -> dict:
     events = int(rate * seconds)
     started = time.monotonic()
@@ -286,7 +394,9 @@ def run(
     )
     server = Process(
         [ARLEDGER, "serve", "--port", str(port), "--workers", str(server_processes)],
-        env.env(),
+        env.env(
+            ARLEDGER_STRIPE_WEBHOOK_SECRET=STRIPE_SECRET, ARLEDGER_ADYEN_HMAC_KEY=ADYEN_HMAC_KEY
+        ),
         workdir / "serve.log",
     )
     reader = StreamReader(env.sink_url)
@@ -302,8 +412,14 @@ def run(
         calibration = {"before": calibration_ms()}
         # The database stamps times by the wall clock; the run times by perf_counter.
         wall_offset = time.time() - time.perf_counter()
-        sent, send_seconds = asyncio.run(send_all("127.0.0.1", port, rate, seconds))
-        accepted = [r for r in sent if not r.retry and r.status == 202 and r.receipt_id]
+        sent, send_seconds = asyncio.run(
+            send_all("127.0.0.1", port, rate, seconds, gateway=gateway)
+        )
+        if gateway == "adyen":
+            adyen_receipts(env.database_url, sent)
+        accepted = [
+            r for r in sent if not r.retry and new_answer(gateway, r.status) and r.receipt_id
+        ]
         deadline = time.perf_counter() + drain
         while time.perf_counter() < deadline:
             if all(r.receipt_id in reader.first_seen for r in accepted):
@@ -435,6 +551,12 @@ def main() -> None:
     parser.add_argument(
         "--server-processes", type=int, default=2, help="`arledger serve --workers` (default 2)"
     )
+    parser.add_argument(
+        "--gateway",
+        choices=GATEWAYS,
+        default="native",
+        help="send native events, Stripe events or Adyen notifications (default native)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
     if args.rate <= 0 or args.seconds <= 0:
@@ -450,13 +572,15 @@ def main() -> None:
                     args.drain,
                     Path(directory),
                     args.server_processes,
-                )
+                    args.gateway,
+                ),
+                "gateway": args.gateway,
             }
             report["machine"] = machine()
     finally:
         env.close()
     print(
-        f"{report['events']} events at {report['achieved_rate']}/s: 202 p50 {report['ack_p50_ms']} ms,"
+        f"{report['gateway']}: {report['events']} events at {report['achieved_rate']}/s: answer p50 {report['ack_p50_ms']} ms,"
         f" p99 {report['ack_p99_ms']} ms; published p50 {report['published_p50_ms']} ms,"
         f" p99 {report['published_p99_ms']} ms; lost {report['lost']}",
         file=sys.stderr,

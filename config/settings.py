@@ -8,7 +8,7 @@ module and for the CLI's read commands); components take a :class:`Settings` (or
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -43,6 +43,23 @@ class Settings(BaseModel):
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC secret of the gateway webhook; the ingress needs it."
     )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Stripe endpoint signing secret(s), comma-separated: every one is accepted (rotation).",
+    )
+    adyen_hmac_key: SecretStr | None = Field(
+        default=None, description="Adyen HMAC key (hex) that signs every notification item."
+    )
+    adyen_username: str | None = Field(
+        default=None, description="Basic-auth user Adyen sends with notifications (optional)."
+    )
+    adyen_password: SecretStr | None = Field(
+        default=None, description="Basic-auth password Adyen sends with notifications."
+    )
+    adyen_capture: Literal["auto", "manual"] = Field(
+        default="auto",
+        description="auto: an AUTHORISATION is the money; manual: a CAPTURE is.",
+    )
     default_currency: str = Field(
         default="USD", description="Currency of a receipt that names no order and no currency."
     )
@@ -61,6 +78,13 @@ class Settings(BaseModel):
     worker_concurrency: int = Field(
         default=2, ge=1, description="Default `arledger worker` processes."
     )
+
+    def stripe_secrets(self) -> list[str]:
+        """Every Stripe signing secret configured (two while one is being rolled)."""
+        if self.stripe_webhook_secret is None:
+            return []
+        listed = self.stripe_webhook_secret.get_secret_value().split(",")
+        return [secret.strip() for secret in listed if secret.strip()]
 
     @field_validator("broker_url", mode="before")
     @classmethod

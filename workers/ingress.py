@@ -1,4 +1,5 @@
-"""The HTTP ingress (docs/rules.md section 6): the signed gateway webhook and the health endpoint.
+"""The HTTP ingress (docs/rules.md sections 6 and 12): the signed gateway webhook, Stripe's and
+Adyen's webhooks, and the health endpoint.
 
 ``POST /v1/gateway/events`` takes the raw body (at most 64 KiB, refused with 413 beyond), checks
 the HMAC signature and its five-minute window (401), validates the event (400 with field
@@ -7,29 +8,35 @@ persisted, 200 with the same body for a repeat of the same event, 409 for an eve
 with another payload — then dispatches the work: with a broker, a sender thread batches the ids
 of what was persisted into task messages (see BatchSender); with none configured, the work runs
 in-process after the response has gone. ``GET /health`` answers 200 when the database is
-reachable. The app refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never
+reachable. ``POST /v1/gateway/stripe`` and ``POST /v1/gateway/adyen`` take the gateways' own
+webhooks (docs/gateways.md) and end in the same intake. The app refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never
 appears in a response or a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import BackgroundTasks, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from config.settings import Settings, get_settings
 from ledger.domain.errors import Conflict, InputRefused
-from ledger.intake.gateway import MAX_BODY_BYTES, EventInvalid, GatewayEvent, parse_event
+from ledger.intake import adyen_webhook, stripe_webhook
+from ledger.intake.gateway import MAX_BODY_BYTES, EventInvalid, GatewayEvent, Notice, parse_event
 from ledger.intake.signature import SIGNATURE_HEADER, SignatureRefused, verify
 from ledger.persistence.db import POOL_SIZE, ping
 from ledger.services.events import EventIntake, submit_event
+from ledger.services.gateways import submit_notice
 from tasks import dispatch
 from workers.runtime import freeze_startup_heap
 
@@ -126,15 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     async def gateway_event(request: Request, background: BackgroundTasks) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raw = await _body(request)
+        if raw is None:
             return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
-        raw = bytes(body)
         try:
             verify(secret, request.headers.get(SIGNATURE_HEADER), raw)
         except SignatureRefused as exc:
@@ -160,7 +161,142 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             intake.body(), status_code=202 if intake.created else 200, background=background
         )
 
+    def dispatch_intake(intakes: list[EventIntake], background: BackgroundTasks) -> None:
+        """Send on what was persisted, as the native webhook does."""
+        receipts: list[int] = []
+        events: list[int] = []
+        for intake in intakes:
+            if not intake.created:
+                continue
+            if sender is not None:
+                sender.add(intake)
+            else:
+                more_receipts, more_events = intake.work()
+                receipts += more_receipts
+                events += more_events
+        if receipts or events:
+            background.add_task(dispatch.intake, settings, receipts, events)
+
+    stripe_secrets = settings.stripe_secrets()
+
+    @app.post(
+        "/v1/gateway/stripe",
+        responses={
+            200: _json(_RECEIPT_BODY, "persisted (or a repeat, or an event type arledger ignores)"),
+            400: _json(_ERROR_BODY, "bad or stale signature, or not a Stripe event"),
+            409: _json(_ERROR_BODY, "a key reused with a different payload"),
+            413: _json(_ERROR_BODY, "body over 64 KiB"),
+            503: _json(_ERROR_BODY, "ARLEDGER_STRIPE_WEBHOOK_SECRET is not set"),
+        },
+    )
+    async def stripe_event(request: Request, background: BackgroundTasks) -> JSONResponse:
+        """Stripe's webhook (docs/gateways.md): verified by stripe-python with every secret."""
+        if not stripe_secrets:
+            return _error(503, "the Stripe webhook is not configured")
+        raw = await _body(request)
+        if raw is None:
+            return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        try:
+            data = stripe_webhook.verify(
+                stripe_secrets, request.headers.get(stripe_webhook.SIGNATURE_HEADER), raw
+            )
+            notice = stripe_webhook.translate(data, raw)
+        except stripe_webhook.StripeRefused as exc:
+            return _error(400, exc.message)
+        except EventInvalid as exc:
+            return _error(400, exc.message, exc.errors)
+        try:
+            intake: EventIntake = await in_database_thread(submit_notice, settings, notice)
+        except Conflict as exc:
+            return _error(409, exc.message)
+        except InputRefused as exc:
+            return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
+        dispatch_intake([intake], background)
+        return JSONResponse(intake.body(), status_code=200, background=background)
+
+    adyen_key = settings.adyen_hmac_key.get_secret_value() if settings.adyen_hmac_key else None
+    adyen_credentials = _basic_credentials(settings)
+
+    @app.post(
+        "/v1/gateway/adyen",
+        responses={
+            200: {"description": "every item persisted", "content": {"text/plain": {}}},
+            400: _json(_ERROR_BODY, "not an Adyen notification, or values arledger refuses"),
+            401: _json(_ERROR_BODY, "wrong Basic credentials or an item's HMAC does not match"),
+            413: _json(_ERROR_BODY, "body over 64 KiB"),
+            503: _json(_ERROR_BODY, "ARLEDGER_ADYEN_HMAC_KEY is not set"),
+        },
+    )
+    async def adyen_notification(request: Request, background: BackgroundTasks) -> Response:
+        """Adyen's standard notification (docs/gateways.md): every item's HMAC checked, one item
+        at a time, before anything is stored; ``[accepted]`` once every item is persisted."""
+        if adyen_key is None:
+            return _error(503, "the Adyen webhook is not configured")
+        if adyen_credentials is not None and not _basic_matches(
+            request.headers.get("authorization"), adyen_credentials
+        ):
+            response = _error(401, "Basic credentials required")
+            response.headers["WWW-Authenticate"] = 'Basic realm="arledger"'
+            return response
+        raw = await _body(request)
+        if raw is None:
+            return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        try:
+            items = adyen_webhook.items(raw)
+            adyen_webhook.verify(adyen_key, items)
+            notices = [adyen_webhook.translate(item, settings.adyen_capture) for item in items]
+        except adyen_webhook.AdyenRefused as exc:
+            return _error(401, exc.message)
+        except EventInvalid as exc:
+            return _error(400, exc.message, exc.errors)
+        try:
+            intakes = await in_database_thread(_submit_notices, settings, notices)
+        except InputRefused as exc:
+            return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
+        dispatch_intake(intakes, background)
+        return PlainTextResponse(adyen_webhook.ACCEPTED, background=background)
+
     return app
+
+
+def _submit_notices(settings: Settings, notices: list[Notice]) -> list[EventIntake]:
+    """Persist a notification's items in order. An item whose key an earlier, different item
+    holds (a second capture of one payment) is recorded without its money: refusing it would
+    have Adyen send the whole batch again, forever."""
+    intakes = []
+    for notice in notices:
+        try:
+            intakes.append(submit_notice(settings, notice))
+        except Conflict as exc:
+            kept = replace(notice, event=None, note=f"not taken: {exc.message}")
+            intakes.append(submit_notice(settings, kept))
+    return intakes
+
+
+async def _body(request: Request) -> bytes | None:
+    """The raw body, or None when it is larger than the limit (413)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _basic_credentials(settings: Settings) -> bytes | None:
+    """The Authorization header value Adyen must send, when Basic credentials are configured."""
+    if not settings.adyen_username:
+        return None
+    password = settings.adyen_password.get_secret_value() if settings.adyen_password else ""
+    token = base64.b64encode(f"{settings.adyen_username}:{password}".encode()).decode()
+    return f"Basic {token}".encode()
+
+
+def _basic_matches(header: str | None, expected: bytes) -> bool:
+    return header is not None and hmac.compare_digest(header.strip().encode(), expected)
 
 
 def app_from_environment() -> FastAPI:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -25,7 +27,8 @@ from ledger.intake.inputs import CurrencyCode, DecimalString, format_validation_
 MAX_BODY_BYTES = 64 * 1024
 
 EventId = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
-Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:#/-]+$")]
+REFERENCE_PATTERN = r"^[A-Za-z0-9_.:#/-]+$"
+Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=REFERENCE_PATTERN)]
 Remittance = Annotated[str, Field(min_length=1, max_length=2000)]
 PayerAccount = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 ./:-]+$")]
 
@@ -95,6 +98,22 @@ class GatewayEvent(BaseModel):
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+class LedgerEvent(GatewayEvent):
+    """What the event inbox keeps: a native event, or what a gateway adapter translated into one.
+
+    Two things only an adapter produces (the native webhook still takes exactly
+    :class:`GatewayEvent`): ``payment.reinstated``, disputed money received again (Stripe's
+    ``charge.dispute.funds_reinstated``, Adyen's ``CHARGEBACK_REVERSED``), and a ``cumulative``
+    refund, whose amount is the payment's total refunded so far (Stripe's ``amount_refunded``):
+    the refund is its growth since the refunds already counted.
+    """
+
+    type: Literal[  # type: ignore[assignment]
+        "payment.succeeded", "payment.refunded", "payment.disputed", "payment.reinstated"
+    ]
+    cumulative: bool = False
+
+
 class EventInvalid(InvalidInput):
     """A gateway event that failed validation, with every field error (HTTP 400 lists them)."""
 
@@ -137,3 +156,62 @@ def receipt_request(event: GatewayEvent) -> ReceiptRequest:
         remittance=event.remittance,
         payer_account=event.payer_account,
     )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event of a real gateway (Stripe, Adyen) as arledger records it (docs/rules.md
+    section 12).
+
+    ``key`` and ``kind`` name it in the inbox (``stripe:<event id>``, ``adyen:<pspReference>:
+    <eventCode>``; ``charge.refunded``, ``REFUND``), ``raw`` is its JSON as received, kept for audit,
+    and ``event`` the native event it moves money by — None when it is only recorded, ``note``
+    saying why.
+    """
+
+    key: str
+    kind: str
+    raw: str
+    reference: str | None = None
+    event: LedgerEvent | None = None
+    note: str | None = None
+
+
+def named(order: object, customer: object, remittance: object) -> tuple[object, object, str | None]:
+    """A real gateway's order, customer and remittance text as the native event takes them.
+
+    A gateway lets its merchants put any text in its order field (Stripe's ``metadata.order``,
+    Adyen's ``merchantReference``). Text that is not an order number of ours is not refused —
+    refusing would have the gateway resend the money for days and the ledger never receive it —
+    but read as remittance, where matching looks for order numbers (section 14). A customer id
+    that cannot be one is dropped. A value that is not text at all is left for validation.
+    """
+    text = remittance if isinstance(remittance, str) and remittance else None
+    if isinstance(order, str) and order and not _fits(order):
+        text = f"{order} {text}" if text else order
+        order = None
+    if isinstance(customer, str) and customer and not _fits(customer):
+        customer = None
+    return (
+        order or None,  # a value that is not text is left for validation to refuse
+        customer or None,
+        text[:REMITTANCE_LIMIT] if text else None,
+    )
+
+
+def _fits(reference: str) -> bool:
+    return len(reference) <= 64 and re.fullmatch(REFERENCE_PATTERN, reference) is not None
+
+
+REMITTANCE_LIMIT = 2000
+
+
+def event_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """A validation error's field errors, as a 400 lists them."""
+    return [
+        {
+            "field": prefix + ".".join(str(part) for part in error.get("loc", ())),
+            "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+        }
+        for error in exc.errors(include_url=False)
+    ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -76,6 +76,41 @@ class EventRepository:
             .on_conflict_do_nothing()
             .returning(INTAKE_EVENTS.c.id)
         ).scalar()
+
+    def record(self, event: NewEvent, reason: str | None) -> int | None:
+        """Record a gateway's event as received, processed already (it moves no money itself, or
+        its money went through the intake under its own key); its row id, or None when its key is
+        in the inbox already."""
+        dialect_insert = postgresql.insert if is_postgres(self._session) else sqlite.insert
+        return self._session.execute(
+            dialect_insert(INTAKE_EVENTS)
+            .values(
+                source=event.source,
+                external_key=event.external_key,
+                kind=event.kind,
+                payload=event.payload,
+                payload_hash=event.payload_hash,
+                reference=event.reference,
+                status="done",
+                status_reason=reason,
+                receipt_id=event.receipt_id,
+                processed_at=func.now(),
+            )
+            .on_conflict_do_nothing()
+            .returning(INTAKE_EVENTS.c.id)
+        ).scalar()
+
+    def done_payloads(self, reference: str, kind: str) -> list[str]:
+        """The payloads of the events of this kind done for a gateway payment."""
+        return list(
+            self._session.execute(
+                select(INTAKE_EVENTS.c.payload).where(
+                    INTAKE_EVENTS.c.reference == reference,
+                    INTAKE_EVENTS.c.kind == kind,
+                    INTAKE_EVENTS.c.status == "done",
+                )
+            ).scalars()
+        )
 
     def pending(self, cutoff: datetime) -> tuple[int, ...]:
         """Events to (re)process, in id order: every waiting one, and queued ones recorded at or

@@ -224,6 +224,20 @@ class ReceiptRepository:
             is not None
         )
 
+    def payment_receipt(self, reference: str) -> int | None:
+        """The receipt a gateway payment was first received as, if it has been."""
+        receipt_id = self._session.execute(
+            select(RECEIPTS.c.id).where(RECEIPTS.c.reference == reference)
+        ).scalar()
+        return None if receipt_id is None else int(receipt_id)
+
+    def lock_payment(self, reference: str) -> None:
+        """Lock a gateway payment's first receipt (if received) until the transaction ends: the
+        refunds and disputes of one payment are processed one after the other."""
+        self._session.execute(
+            select(RECEIPTS.c.id).where(RECEIPTS.c.reference == reference).with_for_update()
+        )
+
     def holding_payment(self, reference: str) -> int | None:
         """The receipt that now holds a gateway payment's money: the payment's own receipt, or
         the newest receipt of the rest after partial refunds."""

@@ -8,19 +8,25 @@ for part of it, the receipt is reversed and the rest received again as a new rec
 replaces it, distributed by the same rules. A refund that arrives before its payment waits and
 is retried.
 
+Two kinds only the Stripe and Adyen adapters produce (docs/rules.md section 12): a cumulative
+refund refunds its growth over what was already counted for the payment, and a
+``payment.reinstated`` receives disputed money again as a new receipt on the payment's orders.
+The events of one payment are processed one at a time, under its first receipt's row lock.
+
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from config.settings import Settings
 from ledger.domain.errors import IdempotencyConflict, InputRefused
-from ledger.domain.receipt import EventStatus, Receipt, settle
+from ledger.domain.money import Money
+from ledger.domain.receipt import EventStatus, Receipt, ReceiptStatus, settle
 from ledger.intake.commands import ReceiptRequest
-from ledger.intake.gateway import GatewayEvent, receipt_request
+from ledger.intake.gateway import GatewayEvent, LedgerEvent, receipt_request
 from ledger.persistence.events import NewEvent
 from ledger.persistence.unit_of_work import UnitOfWork
 from ledger.services.receipts import intake_receipt, reverse_locked_receipt, submit_automated
@@ -118,10 +124,19 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
             raise InputRefused(f"unknown event {event_row}", field="event")
         if row.status in (EventStatus.DONE, EventStatus.FAILED):
             return EventOutcome(row.status, row.status_reason, None)
-        event = GatewayEvent.model_validate_json(row.payload)
+        event = LedgerEvent.model_validate_json(row.payload)
+        # Every event of one payment waits here for the others: the payment's first receipt is
+        # locked before the one now holding its money is looked up, so two refunds never both
+        # reverse the same receipt nor both count the same growth of a cumulative refund.
+        uow.receipts.lock_payment(event.reference)
         receipt_id = current_receipt_id(uow, event.reference)
         receipt = uow.receipts.locked(receipt_id) if receipt_id is not None else None
-        outcome = _settle(uow, settings, event, receipt)
+        if event.type == "payment.reinstated":
+            outcome = _reinstate(uow, settings, event, receipt)
+        elif event.cumulative:
+            outcome = _refund_growth(uow, settings, event, receipt)
+        else:
+            outcome = _settle(uow, settings, event, receipt)
         uow.events.settle(
             event_row,
             outcome.status,
@@ -133,37 +148,107 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
         return outcome
 
 
-def _settle(
-    uow: UnitOfWork, settings: Settings, event: GatewayEvent, receipt: Receipt | None
+def _refund_growth(
+    uow: UnitOfWork, settings: Settings, event: LedgerEvent, receipt: Receipt | None
 ) -> EventOutcome:
-    """Carry out what :func:`ledger.domain.receipt.settle` decides for this event."""
-    settlement = settle(receipt, event.type, event.event_id, event.reference, event.money)
+    """A cumulative refund (Stripe's ``amount_refunded``): the refund is its growth over the
+    largest cumulative figure already counted for the payment, so however often and in whatever
+    order the events come, each unit refunded is counted once."""
+    if receipt is None or receipt.status is ReceiptStatus.QUEUED:
+        return _settle(uow, settings, event, receipt)  # waits for its payment
+    counted = [
+        LedgerEvent.model_validate_json(payload)
+        for payload in uow.events.done_payloads(event.reference, "payment.refunded")
+    ]
+    before = max(
+        (done.money for done in counted if done.cumulative and done.currency == event.currency),
+        default=Money.zero(event.currency),
+    )
+    total = event.money
+    if total <= before:
+        return EventOutcome(
+            EventStatus.DONE.value, f"refunded total {total} was counted already ({before})", None
+        )
+    return _settle(uow, settings, event, receipt, total - before)
+
+
+def _reinstate(
+    uow: UnitOfWork, settings: Settings, event: LedgerEvent, receipt: Receipt | None
+) -> EventOutcome:
+    """Disputed money received again: a new receipt on the orders the payment was for."""
+    if receipt is None or receipt.status in (ReceiptStatus.QUEUED, ReceiptStatus.FAILED):
+        return EventOutcome(
+            EventStatus.WAITING.value, f"payment {event.reference} has not been received yet", None
+        )
+    first_id = uow.receipts.payment_receipt(event.reference)
+    assert first_id is not None  # a receipt holds the payment, so the payment has one
+    first = uow.receipts.locked(first_id)
+    calendar = uow.reference.calendar()
+    day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
+    intake = intake_receipt(
+        uow, settings, _again(uow, first, event.money, f"{event.key}:reinstated", day, None)
+    )
+    return EventOutcome(
+        EventStatus.DONE.value,
+        f"{event.money} received again as receipt {intake.receipt_id}",
+        intake.receipt_id,
+    )
+
+
+def _again(
+    uow: UnitOfWork,
+    receipt: Receipt,
+    amount: Money,
+    external_id: str,
+    day: date,
+    replaces: int | None,
+) -> ReceiptRequest:
+    """Money of a payment received again (the rest of a partial refund, a reinstated dispute):
+    it goes where the payment went (docs/rules.md section 14) — the order it named, or the
+    orders matching placed it on, named again as remittance, paid oldest first — and it keeps
+    the payment's match."""
+    placed_on = sorted(uow.receipts.orders_applied_to(receipt.id))
+    named = receipt.requested[:1] if receipt.requested else ()
+    return ReceiptRequest(
+        source="gateway",
+        external_id=external_id,
+        amount=amount,
+        received_date=day,
+        customer=receipt.requested_customer or (receipt.customer_id if not named else None),
+        allocations=tuple((number, amount) for number, _ in named),
+        automated=True,
+        replaces=replaces,
+        remittance=None if named or not placed_on else " ".join(placed_on),
+        match=(receipt.match_rule, receipt.match_references) if receipt.match_rule else None,
+    )
+
+
+def _settle(
+    uow: UnitOfWork,
+    settings: Settings,
+    event: GatewayEvent,
+    receipt: Receipt | None,
+    asked: Money | None = None,
+) -> EventOutcome:
+    """Carry out what :func:`ledger.domain.receipt.settle` decides for this event (for
+    ``asked``, when that is not the event's amount)."""
+    asked = event.money if asked is None else asked
+    settlement = settle(receipt, event.type, event.event_id, event.reference, asked)
     if not settlement.reverse:
         return EventOutcome(settlement.status.value, settlement.reason, None)
     assert receipt is not None and settlement.reversal_reason is not None
     calendar = uow.reference.calendar()
     day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
-    placed_on = sorted(uow.receipts.orders_applied_to(receipt.id))
-    reverse_locked_receipt(uow, receipt, settlement.reversal_reason, day)
     rest = settlement.rest
-    if rest is None:
-        return EventOutcome(settlement.status.value, settlement.reason, None)
-    # The rest goes where the payment went (docs/rules.md section 14): the order it named, or the
-    # orders matching placed it on — named again as remittance, paid oldest first — and it keeps
-    # the payment's match.
-    named = receipt.requested[:1] if receipt.requested else ()
-    request = ReceiptRequest(
-        source="gateway",
-        external_id=f"{event.key}:rest",
-        amount=rest,
-        received_date=day,
-        customer=receipt.requested_customer or (receipt.customer_id if not named else None),
-        allocations=tuple((number, rest) for number, _ in named),
-        automated=True,
-        replaces=receipt.id,
-        remittance=None if named or not placed_on else " ".join(placed_on),
-        match=(receipt.match_rule, receipt.match_references) if receipt.match_rule else None,
+    # Where the payment went is read before the reversal undoes it.
+    request = (
+        _again(uow, receipt, rest, f"{event.key}:rest", day, receipt.id)
+        if rest is not None
+        else None
     )
+    reverse_locked_receipt(uow, receipt, settlement.reversal_reason, day)
+    if rest is None or request is None:
+        return EventOutcome(settlement.status.value, settlement.reason, None)
     intake = intake_receipt(uow, settings, request)
     return EventOutcome(
         settlement.status.value,
