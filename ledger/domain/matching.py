@@ -1,6 +1,6 @@
 """Matching: placing a receipt whose remittance is messy on the right orders, or on none.
 
-docs/rules.md section 14 (SPEC section 15). A receipt names an order, or carries remittance
+docs/rules.md section 14. A receipt names an order, or carries remittance
 text and a payer's account, or only an amount; the rules here decide, conservatively, which of
 its customer's open orders it pays: a wrong application is worse than none. A rule that finds
 two equally good answers ends the search with nothing placed and the candidates suggested.
@@ -591,7 +591,7 @@ def combinations_adding_up(
 def match(
     receipt: Receipt, book: OrderBook, config: MatchConfig, default_unit: str | None
 ) -> Placement:
-    """Decide where a queued receipt's money goes (SPEC section 15), touching nothing.
+    """Decide where a queued receipt's money goes (docs/rules.md section 14), touching nothing.
 
     Several named orders (a split lockbox check) are only rule 1, each taking its amount; what
     they leave is not matched. Otherwise a named order that resolves is rule 1; one that does

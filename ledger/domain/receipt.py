@@ -166,7 +166,9 @@ class Receipt:
     requested_customer: str | None = None  # the customer the intake named, if any
     remittance: str | None = None  # free text that came with the money (memo, invoice list)
     payer_account: str | None = None  # the account the money came from, as the intake gave it
-    match_rule: str | None = None  # how its money was placed (SPEC section 15), None: not yet
+    match_rule: str | None = (
+        None  # how its money was placed (docs/rules.md section 14), None: not yet
+    )
     match_references: tuple[str, ...] = ()  # order numbers / text / payer account that decided
     suggestions: tuple[Suggestion, ...] = ()  # orders an operator may apply an unplaced rest to
 

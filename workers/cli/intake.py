@@ -14,7 +14,10 @@ from workers.cli.render import emit_json, note, print_lockbox_summary, print_rec
 
 @lockbox_app.command("import")
 def lockbox_import(
-    file: Annotated[Path, typer.Argument(help="A lockbox file: CSV or BAI-style 80-column.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A bank file: lockbox CSV or BAI-style, BAI2, camt.053 or camt.054."),
+    ],
     profile: Annotated[
         Path | None,
         typer.Option(help="A bank's field-position profile (JSON); default: docs/lockbox.md."),
@@ -25,7 +28,7 @@ def lockbox_import(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the workers.")] = 3600.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate a whole lockbox file, receive its checks as receipts, and distribute them."""
+    """Validate a whole bank file, receive its checks or credits as receipts, and distribute them."""
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
