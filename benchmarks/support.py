@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "ARLEDGER_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("ARLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+REDIS_URL = os.environ.get("ARLEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 DAY = date(2026, 11, 4)
 
 
