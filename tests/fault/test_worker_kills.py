@@ -39,12 +39,10 @@ from tests.support.fault import (
     ORDERS,
     bai2_file,
     bank_cash,
-    cents_audit,
     import_lockbox_no_wait,
     ledger_state,
     lockbox_cash,
     lockbox_file,
-    net_cash_by_key,
     run_sweep,
     seed,
     stream_audit,
@@ -127,18 +125,20 @@ def test_a_worker_killed_during_a_lockbox_import_loses_and_doubles_nothing(
     audit_import(faulty, file, summary["sha256"], tmp_path)
 
 
-def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
-    faulty: Settings, start_worker, tmp_path: Path
-):
-    """Fault 1 on a BAI2 bank statement: credits keyed by the bank's references."""
+def kill_during_bank_statement_import(
+    faulty: Settings, start_worker, tmp_path: Path, path: Path, file_format: str
+) -> None:
+    """Fault 1 on a bank statement (BAI2, camt): its credits are keyed by the bank's references,
+    so the audit to the cent is by those keys; then the same final state as a clean import."""
     rng = random.Random()
     seed_value = rng.randrange(1_000_000)
     rng.seed(seed_value)
-    file = bai2_file(tmp_path / "bank.bai2", ITEMS, ORDERS, file_id="KILLBAI2")
+    expected = {f"bank:{item.key}": item.amount.minor for item in iter_items(path)}
+    assert len(expected) == ITEMS
     env = worker_env(faulty, ARLEDGER_BATCH_SIZE=BATCH)
 
-    summary = import_lockbox_no_wait(env, file.path)
-    assert (summary["format"], summary["items"]) == ("bai2", ITEMS)
+    summary = import_lockbox_no_wait(env, path)
+    assert (summary["format"], summary["items"]) == (file_format, ITEMS)
     landed = kill_during_import(faulty, start_worker, env, rng)
     figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
@@ -150,7 +150,7 @@ def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
         what="every journal on the GL stream",
     )
     url = faulty.database_url
-    assert bank_cash(url, file) == {"lost": 0, "doubled": 0}
+    assert bank_cash(url, expected) == {"lost": 0, "doubled": 0}
     assert violations(url) == []
     stream = stream_audit(faulty.gl_sink, url)
     assert stream["first_seen"] == stream["committed"], "journals lost or out of commit order"
@@ -160,8 +160,15 @@ def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
     reset_postgres(url)
     clean = faulty.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
     seed(clean, ORDERS)
-    import_lockbox(clean, file.path, on_received=lambda ids: dispatch.distribute(clean, ids))
+    import_lockbox(clean, path, on_received=lambda ids: dispatch.distribute(clean, ids))
     assert ledger_state(url) == after_faults
+
+
+def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
+    faulty: Settings, start_worker, tmp_path: Path
+):
+    file = bai2_file(tmp_path / "bank.bai2", ITEMS, ORDERS, file_id="KILLBAI2")
+    kill_during_bank_statement_import(faulty, start_worker, tmp_path, file.path, "bai2")
 
 
 def camt_file(path: Path, items: int, orders: int) -> Path:
@@ -189,39 +196,8 @@ def camt_file(path: Path, items: int, orders: int) -> Path:
 def test_a_worker_killed_during_a_camt054_import_loses_and_doubles_nothing(
     faulty: Settings, start_worker, tmp_path: Path
 ):
-    rng = random.Random()
-    seed_value = rng.randrange(1_000_000)
-    rng.seed(seed_value)
     path = camt_file(tmp_path / "bank.xml", ITEMS, ORDERS)
-    expected = {f"bank:{item.key}": item.amount.minor for item in iter_items(path)}
-    env = worker_env(faulty, ARLEDGER_BATCH_SIZE=BATCH)
-
-    summary = import_lockbox_no_wait(env, path)
-    assert (summary["format"], summary["items"]) == ("camt054", ITEMS)
-    landed = kill_during_import(faulty, start_worker, env, rng)
-    figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
-    assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
-
-    run_sweep(env)
-    wait_until_processed(faulty.database_url, what="the sweep's redelivery")
-    wait_until(
-        lambda: stream_complete(faulty.gl_sink, faulty.database_url),
-        what="every journal on the GL stream",
-    )
-    url = faulty.database_url
-    actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith("bank:")}
-    assert len(expected) == ITEMS
-    lost, doubled = cents_audit(expected, actual)
-    figures.record(items_audited=len(expected), cents_lost=lost, cents_doubled=doubled)
-    assert (lost, doubled) == (0, 0)
-    assert violations(url) == []
-    after_faults = ledger_state(url)
-    dispose_engines()
-    reset_postgres(url)
-    clean = faulty.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
-    seed(clean, ORDERS)
-    import_lockbox(clean, path, on_received=lambda ids: dispatch.distribute(clean, ids))
-    assert ledger_state(url) == after_faults
+    kill_during_bank_statement_import(faulty, start_worker, tmp_path, path, "camt054")
 
 
 # --- RabbitMQ --------------------------------------------------------------------------------

@@ -500,9 +500,10 @@ def bai2_file(
     return BankFile(path, {f"bank:{item.key}": item.amount.minor for item in read})
 
 
-def bank_cash(url: str, file: BankFile) -> dict[str, int]:
-    """The audit of a bank statement's import: expected cents per bank key, as written."""
+def bank_cash(url: str, expected: dict[str, int]) -> dict[str, int]:
+    """The audit of a bank statement's import: ``expected`` cents per bank key (``bank:…``)
+    against the cash the ledger moved for each."""
     actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith("bank:")}
-    lost, doubled = cents_audit(file.amounts, actual)
-    figures.record(items_audited=len(file.amounts), cents_lost=lost, cents_doubled=doubled)
+    lost, doubled = cents_audit(expected, actual)
+    figures.record(items_audited=len(expected), cents_lost=lost, cents_doubled=doubled)
     return {"lost": lost, "doubled": doubled}

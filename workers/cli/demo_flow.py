@@ -17,6 +17,7 @@ import shutil
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -34,7 +35,7 @@ from ledger.queries.check import check_invariants
 from ledger.queries.views import journal_dicts, journal_ids, order_view
 from ledger.services import receipts as services
 from ledger.services.events import submit_event
-from ledger.services.lockbox import file_summary, import_lockbox
+from ledger.services.lockbox import ImportedFile, file_summary, import_lockbox
 from ledger.services.receipts import WriteOffRequest
 from tasks import dispatch
 from workers.cli.render import print_journals, print_order
@@ -239,48 +240,37 @@ def run_demo(directory: Path, out: Console) -> Settings:
         )
     show("O-102")
 
+    def import_sample(name: str) -> tuple[Path, ImportedFile, dict[str, Any]]:
+        """A bundled bank file copied into the demo directory, imported and distributed."""
+        path = directory / name
+        path.write_bytes(resources.files("ledger").joinpath(f"data/{name}").read_bytes())
+        imported = import_lockbox(
+            settings, path, on_received=lambda ids: dispatch.distribute(settings, ids)
+        )
+        return path, imported, file_summary(settings, imported.file_id)
+
+    def print_statement(bank: dict[str, Any]) -> None:
+        out.print(
+            f"{bank['items']} credits, {bank['amounts']['USD']['amount']} USD, "
+            f"{bank['debits_skipped']} debit skipped; by matching rule: "
+            f"{', '.join(f'{rule} {count}' for rule, count in bank['by_rule'].items())}; "
+            f"{bank['unapplied_items']} wait in `arledger exceptions list`",
+            markup=False,
+        )
+
     step(
         "9b. a BAI2 bank statement: credits placed by their remittance text, the debit skipped",
         "arledger bank import sample-bai2.txt",
     )
-    statement = directory / "sample-bai2.txt"
-    statement.write_bytes(resources.files("ledger").joinpath("data/sample-bai2.txt").read_bytes())
-    imported = import_lockbox(
-        settings, statement, on_received=lambda ids: dispatch.distribute(settings, ids)
-    )
-    bank = file_summary(settings, imported.file_id)
-    out.print(
-        f"{bank['items']} credits, {bank['amounts']['USD']['amount']} USD, "
-        f"{bank['debits_skipped']} debit skipped; placed by rule: {bank['by_rule']} "
-        f"({bank['unapplied_items']} in `arledger exceptions list`)",
-        markup=False,
-    )
+    print_statement(import_sample("sample-bai2.txt")[2])
 
     step(
         "9c. a bank's camt.054 credit notification: credits placed by their remittance text",
         "arledger bank import sample-camt054.xml",
     )
-    camt = directory / "sample-camt054.xml"
-    camt.write_bytes(resources.files("ledger").joinpath("data/sample-camt054.xml").read_bytes())
-    notified = import_lockbox(
-        settings, camt, on_received=lambda ids: dispatch.distribute(settings, ids)
-    )
-    bank = file_summary(settings, notified.file_id)
-    out.print(
-        f"{bank['items']} credits, {bank['amounts']['USD']['amount']} USD, "
-        f"{bank['debits_skipped']} debit skipped; by matching rule: "
-        f"{', '.join(f'{rule} {count}' for rule, count in bank['by_rule'].items())}; "
-        f"{bank['unapplied_items']} wait in `arledger exceptions list`",
-        markup=False,
-    )
+    print_statement(import_sample("sample-camt054.xml")[2])
     out.print("$ arledger bank import sample-camt053.xml   (the day's statement)", markup=False)
-    statement = directory / "sample-camt053.xml"
-    statement.write_bytes(
-        resources.files("ledger").joinpath("data/sample-camt053.xml").read_bytes()
-    )
-    stated = import_lockbox(
-        settings, statement, on_received=lambda ids: dispatch.distribute(settings, ids)
-    )
+    _, stated, _ = import_sample("sample-camt053.xml")
     out.print(
         f"{stated.summary.items} booked credits: {stated.summary.items - stated.received} already "
         f"received from the camt.054 (same bank reference), {stated.received} new",
@@ -291,12 +281,7 @@ def run_demo(directory: Path, out: Console) -> Settings:
         "10. a bank lockbox file: validated whole, each check received once and distributed",
         "arledger lockbox import sample-lockbox.txt",
     )
-    lockbox = directory / "sample-lockbox.txt"
-    lockbox.write_bytes(resources.files("ledger").joinpath("data/sample-lockbox.txt").read_bytes())
-    imported = import_lockbox(
-        settings, lockbox, on_received=lambda ids: dispatch.distribute(settings, ids)
-    )
-    bank = file_summary(settings, imported.file_id)
+    lockbox, _, bank = import_sample("sample-lockbox.txt")
     usd_totals = bank["amounts"]["USD"]
     out.print(
         f"{bank['items']} checks, {usd_totals['amount']} USD: applied {usd_totals['applied']}, "
