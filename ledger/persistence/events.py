@@ -60,27 +60,15 @@ class EventRepository:
 
     def add(self, event: NewEvent) -> int | None:
         """Record a queued event; its row id, or None when its key is already in the inbox."""
-        dialect_insert = postgresql.insert if is_postgres(self._session) else sqlite.insert
-        return self._session.execute(
-            dialect_insert(INTAKE_EVENTS)
-            .values(
-                source=event.source,
-                external_key=event.external_key,
-                kind=event.kind,
-                payload=event.payload,
-                payload_hash=event.payload_hash,
-                reference=event.reference,
-                status="queued",
-                receipt_id=event.receipt_id,
-            )
-            .on_conflict_do_nothing()
-            .returning(INTAKE_EVENTS.c.id)
-        ).scalar()
+        return self._insert(event, status="queued")
 
     def record(self, event: NewEvent, reason: str | None) -> int | None:
         """Record a gateway's event as received, processed already (it moves no money itself, or
         its money went through the intake under its own key); its row id, or None when its key is
         in the inbox already."""
+        return self._insert(event, status="done", status_reason=reason, processed_at=func.now())
+
+    def _insert(self, event: NewEvent, **state: Any) -> int | None:
         dialect_insert = postgresql.insert if is_postgres(self._session) else sqlite.insert
         return self._session.execute(
             dialect_insert(INTAKE_EVENTS)
@@ -91,10 +79,8 @@ class EventRepository:
                 payload=event.payload,
                 payload_hash=event.payload_hash,
                 reference=event.reference,
-                status="done",
-                status_reason=reason,
                 receipt_id=event.receipt_id,
-                processed_at=func.now(),
+                **state,
             )
             .on_conflict_do_nothing()
             .returning(INTAKE_EVENTS.c.id)

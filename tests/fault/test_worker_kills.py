@@ -80,10 +80,20 @@ def kill_during_import(settings: Settings, start_worker, env: dict[str, str], rn
     return landed
 
 
-def audit_import(settings: Settings, file, sha256: str, tmp_path: Path) -> None:
-    """Every assertion of fault 1, after the restart and the sweep."""
+def recover(settings: Settings, env: dict[str, str]) -> None:
+    """The sweep after the kills, and every journal on the GL stream."""
+    run_sweep(env)
+    wait_until_processed(settings.database_url, what="the sweep's redelivery")
+    wait_until(
+        lambda: stream_complete(settings.gl_sink, settings.database_url),
+        what="every journal on the GL stream",
+    )
+
+
+def audit_import(settings: Settings, path: Path, money: dict[str, int], tmp_path: Path) -> None:
+    """Every assertion of fault 1, after the restart and the sweep; ``money`` is the import's
+    audit to the cent (lost and doubled)."""
     url = settings.database_url
-    money = lockbox_cash(url, file, sha256)
     assert money == {"lost": 0, "doubled": 0}
     assert violations(url) == []
     stream = stream_audit(settings.gl_sink, url)
@@ -97,7 +107,7 @@ def audit_import(settings: Settings, file, sha256: str, tmp_path: Path) -> None:
     reset_postgres(url)
     clean = settings.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
     seed(clean, ORDERS)
-    import_lockbox(clean, file.path, on_received=lambda ids: dispatch.distribute(clean, ids))
+    import_lockbox(clean, path, on_received=lambda ids: dispatch.distribute(clean, ids))
     assert ledger_state(url) == after_faults
 
 
@@ -116,13 +126,9 @@ def test_a_worker_killed_during_a_lockbox_import_loses_and_doubles_nothing(
     figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
 
-    run_sweep(env)
-    wait_until_processed(faulty.database_url, what="the sweep's redelivery")
-    wait_until(
-        lambda: stream_complete(faulty.gl_sink, faulty.database_url),
-        what="every journal on the GL stream",
-    )
-    audit_import(faulty, file, summary["sha256"], tmp_path)
+    recover(faulty, env)
+    money = lockbox_cash(faulty.database_url, file, summary["sha256"])
+    audit_import(faulty, file.path, money, tmp_path)
 
 
 def kill_during_bank_statement_import(
@@ -143,25 +149,8 @@ def kill_during_bank_statement_import(
     figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
 
-    run_sweep(env)
-    wait_until_processed(faulty.database_url, what="the sweep's redelivery")
-    wait_until(
-        lambda: stream_complete(faulty.gl_sink, faulty.database_url),
-        what="every journal on the GL stream",
-    )
-    url = faulty.database_url
-    assert bank_cash(url, expected) == {"lost": 0, "doubled": 0}
-    assert violations(url) == []
-    stream = stream_audit(faulty.gl_sink, url)
-    assert stream["first_seen"] == stream["committed"], "journals lost or out of commit order"
-    assert stream["conflicts"] == 0, "a repeated journal id carried a different body"
-    after_faults = ledger_state(url)
-    dispose_engines()
-    reset_postgres(url)
-    clean = faulty.model_copy(update={"broker_url": None, "gl_sink": str(tmp_path / "ref.jsonl")})
-    seed(clean, ORDERS)
-    import_lockbox(clean, path, on_received=lambda ids: dispatch.distribute(clean, ids))
-    assert ledger_state(url) == after_faults
+    recover(faulty, env)
+    audit_import(faulty, path, bank_cash(faulty.database_url, expected), tmp_path)
 
 
 def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
@@ -261,10 +250,6 @@ def test_a_worker_killed_during_a_lockbox_import_on_rabbitmq_loses_and_doubles_n
     figures.record(faults_injected=landed, messages_sent=-(-ITEMS // int(BATCH)))
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
 
-    run_sweep(env)
-    wait_until_processed(rabbit.database_url, what="redelivery and the sweep")
-    wait_until(
-        lambda: stream_complete(rabbit.gl_sink, rabbit.database_url),
-        what="every journal on the GL stream",
-    )
-    audit_import(rabbit, file, summary["sha256"], tmp_path)
+    recover(rabbit, env)
+    money = lockbox_cash(rabbit.database_url, file, summary["sha256"])
+    audit_import(rabbit, file.path, money, tmp_path)
