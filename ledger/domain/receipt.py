@@ -36,10 +36,11 @@ from ledger.domain.errors import (
     UnknownOrgUnit,
 )
 from ledger.domain.journal import Journal, TxnType, credit, debit
-from ledger.domain.matching import OrderBook, Suggestion, match
+from ledger.domain.matching import Placement, Suggestion, match
 from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import Money
 from ledger.domain.order import Order
+from ledger.domain.order_book import OrderBook, OrdersNeeded
 
 
 class ReceiptStatus(StrEnum):
@@ -185,6 +186,26 @@ class Receipt:
             return calendar.automated_date(self.received_date)
         return calendar.operator_date(self.received_date)
 
+    def placement(
+        self,
+        book: OrderBook,
+        units: Mapping[str, U],
+        default_unit: str | None,
+        configs: Mapping[str, MatchConfig],
+    ) -> tuple[U, Placement]:
+        """The org unit this receipt is booked to (the first named order's that the book holds,
+        else its own or the default) and what matching decides for it, touching nothing."""
+        first_order = next(
+            (order for number, _ in self.requested if (order := book.named(number)) is not None),
+            None,
+        )
+        unit = (
+            units[first_order.org_unit]
+            if first_order is not None
+            else choose_org_unit(units, self.org_unit or default_unit)
+        )
+        return unit, match(self, book, configs.get(unit.code) or MatchConfig(), unit.code)
+
     def distribute(
         self,
         book: OrderBook,
@@ -203,28 +224,23 @@ class Receipt:
         RECEIPT journals); what no order takes is parked (UNAPPLIED) on the org unit. Named
         orders that did not count are named in the reason. Everything that can refuse the
         receipt is checked before the first order is touched, so a refusal (InputRefused)
-        leaves the aggregates as they were.
+        leaves the aggregates as they were; so does :class:`OrdersNeeded`, raised when matching
+        picks an order the book holds only as a summary.
         """
         if self.status is not ReceiptStatus.QUEUED:
             raise InputRefused(f"receipt {self.id} is {self.status}, not queued", field="receipt")
+        unit, placement = self.placement(book, units, default_unit, configs)
+        missing = book.missing(n for n, _ in (*placement.shares, *placement.shortfalls))
+        if missing:
+            raise OrdersNeeded(missing)
         currency = self.currency
         posting_date = self.posting_date(calendar)
         original_date = self.received_date if posting_date != self.received_date else None
-        first_order = next(
-            (order for number, _ in self.requested if (order := book.named(number)) is not None),
-            None,
-        )
-        unit = (
-            units[first_order.org_unit]
-            if first_order is not None
-            else choose_org_unit(units, self.org_unit or default_unit)
-        )
-        placement = match(self, book, configs.get(unit.code) or MatchConfig(), unit.code)
 
         journals: list[Journal] = []
         remaining = self.amount
         for number, share in placement.shares:
-            order = book.named(number)
+            order = book.whole(number)
             assert order is not None  # matching places money only on orders of the book
             distribution = order.distribute(
                 share,
@@ -236,7 +252,7 @@ class Receipt:
             journals.extend(distribution.journals)
             remaining -= share
         for number, shortfall in placement.shortfalls:
-            order = book.named(number)
+            order = book.whole(number)
             assert order is not None
             journals.extend(
                 journal

@@ -181,7 +181,7 @@ ORDERS = Table(
     Column("org_unit", ForeignKey("org_units.code"), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("order_date", Date, nullable=False),
-    # The number as remittance text names it (ledger.domain.matching.order_key): case, separators
+    # The number as remittance text names it (ledger.domain.remittance.order_key): case, separators
     # and leading zeros ignored. Not unique: O-12 and O-012 share a key.
     Column("number_key", String(64), nullable=False),
     Index(None, "number_key"),

@@ -23,20 +23,13 @@ from hypothesis import strategies as st
 
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.journal import Side, TxnType
-from ledger.domain.matching import (
-    OrderBook,
-    Placement,
-    belongs_to,
-    combinations_adding_up,
-    match,
-    order_key,
-    payer_key,
-    reference_keys,
-)
+from ledger.domain.matching import Placement, combinations_adding_up, match
 from ledger.domain.matching_config import RULES, MatchConfig, Tolerance
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
+from ledger.domain.order_book import OrderBook, OrderSummary, belongs_to
 from ledger.domain.receipt import Receipt, ReceiptStatus
+from ledger.domain.remittance import order_key, payer_key, reference_keys
 
 pytestmark = pytest.mark.property
 

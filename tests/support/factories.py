@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from ledger.domain.journal import Journal, TxnType
-from ledger.domain.matching import OrderBook
+from ledger.domain.order_book import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
 from ledger.domain.receipt import ReceiptSplit

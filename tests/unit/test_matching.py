@@ -10,19 +10,12 @@ from decimal import Decimal
 
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.journal import TxnType
-from ledger.domain.matching import (
-    Placement,
-    combinations_adding_up,
-    match,
-    order_key,
-    payer_key,
-    reference_keys,
-    seeks_match,
-)
+from ledger.domain.matching import Placement, combinations_adding_up, match, seeks_match
 from ledger.domain.matching_config import MatchConfig, Tolerance
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason
 from ledger.domain.receipt import Receipt, ReceiptStatus
+from ledger.domain.remittance import order_key, payer_key, reference_keys
 from tests.support.factories import DAY, book_of, usd
 
 CALENDAR = Calendar([Period("2026-11", date(2026, 11, 1), date(2026, 11, 30), True)])
