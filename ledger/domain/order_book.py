@@ -169,7 +169,10 @@ class OrderBook:
 
     def holds_balances(self, low: Money, high: Money) -> bool:
         """Whether every open order with a balance from ``low`` to ``high`` is held."""
-        return any(a <= low.minor and high.minor <= b for a, b in self._ranges)
+        wanted = (low.minor, high.minor)
+        return wanted in self._ranges or any(
+            a <= wanted[0] and wanted[1] <= b for a, b in self._ranges
+        )
 
     def unread(self, customer: str, currency: str) -> OpenOrders | None:
         """What the book was not given of the customer's open orders in the currency; None

@@ -138,21 +138,23 @@ def load_summaries(
     if not customers:
         return SummaryRead([], {})
     postgres = is_postgres(session)
-    balance = (
-        select(func.sum(LINES.c.balance_minor))
-        .where(LINES.c.order_id == ORDERS.c.id)
-        .scalar_subquery()
+    balance = func.sum(LINES.c.balance_minor)
+    heads = (
+        select(
+            ORDERS.c.number,
+            ORDERS.c.customer_id,
+            CUSTOMERS.c.parent_id,
+            CUSTOMERS.c.bills_to_parent,
+            ORDERS.c.currency,
+            ORDERS.c.org_unit,
+            ORDERS.c.order_date,
+            balance.label("balance"),
+        )
+        .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
+        .join(LINES, LINES.c.order_id == ORDERS.c.id)
+        .group_by(ORDERS.c.id, CUSTOMERS.c.id)
+        .having(balance > 0)
     )
-    heads = select(
-        ORDERS.c.number,
-        ORDERS.c.customer_id,
-        CUSTOMERS.c.parent_id,
-        CUSTOMERS.c.bills_to_parent,
-        ORDERS.c.currency,
-        ORDERS.c.org_unit,
-        ORDERS.c.order_date,
-        balance.label("balance"),
-    ).join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
     own = heads.add_columns(ORDERS.c.customer_id.label("owner")).where(
         among_param(ORDERS.c.customer_id, "customers", postgres=postgres)
     )
@@ -163,26 +165,22 @@ def load_summaries(
     )
     owned = union_all(own, billed).subquery()
     group = (owned.c.owner, owned.c.currency)
-    ranked = (
-        select(
-            owned,
-            func.row_number()
-            .over(
-                partition_by=group,
-                # Byte order, as Python compares the numbers (oldest_key), not the locale's.
-                order_by=(
-                    owned.c.order_date.is_(None),
-                    owned.c.order_date,
-                    owned.c.number.collate("C") if postgres else owned.c.number,
-                ),
-            )
-            .label("age"),
-            func.count().over(partition_by=group).label("open_count"),
-            func.sum(owned.c.balance).over(partition_by=group).label("open_total"),
+    ranked = select(
+        owned,
+        func.row_number()
+        .over(
+            partition_by=group,
+            # Byte order, as Python compares the numbers (oldest_key), not the locale's.
+            order_by=(
+                owned.c.order_date.is_(None),
+                owned.c.order_date,
+                owned.c.number.collate("C") if postgres else owned.c.number,
+            ),
         )
-        .where(owned.c.balance > 0)
-        .subquery()
-    )
+        .label("age"),
+        func.count().over(partition_by=group).label("open_count"),
+        func.sum(owned.c.balance).over(partition_by=group).label("open_total"),
+    ).subquery()
     wanted = [
         ranked.c.age <= oldest,
         among_param(ranked.c.number, "numbers", postgres=postgres),
