@@ -5,7 +5,7 @@
     python benchmarks/lockbox.py --format bai2 ... (the same, with a BAI2 bank file)
 
 Generates N open orders of three lines (mixed priorities; every fifth with a standard and an
-advanced write-off) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
+advanced write-off; ten per customer, ``--orders-per-customer`` to change it) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
 across two orders, or name an order that does not exist. Then, timed end to end: `arledger
 lockbox import` (validate, receive, fan out) with a Celery worker at concurrency 2 as a separate
 process, until every check is distributed and every journal is published to the Redis stream.
@@ -58,18 +58,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import func, select
 
+from benchmarks import support
 from benchmarks.support import (
     ARLEDGER,
-    REFERENCE,
     Environment,
     cpu_seconds,
     create_database,
+    customer_of,
     drop_database,
     environment,
     generate_orders,
     machine,
     opening_balance,
     order_lines,
+    orders_of,
+    payer_account,
     postgres_pids,
     start_worker,
 )
@@ -128,7 +131,7 @@ def checks(first: int, count: int, orders_total: int, messy: Messy | None = None
             deposit_date=DEPOSIT,
             check_number=f"{100000 + n}",
             amount=amount,
-            customer=f"C-{i % 100}",
+            customer=f"C-{customer_of(i)}",
             allocations=allocations,
             line=0,
         )
@@ -136,22 +139,6 @@ def checks(first: int, count: int, orders_total: int, messy: Messy | None = None
 
 
 # --- --messy: checks that name no usable order, and their known answers -----------------------
-
-
-def payer_account(customer: int) -> str:
-    """The payer account the messy run's load file registers to customer ``C-<customer>``."""
-    return f"0210000{customer:02d}-55{customer:04d}"
-
-
-def messy_reference() -> dict:
-    """The reference data with a payer account for every customer."""
-    return {
-        **REFERENCE,
-        "customers": [
-            {**customer, "payer_accounts": [payer_account(n)]}
-            for n, customer in enumerate(REFERENCE["customers"])
-        ],
-    }
 
 
 def _possible_balances(index: int, n: int) -> set[int]:
@@ -211,11 +198,11 @@ class Messy:
         wanted: dict[int, list[int]] = {}
         for n in range(self.count):
             if self.variant(n) in ("payer", "customer"):
-                wanted.setdefault((self.first + n) % 100, []).append(n)
+                wanted.setdefault(customer_of(self.first + n), []).append(n)
         unique: set[int] = set()
         for customer, checks_of_customer in wanted.items():
             seen: Counter[int] = Counter()
-            for index in range(customer, self.first + self.count, 100):
+            for index in orders_of(customer, self.first + self.count):
                 n = index - self.first if index >= self.first else index
                 seen.update(_possible_balances(index, n))
             for n in checks_of_customer:
@@ -228,7 +215,7 @@ class Messy:
         if variant is None:
             return item
         i = self.first + n
-        customer = i % 100
+        customer = customer_of(i)
         if variant != "text" and n in self.exact:
             amount = usd(opening_balance(i))
             if variant == "payer":
@@ -411,7 +398,7 @@ def run_phase(
 ) -> dict:
     started = time.monotonic()
     mess = Messy(messy, first_order, items)
-    generate_orders(env, orders, start=first_order, reference=messy_reference() if messy else None)
+    generate_orders(env, orders, start=first_order, payers=bool(messy))
     publish_pending(env.settings)  # the set-up's own journals are not the run's work
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
@@ -635,8 +622,17 @@ def main() -> None:
         default=None,
         help="the bank file's format (default: bai, csv with --messy)",
     )
+    parser.add_argument(
+        "--orders-per-customer",
+        type=int,
+        default=support.ORDERS_PER_CUSTOMER,
+        help="how many of the orders each customer has (N / 100: one hundred customers)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
+    if args.orders_per_customer < 1:
+        parser.error("--orders-per-customer must be at least 1")
+    support.ORDERS_PER_CUSTOMER = args.orders_per_customer
     if not 0 <= args.messy <= 0.8:
         parser.error("--messy must be between 0 and 0.8")
     if args.messy and args.format not in (None, "csv"):
@@ -670,7 +666,12 @@ def main() -> None:
                 messy=args.messy,
                 file_format=args.format,
             )
-            report = {**first, "format": args.format, "machine": machine()}
+            report = {
+                **first,
+                "format": args.format,
+                "orders_per_customer": args.orders_per_customer,
+                "machine": machine(),
+            }
             print(
                 f"N={args.items}: {first['items_per_s']} items/s, floor {first['floor_items_per_s']} items/s, ratio {first['ratio']}; importer {first['importer_peak_mb']} MB, worker {first['worker_peak_mb']} MB",
                 file=sys.stderr,
