@@ -22,7 +22,6 @@ N times.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
@@ -34,17 +33,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.persistence.db import connect
 from ledger.queries.monitoring import (
     EXCEPTION_KINDS,
     RATE_WINDOW_DAYS,
-    ledger_watch,
+    read_ledger_watch,
     receipt_counts_by_status,
 )
-
-log = logging.getLogger(__name__)
 
 # Without it every counter and histogram comes with a ``_created`` gauge of its own, doubling
 # the series a scrape sends for a timestamp Prometheus does not use. (The multiprocess mode
@@ -199,12 +194,9 @@ class LedgerCollector(Collector):
         up = GaugeMetricFamily(
             "arledger_ledger_up", "1 when the ledger's figures below were read from the database."
         )
-        try:
-            with connect(self.database_url) as connection:
-                watch = ledger_watch(connection, now.date())
-        except SQLAlchemyError as exc:
+        watch = read_ledger_watch(self.database_url, now.date())
+        if watch is None:
             # The webhook counts still go out; the ledger's figures are missing, and say so.
-            log.warning("metrics: the ledger could not be read (%s)", exc)
             up.add_metric([], 0)
             yield up
             return

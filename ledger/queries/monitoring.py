@@ -18,13 +18,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, DateTime, func, literal, select, type_coerce, union_all
+from sqlalchemy.exc import SQLAlchemyError
 
+from ledger.persistence.db import connect
 from ledger.persistence.tables import (
     COMMITS,
     JOURNALS,
@@ -37,6 +40,8 @@ from ledger.queries.views import exception_events, exception_messages, exception
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 # Days of receipts (today included) the automatic-application rate covers.
 RATE_WINDOW_DAYS = 7
@@ -96,6 +101,17 @@ def ledger_watch(connection: Session | Connection, today: date) -> LedgerWatch:
         window_start=window_start,
         cash_application=cash_application_report(connection, window_start, None),
     )
+
+
+def read_ledger_watch(url: str, today: date) -> LedgerWatch | None:
+    """:func:`ledger_watch` on the database at ``url``, or None (logged) when it cannot be read:
+    a scrape then still sends the webhook counts, and says the ledger's figures are missing."""
+    try:
+        with connect(url) as connection:
+            return ledger_watch(connection, today)
+    except SQLAlchemyError as exc:
+        log.warning("metrics: the ledger could not be read (%s)", exc)
+        return None
 
 
 def receipt_counts_by_status(
