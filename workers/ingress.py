@@ -9,8 +9,10 @@ with another payload — then dispatches the work: with a broker, a sender threa
 of what was persisted into task messages (see BatchSender); with none configured, the work runs
 in-process after the response has gone. ``GET /health`` answers 200 when the database is
 reachable. ``POST /v1/gateway/stripe`` and ``POST /v1/gateway/adyen`` take the gateways' own
-webhooks (docs/gateways.md) and end in the same intake. The app refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never
-appears in a response or a log line.
+webhooks (docs/gateways.md) and end in the same intake. ``GET /metrics`` serves the webhook
+counts and the ledger's figures in the Prometheus text format (``workers.metrics``). The app
+refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never appears in a response or
+a log line.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ledger.persistence.db import POOL_SIZE, ping
 from ledger.services.events import EventIntake, submit_event
 from ledger.services.gateways import submit_notice
 from tasks import dispatch
+from workers.metrics import WebhookMetrics, WebhookMetricsMiddleware
 from workers.runtime import freeze_startup_heap
 
 T = TypeVar("T")
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="Signed payment-gateway webhook of arledger (docs/rules.md section 6).",
     )
+    metrics = WebhookMetrics(settings.database_url)
+    app.add_middleware(WebhookMetricsMiddleware, metrics=metrics)
 
     @app.get(
         "/health",
@@ -104,6 +109,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": "ok" if reachable else "database unreachable"},
             status_code=200 if reachable else 503,
         )
+
+    @app.get(
+        "/metrics",
+        responses={
+            200: {
+                "description": "the Prometheus text format (docs/gateways.md, Watching it)",
+                "content": {"text/plain": {}},
+            }
+        },
+    )
+    async def metrics_endpoint(request: Request) -> Response:
+        # The ledger's figures are read from the database: on its threads, not the event loop.
+        body, content_type = await in_database_thread(
+            metrics.exposition, request.headers.get("accept")
+        )
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.post(
         "/v1/gateway/events",

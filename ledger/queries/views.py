@@ -396,28 +396,41 @@ def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> lis
     return views
 
 
+# The exception queue's three parts, each the rows `exceptions list` shows. The metrics' counts
+# and ages (ledger.queries.monitoring) wrap these same statements, so the two never disagree.
+
+
+def exception_receipts() -> Select[Any]:
+    """Receipts waiting for an operator: unapplied, unidentified or failed."""
+    return select(RECEIPTS).where(
+        RECEIPTS.c.status.in_(
+            (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
+        )
+    )
+
+
+def exception_events() -> Select[Any]:
+    """Gateway events waiting (for their payment) or failed."""
+    return select(INTAKE_EVENTS).where(
+        INTAKE_EVENTS.c.status.in_((EventStatus.WAITING, EventStatus.FAILED))
+    )
+
+
+def exception_messages() -> Select[Any]:
+    """Poison messages not yet taken by `exceptions retry`."""
+    return select(POISON_MESSAGES).where(POISON_MESSAGES.c.status == "open")
+
+
 def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
     """What waits for an operator, each with its reason and a ``ref`` that `exceptions retry`
     takes: receipts unapplied, unidentified or failed; gateway events waiting or failed; poison
     messages."""
-    receipts = session.execute(
-        select(RECEIPTS)
-        .where(
-            RECEIPTS.c.status.in_(
-                (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
-            )
-        )
-        .order_by(RECEIPTS.c.id)
-    ).all()
+    receipts = session.execute(exception_receipts().order_by(RECEIPTS.c.id)).all()
     items = [
         {"kind": "receipt", "ref": f"receipt:{view['id']}", **view}
         for view in receipt_views(session, receipts)
     ]
-    for event in session.execute(
-        select(INTAKE_EVENTS)
-        .where(INTAKE_EVENTS.c.status.in_((EventStatus.WAITING, EventStatus.FAILED)))
-        .order_by(INTAKE_EVENTS.c.id)
-    ):
+    for event in session.execute(exception_events().order_by(INTAKE_EVENTS.c.id)):
         payload = json.loads(event.payload)
         items.append(
             {
@@ -434,11 +447,7 @@ def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
                 "reason": event.status_reason,
             }
         )
-    for message in session.execute(
-        select(POISON_MESSAGES)
-        .where(POISON_MESSAGES.c.status == "open")
-        .order_by(POISON_MESSAGES.c.id)
-    ):
+    for message in session.execute(exception_messages().order_by(POISON_MESSAGES.c.id)):
         items.append(
             {
                 "kind": "message",
