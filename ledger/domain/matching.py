@@ -77,15 +77,36 @@ class _Mention:
     after: int  # the index of the word right after it (where an amount may follow)
 
 
-def _mentions(words: Sequence[str]) -> list[_Mention]:
+def _words(text: str, breaks: Collection[int] = ()) -> tuple[list[str], set[int]]:
+    """The words of remittance text, and the indexes of the words a record boundary cut off
+    from the next: the word ends right at one of ``breaks`` (the offset of the space a BAI2
+    reader put where a record meets its continuation) and the next word starts right after it."""
+    words: list[str] = []
+    cut: set[int] = set()
+    previous_end = -1
+    for found in _WORD.finditer(text):
+        if found.start() - 1 == previous_end and previous_end in breaks:
+            cut.add(len(words) - 1)
+        words.append(found.group())
+        previous_end = found.end()
+    return words, cut
+
+
+def _mentions(words: Sequence[str], cut: Collection[int] = ()) -> list[_Mention]:
     found: list[_Mention] = []
     for index, word in enumerate(words):
+        if index in cut and not _AMOUNT_ONLY.fullmatch(word + words[index + 1]):
+            # A bank may cut a word where a record ends (O-1 | 02): read glued as well.
+            glued = word + words[index + 1]
+            glued_keys = _word_keys(glued)
+            if glued_keys:
+                found.append(_Mention(glued, glued_keys, (index, index + 1), index + 2))
         if _AMOUNT_ONLY.fullmatch(word):
             continue
         keys = _word_keys(word)
         if keys:
             found.append(_Mention(word, keys, (index,), index + 1))
-        if index + 1 < len(words):
+        if index + 1 < len(words) and index not in cut:
             second = words[index + 1]
             if (
                 not any(c.isdigit() for c in word)
@@ -100,14 +121,19 @@ def _mentions(words: Sequence[str]) -> list[_Mention]:
     return found
 
 
-def reference_keys(text: str | None, named: Sequence[str]) -> set[str]:
-    """Every :func:`order_key` a lookup needs for a receipt with this remittance text and these
-    named order numbers: the keys of every word and of adjacent word pairs (whole and with a
-    prefix dropped), and of the named numbers (a named order that does not resolve is read as
-    text). Persistence loads the orders whose number key is in this set."""
+def reference_keys(
+    text: str | None, named: Sequence[str], breaks: Collection[int] = ()
+) -> set[str]:
+    """Every :func:`order_key` a lookup needs for a receipt with this remittance text (and the
+    record ``breaks`` in it) and these named order numbers: the keys of every word and of
+    adjacent word pairs (whole and with a prefix dropped), and of the named numbers (a named
+    order that does not resolve is read as text). Persistence loads the orders whose number key
+    is in this set."""
     keys = {order_key(number) for number in named}
     # Read as :func:`match` reads it: the named number first, then the text.
-    for mention in _mentions(_WORD.findall(" ".join([*named, text or ""]))):
+    shift = sum(len(number) + 1 for number in named)
+    joined = " ".join([*named, text or ""])
+    for mention in _mentions(*_words(joined, {at + shift for at in breaks})):
         keys.update(mention.keys)
     keys.discard("")
     return keys
@@ -281,9 +307,9 @@ class _Search:
 
     # --- rule 2: reference ----------------------------------------------------------------------
 
-    def reference(self, text: str) -> _Answer | None:
-        words = _WORD.findall(text)
-        mentions = _mentions(words)
+    def reference(self, text: str, breaks: Collection[int] = ()) -> _Answer | None:
+        words, cut = _words(text, breaks)
+        mentions = _mentions(words, cut)
         amount_re = _amount_pattern(self.currency)
         resolved: list[tuple[_Mention, list[Order]]] = []
         for mention in mentions:
@@ -639,6 +665,7 @@ def match(
     if receipt.payer_account:
         search.payer_customer = book.payer(receipt.payer_account)
     text = receipt.remittance or ""
+    breaks = set(receipt.remittance_breaks)
     if receipt.requested:
         number = receipt.requested[0][0]
         order, refused = named_refusal(number)
@@ -647,9 +674,10 @@ def match(
         if refused is not None:
             reasons.append(refused)
         text = f"{number} {text}"
+        breaks = {at + len(number) + 1 for at in breaks}
 
     if config.enabled("reference") and text.strip():
-        found = search.reference(text)
+        found = search.reference(text, breaks)
         if found is not None:
             if found.stop:
                 return _unplaced(search, unit, reasons, found.suggestions)

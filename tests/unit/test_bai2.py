@@ -286,12 +286,29 @@ def test_a_zero_credit_is_refused(tmp_path):
 def test_the_same_bank_reference_twice_for_an_account_and_day_is_refused(tmp_path):
     groups = [
         Bai2Group(
+            AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 5, "SAME"), Bai2Entry(CREDIT, 5, "SAME")])]
+        )
+    ]
+    error = refused(tmp_path, text_of(groups))
+    assert error.line == 5
+    assert error.reason == (
+        "bank key bank:bai2:1:SAME:2026-11-06 is reported first on line 4 with 0.05 USD: a bank "
+        "file reports a credit once"
+    )
+
+
+def test_the_same_bank_reference_twice_with_another_amount_names_both_amounts(tmp_path):
+    groups = [
+        Bai2Group(
             AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 5, "SAME"), Bai2Entry(CREDIT, 6, "SAME")])]
         )
     ]
     error = refused(tmp_path, text_of(groups))
     assert error.line == 5
-    assert "appears twice: first on line 4" in error.reason
+    assert error.reason == (
+        "bank key bank:bai2:1:SAME:2026-11-06 is reported first on line 4 with 0.05 USD, here "
+        "with 0.06 USD: a credit reported again must keep its amount and currency"
+    )
 
 
 def test_availability_fields_are_read_past(tmp_path):
