@@ -189,7 +189,9 @@ def test_an_order_number_cut_between_16_and_88_reads_as_the_bai2_package_joins_i
     # "16,195,2000,Z,BR-CUT,," and 58 characters of text fill the package's 80-character record:
     # its writer cuts the text there, in the middle of O-102.
     text = "x" * (58 - len("paid order O-1")) + "paid order O-102 thanks"
-    groups = [Bai2Group(AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 2_000, "BR-CUT", None, text)])])]
+    groups = [
+        Bai2Group(AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 2_000, "BR-CUT", None, text)])])
+    ]
     written = text_of(groups)
     detail, continuation = written.splitlines()[3:5]
     assert detail.endswith("O-1") and continuation == "88,02 thanks"
