@@ -2,7 +2,8 @@
 
 Each pass opens the file, tells its format by its first line and runs that format's parser
 (:class:`_Reading`). Pass 1 also finds a ``batch,item`` that appears twice, in 8 bytes per check
-(:class:`_KeyDigests`).
+(:class:`_KeyDigests`), and hands a bank statement's keyed credits, a list at a time, to a
+caller that checks them against the credits received before.
 """
 
 from __future__ import annotations
@@ -219,11 +220,8 @@ def _refuse_repeated_key(
         if check.key is not None:
             # A bank's credit reported twice in one file: the same key, and, when the amounts
             # differ, both of them (docs/rules.md section 13).
-            seen = (
-                f"is reported first in entry {first}"
-                if check.where
-                else (f"is reported first on line {first}")
-            )
+            place = f"in entry {first}" if check.where else f"on line {first}"
+            seen = f"is reported first {place}"
             bank_key = bank_receipt_key(check.key)
             reason = bank_credit_reported_again(bank_key, earlier, amount, seen) or (
                 f"bank key {bank_key} {seen} with {earlier.display()}: a bank file reports "
