@@ -27,7 +27,7 @@ from ledger.domain.order_book import (
     belongs_to,
     oldest_key,
 )
-from ledger.domain.remittance import WORD, Mention, amount_pattern, mentions
+from ledger.domain.remittance import Mention, amount_pattern, mentions, words_of
 
 if TYPE_CHECKING:  # receipt.py imports this module; the receipt is only read here
     from ledger.domain.receipt import Receipt
@@ -161,9 +161,9 @@ class _Search:
 
     # --- rule 2: reference ----------------------------------------------------------------------
 
-    def reference(self, text: str) -> _Answer | None:
-        words = WORD.findall(text)
-        found_mentions = mentions(words)
+    def reference(self, text: str, breaks: Collection[int] = ()) -> _Answer | None:
+        words, cut = words_of(text, breaks)
+        found_mentions = mentions(words, cut)
         amount_re = amount_pattern(self.currency)
         resolved: list[tuple[Mention, list[Candidate]]] = []
         for mention in found_mentions:
@@ -523,6 +523,7 @@ def match(
     if receipt.payer_account:
         search.payer_customer = book.payer(receipt.payer_account)
     text = receipt.remittance or ""
+    breaks = set(receipt.remittance_breaks)
     if receipt.requested:
         number = receipt.requested[0][0]
         order, refused = named_refusal(number)
@@ -531,9 +532,10 @@ def match(
         if refused is not None:
             reasons.append(refused)
         text = f"{number} {text}"
+        breaks = {at + len(number) + 1 for at in breaks}
 
     if config.enabled("reference") and text.strip():
-        found = search.reference(text)
+        found = search.reference(text, breaks)
         if found is not None:
             if found.stop:
                 return _unplaced(search, unit, reasons, found.suggestions)

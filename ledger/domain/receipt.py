@@ -136,6 +136,27 @@ def choose_org_unit(units: Mapping[str, U], code: str | None) -> U:
     raise NoOrgUnit()
 
 
+def bank_receipt_key(key: str) -> str:
+    """The receipt key of a bank statement's credit: ``bank:`` and the key its bank's own
+    references give it, the same in every file that reports it (docs/rules.md section 13)."""
+    return f"bank:{key}"
+
+
+def bank_credit_reported_again(key: str, earlier: Money, again: Money, seen: str) -> str | None:
+    """docs/rules.md section 13: a credit a bank reports again under its bank key (a camt.054
+    credit in the day's camt.053, a BAI2 credit in a later file) is the receipt already received
+    when it carries the same amount in the same currency: None, nothing more to receive. With
+    another amount or currency the bank contradicts itself and neither figure can be trusted:
+    the reason the whole file is refused, naming the key, where it was ``seen`` first
+    ("was received as receipt 12", "is reported on line 3") and both amounts."""
+    if earlier.currency == again.currency and earlier.amount == again.amount:
+        return None
+    return (
+        f"bank key {key} {seen} with {earlier.display()}, here with {again.display()}: a credit "
+        "reported again must keep its amount and currency"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """What a refund or dispute does to its payment's receipt.
@@ -166,6 +187,9 @@ class Receipt:
     status_reason: str | None = None
     requested_customer: str | None = None  # the customer the intake named, if any
     remittance: str | None = None  # free text that came with the money (memo, invoice list)
+    # Offsets of the spaces where the remittance joins a BAI2 record to its continuation: a word
+    # a bank cut there is also read glued (docs/rules.md section 13).
+    remittance_breaks: tuple[int, ...] = ()
     payer_account: str | None = None  # the account the money came from, as the intake gave it
     match_rule: str | None = (
         None  # how its money was placed (docs/rules.md section 14), None: not yet

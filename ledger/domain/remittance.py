@@ -9,7 +9,7 @@ read never differ.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ledger.domain.money import currency_decimals
@@ -61,16 +61,38 @@ class Mention:
     after: int  # the index of the word right after it (where an amount may follow)
 
 
-def mentions(words: Sequence[str]) -> list[Mention]:
-    """Every word and adjacent pair of ``words`` that may name an order, in text order."""
+def words_of(text: str, breaks: Collection[int] = ()) -> tuple[list[str], set[int]]:
+    """The words of remittance text, and the indexes of the words a record boundary cut off
+    from the next: the word ends right at one of ``breaks`` (the offset of the space a BAI2
+    reader put where a record meets its continuation) and the next word starts right after it."""
+    words: list[str] = []
+    cut: set[int] = set()
+    previous_end = -1
+    for found in WORD.finditer(text):
+        if found.start() - 1 == previous_end and previous_end in breaks:
+            cut.add(len(words) - 1)
+        words.append(found.group())
+        previous_end = found.end()
+    return words, cut
+
+
+def mentions(words: Sequence[str], cut: Collection[int] = ()) -> list[Mention]:
+    """Every word and adjacent pair of ``words`` that may name an order, in text order; a word
+    in ``cut`` is also read glued to the next."""
     found: list[Mention] = []
     for index, word in enumerate(words):
+        if index in cut and not _AMOUNT_ONLY.fullmatch(word + words[index + 1]):
+            # A bank may cut a word where a record ends (O-1 | 02): read glued as well.
+            glued = word + words[index + 1]
+            glued_keys = _word_keys(glued)
+            if glued_keys:
+                found.append(Mention(glued, glued_keys, (index, index + 1), index + 2))
         if _AMOUNT_ONLY.fullmatch(word):
             continue
         keys = _word_keys(word)
         if keys:
             found.append(Mention(word, keys, (index,), index + 1))
-        if index + 1 < len(words):
+        if index + 1 < len(words) and index not in cut:
             second = words[index + 1]
             if (
                 not any(c.isdigit() for c in word)
@@ -85,14 +107,19 @@ def mentions(words: Sequence[str]) -> list[Mention]:
     return found
 
 
-def reference_keys(text: str | None, named: Sequence[str]) -> set[str]:
-    """Every :func:`order_key` a lookup needs for a receipt with this remittance text and these
-    named order numbers: the keys of every word and of adjacent word pairs (whole and with a
-    prefix dropped), and of the named numbers (a named order that does not resolve is read as
-    text). Persistence loads the orders whose number key is in this set."""
+def reference_keys(
+    text: str | None, named: Sequence[str], breaks: Collection[int] = ()
+) -> set[str]:
+    """Every :func:`order_key` a lookup needs for a receipt with this remittance text (and the
+    record ``breaks`` in it) and these named order numbers: the keys of every word and of
+    adjacent word pairs (whole and with a prefix dropped), and of the named numbers (a named
+    order that does not resolve is read as text). Persistence loads the orders whose number key
+    is in this set."""
     keys = {order_key(number) for number in named}
     # Read as :func:`match` reads it: the named number first, then the text.
-    for mention in mentions(WORD.findall(" ".join([*named, text or ""]))):
+    shift = sum(len(number) + 1 for number in named)
+    joined = " ".join([*named, text or ""])
+    for mention in mentions(*words_of(joined, {at + shift for at in breaks})):
         keys.update(mention.keys)
     keys.discard("")
     return keys

@@ -247,6 +247,8 @@ RECEIPTS = Table(
     Column("match_rule", String(48), nullable=True),
     Column("match_references", Text, nullable=True),
     Column("suggestions", Text, nullable=True),
+    # Who paid, as the bank names them (a camt credit's debtor): shown to a clerk, never matched on.
+    Column("payer_name", String(140), nullable=True),
     CheckConstraint("amount_minor > 0", name="amount"),
     CheckConstraint(f"status IN {RECEIPT_STATUSES}", name="status"),
     # Partial indexes (migration 0003): only the rows a lookup can want pay for an entry.

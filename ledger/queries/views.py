@@ -376,6 +376,7 @@ def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> lis
                 "requested_orders": [a["order"] for a in request["orders"]],
                 "remittance": request.get("remittance"),
                 "payer_account": request.get("payer_account"),
+                "payer_name": receipt.payer_name,
                 "orders": orders[receipt.id],
                 "applied": _money(amount.applied, currency),
                 "unapplied": _money(amount.unapplied, currency),

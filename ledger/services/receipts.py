@@ -323,7 +323,11 @@ def _order_book(
         return OrderBook(named.values(), {}, (), seeking=0), seeking
     keys: set[str] = set()
     for receipt in seeking:
-        keys |= reference_keys(receipt.remittance, [number for number, _ in receipt.requested])
+        keys |= reference_keys(
+            receipt.remittance,
+            [number for number, _ in receipt.requested],
+            receipt.remittance_breaks,
+        )
     accounts = {payer_key(r.payer_account) for r in seeking if r.payer_account}
     payers = uow.matching.payer_customers(accounts)
     customers = uow.reference.known_customers(

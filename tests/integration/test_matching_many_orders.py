@@ -22,7 +22,7 @@ from ledger.persistence.db import unit_of_work
 from ledger.queries.check import check_invariants
 from ledger.queries.views import order_view, receipt_view
 from ledger.services.receipts import distribute_receipts, load_file, submit_receipt
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 NOV = date(2026, 11, 5)
 BIG_ORDERS = 40

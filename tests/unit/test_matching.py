@@ -89,6 +89,7 @@ def receipt(
     remittance: str | None = None,
     payer: str | None = None,
     currency: str = "USD",
+    breaks: tuple[int, ...] = (),
 ) -> Receipt:
     money = Money.parse(amount, currency)
     requested = tuple((n, Money.parse(a, currency)) for n, a in orders)
@@ -103,6 +104,7 @@ def receipt(
         requested=requested,
         customer_id=customer,
         remittance=remittance,
+        remittance_breaks=breaks,
         payer_account=payer,
     )
 
@@ -143,6 +145,14 @@ def test_reference_keys_read_words_prefixes_and_pairs():
     assert "o12" in reference_keys("O 12", [])
     assert "102" in reference_keys("Invoice No 102", [])
     assert "o9" in reference_keys(None, ["O-0009"])
+
+
+def test_reference_keys_glue_only_the_words_either_side_of_a_record_break():
+    # "pay O-1 02": a BAI2 reader joined "pay O-1" and its continuation "02" with the space at 7.
+    assert "o102" in reference_keys("pay O-1 02", [], (7,))
+    assert "o102" not in reference_keys("pay O-1 02", [])
+    # Behind a named number the text (and its break) moves right.
+    assert "o102" in reference_keys("O-1 02", ["X-9"], (3,))
 
 
 def test_a_word_that_is_only_an_amount_is_never_an_order_key():
@@ -224,6 +234,29 @@ def test_padded_lowercase_and_prefixed_and_split_numbers_are_read():
         target = make(number, "20.00")
         placement = run(receipt("20.00", remittance=text), target, make("O-7", "20.00"))
         assert (placement.rule, shares(placement)) == ("reference", {number: "20.00"}), text
+
+
+def test_an_order_number_cut_by_a_bai2_record_break_is_read_glued():
+    o102 = make("O-102", "20.00")
+    # The bank cut "O-102" where its 16 record ended; the reader joined the 88 with a space.
+    text = "for order O-1 02 thanks"
+    cut = (text.index(" 02"),)
+    placement = run(receipt("20.00", remittance=text, breaks=cut), o102)
+    assert (placement.rule, shares(placement)) == ("reference", {"O-102": "20.00"})
+    assert placement.references == ("O-102",)
+    # Glued, the words say more than either alone: O-1 is not also counted.
+    both = run(receipt("20.00", remittance=text, breaks=cut), o102, make("O-1", "20.00"))
+    assert shares(both) == {"O-102": "20.00"}
+    # The same text without the break is two words: O-1 alone.
+    apart = run(receipt("20.00", remittance=text), o102, make("O-1", "20.00"))
+    assert shares(apart) == {"O-1": "20.00"}
+
+
+def test_words_either_side_of_a_break_that_glued_name_nothing_are_read_apart():
+    o12, o13 = make("O-12", "10.00", age=2), make("O-13", "10.00", age=1)
+    # A bank that breaks between words: "O-12" | "O-13" glued is O-12O-13, no order.
+    placement = run(receipt("20.00", remittance="O-12 O-13", breaks=(4,)), o12, o13)
+    assert shares(placement) == {"O-12": "10.00", "O-13": "10.00"}
 
 
 def test_references_name_the_orders_then_the_words_that_named_them():

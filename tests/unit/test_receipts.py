@@ -32,6 +32,8 @@ from ledger.domain.receipt import (
     Receipt,
     ReceiptSplit,
     ReceiptStatus,
+    bank_credit_reported_again,
+    bank_receipt_key,
     choose_org_unit,
     settle,
 )
@@ -359,3 +361,25 @@ def test_settlement_waits_fails_or_reverses():
         usd("20.00"),
         "partial refund",
     )
+
+
+# --- a bank's credit reported again (docs/rules.md section 13) -----------------------------------
+
+
+def test_a_bank_credit_reported_again_with_the_same_amount_is_the_receipt_already_received():
+    assert bank_receipt_key("ACCT:REF:1") == "bank:ACCT:REF:1"
+    # 10.0 and 10.00 are the same money: the bank wrote it differently, nothing changed.
+    same = bank_credit_reported_again("bank:K", usd("10.00"), usd("10.0"), "was received")
+    assert same is None
+
+
+def test_a_bank_credit_reported_again_with_another_amount_or_currency_is_refused_naming_both():
+    reason = bank_credit_reported_again("bank:K", usd("10.00"), usd("10.01"), "was received")
+    assert reason == (
+        "bank key bank:K was received with 10.00 USD, here with 10.01 USD: a credit reported "
+        "again must keep its amount and currency"
+    )
+    other = bank_credit_reported_again(
+        "bank:K", usd("10.00"), Money.parse("10.00", "EUR"), "is reported first on line 4"
+    )
+    assert other is not None and "10.00 USD" in other and "here with 10.00 EUR" in other
