@@ -21,7 +21,8 @@ from ledger.intake.inputs import validate_load_file
 from ledger.persistence.db import unit_of_work
 from ledger.queries.check import check_invariants
 from ledger.queries.views import order_view, receipt_view
-from ledger.services.receipts import distribute_receipts, load_file, submit_receipt
+from ledger.services.distribution import distribute_receipts
+from ledger.services.receipts import load_file, submit_receipt
 from tests.support.paths import SAMPLE
 
 NOV = date(2026, 11, 5)

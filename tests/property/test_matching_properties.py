@@ -300,7 +300,7 @@ def summarised_book(
     complete: set[str],
     oldest: int,
 ) -> OrderBook:
-    """The book distribution builds (services.receipts._order_book, persistence's
+    """The book distribution builds (services.distribution._order_book, persistence's
     load_summaries): the named orders, those whose key the text gives and ``whole`` held whole;
     of the customers concerned, the ``oldest`` oldest open orders per currency, those whose
     balance is in the exact-amount range and every one of the ``complete`` customers as
