@@ -20,7 +20,7 @@ import yaml
 from tests.support.databases import reset_postgres
 from tests.support.metrics import Scrape
 from tests.support.paths import ROOT, SAMPLE
-from tests.support.processes import ARLEDGER, Process, pipeline_env, wait_until
+from tests.support.processes import ARLEDGER, Process, pipeline_env, run_ok, wait_until
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -74,19 +74,8 @@ def test_every_compose_service_command_runs_here(
     reset_postgres(pg_run_database)
     env = pipeline_env(pg_run_database, redis_url, redis_url)
 
-    migrate = subprocess.run(
-        command("migrate"), env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    loaded = subprocess.run(
-        [ARLEDGER, "load", str(SAMPLE)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert loaded.returncode == 0, loaded.stderr
+    run_ok(command("migrate"), env)
+    run_ok([ARLEDGER, "load", str(SAMPLE)], env)
 
     start_worker(env, *command("worker")[1:])
     ping = SERVICES["worker"]["healthcheck"]["test"][1:]
@@ -142,22 +131,11 @@ def test_every_compose_service_command_runs_here(
     assert response.status_code == 202, response.text
     # The worker distributes it (no order: unapplied for nobody, i.e. unidentified) and beat publishes.
     deadline = time.monotonic() + 30
-    status = subprocess.run(
-        [ARLEDGER, "receipt", "show", str(response.json()["receipt_id"]), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    show = [ARLEDGER, "receipt", "show", str(response.json()["receipt_id"]), "--json"]
+    status = run_ok(show, env)
     while json.loads(status.stdout)["status"] == "queued" and time.monotonic() < deadline:
         time.sleep(0.5)
-        status = subprocess.run(
-            [ARLEDGER, "receipt", "show", str(response.json()["receipt_id"]), "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        status = run_ok(show, env)
     assert json.loads(status.stdout)["status"] == "unidentified", status.stdout
 
 
@@ -175,10 +153,7 @@ def test_the_flower_service_sees_the_worker_and_its_tasks(
     reset_postgres(pg_run_database)
     env = pipeline_env(pg_run_database, redis_url, redis_url)
     for step in (["init"], ["load", str(SAMPLE)]):
-        done = subprocess.run(
-            [ARLEDGER, *step], env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stderr
+        run_ok([ARLEDGER, *step], env)
     worker = start_worker(env, *command("worker")[1:])
 
     port = str(free_port())
@@ -220,7 +195,7 @@ def test_the_flower_service_sees_the_worker_and_its_tasks(
             "gl",
         }
 
-        submitted = subprocess.run(
+        run_ok(
             [
                 ARLEDGER,
                 "receipt",
@@ -233,13 +208,8 @@ def test_the_flower_service_sees_the_worker_and_its_tasks(
                 "CHK-FLOWER",
                 "--json",
             ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            env,
         )
-        assert submitted.returncode == 0, submitted.stderr
 
         def distributed() -> list[dict]:
             tasks = api.get("/api/tasks").json().values()

@@ -38,6 +38,7 @@ from ledger.domain.order_book import (
 )
 from ledger.domain.receipt import Receipt, ReceiptStatus
 from ledger.domain.remittance import order_key, payer_key, reference_keys
+from tests.support.factories import summary_of
 
 pytestmark = pytest.mark.property
 
@@ -328,16 +329,7 @@ def summarised_book(
                 key=oldest_key,
             )
             read = [
-                OrderSummary(
-                    o.number,
-                    o.customer_id,
-                    o.currency,
-                    o.org_unit,
-                    o.order_date,
-                    o.parent_id,
-                    o.bills_to_parent,
-                    o.balance,
-                )
+                summary_of(o)
                 for age, o in enumerate(open_orders, start=1)
                 if age <= oldest
                 or owner in complete

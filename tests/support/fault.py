@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,7 +33,7 @@ from ledger.services.receipts import WriteOffRequest, create_write_off, load_fil
 from tests.support import figures
 from tests.support.databases import line_balances
 from tests.support.paths import SAMPLE
-from tests.support.processes import ARLEDGER, pipeline_env, wait_until
+from tests.support.processes import ARLEDGER, pipeline_env, run_ok, wait_until
 
 DEPOSITED = date(2026, 11, 6)
 CASH = "1000"  # the sample org unit's cash account
@@ -143,29 +142,13 @@ def lockbox_file(
 
 def import_lockbox_no_wait(env: dict[str, str], path: Path) -> dict:
     """`arledger lockbox import FILE --json --no-wait`, as an operator runs it."""
-    result = subprocess.run(
-        [ARLEDGER, "lockbox", "import", str(path), "--json", "--no-wait"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_ok([ARLEDGER, "lockbox", "import", str(path), "--json", "--no-wait"], env)
     return json.loads(result.stdout)
 
 
 def run_sweep(env: dict[str, str]) -> dict:
     """`arledger sweep --json` with no grace period: re-dispatch every unprocessed intake."""
-    result = subprocess.run(
-        [ARLEDGER, "sweep", "--json"],
-        env={**env, "ARLEDGER_SWEEP_GRACE_SECONDS": "0"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_ok([ARLEDGER, "sweep", "--json"], {**env, "ARLEDGER_SWEEP_GRACE_SECONDS": "0"})
     return json.loads(result.stdout)
 
 

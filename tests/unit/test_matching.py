@@ -17,10 +17,10 @@ from ledger.domain.matching import Placement, combinations_adding_up, match, see
 from ledger.domain.matching_config import MatchConfig, Tolerance
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason
-from ledger.domain.order_book import OpenOrders, OrderBook, OrdersNeeded, OrderSummary
+from ledger.domain.order_book import OpenOrders, OrderBook, OrdersNeeded
 from ledger.domain.receipt import Receipt, ReceiptStatus
 from ledger.domain.remittance import order_key, payer_key, reference_keys
-from tests.support.factories import DAY, book_of, usd
+from tests.support.factories import DAY, book_of, summary_of, usd
 
 CALENDAR = Calendar([Period("2026-11", date(2026, 11, 1), date(2026, 11, 30), True)])
 _ids = itertools.count(1)
@@ -595,28 +595,15 @@ def test_only_a_receipt_naming_no_usable_single_order_seeks_a_match():
 # --- summaries: what the book was not given ------------------------------------------------------
 
 
-def summary(o: Order) -> OrderSummary:
-    return OrderSummary(
-        o.number,
-        o.customer_id,
-        o.currency,
-        o.org_unit,
-        o.order_date,
-        o.parent_id,
-        o.bills_to_parent,
-        o.balance,
-    )
-
-
 def partial_book(
     read: list[Order], unread: list[Order], ranges: set[tuple[int, int]], last: Order | None
 ) -> OrderBook:
     """C-1's open orders: ``read`` as summaries, ``unread`` counted but not given; every one up
     to ``last`` by age was read."""
     total = sum(o.balance.minor for o in [*read, *unread])
-    summaries = [summary(o) for o in read]
+    summaries = [summary_of(o) for o in read]
     counted = OpenOrders.unread_of(
-        len(read) + len(unread), total, "USD", summaries, None if last is None else summary(last)
+        len(read) + len(unread), total, "USD", summaries, None if last is None else summary_of(last)
     )
     return OrderBook(
         (), {}, {"C-1"}, summaries=summaries, unread={("C-1", "USD"): counted}, ranges=ranges
@@ -673,7 +660,7 @@ def test_oldest_first_beyond_the_orders_read_asks_for_them():
 
 def test_distributing_onto_an_order_held_as_a_summary_asks_for_it_and_changes_nothing():
     held = make("O-7", "40.00")
-    book = OrderBook((), {}, {"C-1"}, summaries=[summary(held)])
+    book = OrderBook((), {}, {"C-1"}, summaries=[summary_of(held)])
     r = receipt("40.00", customer="C-1")
     with pytest.raises(OrdersNeeded) as needed:
         r.distribute(book, UNITS, "ASSN", CALENDAR, {})
