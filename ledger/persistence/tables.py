@@ -359,6 +359,7 @@ JOURNALS = Table(
     Index(None, "order_id"),
     _partial(Index("ix_journals_receipt_id", "receipt_id"), _set("receipt_id")),
     _partial(Index("ix_journals_write_off_id", "write_off_id"), _set("write_off_id")),
+    _partial(Index("ix_journals_reverses_id", "reverses_id"), _set("reverses_id")),
     Index(None, "commit_id"),
 )
 
