@@ -98,6 +98,21 @@ class EventRepository:
             ).scalars()
         )
 
+    def waiting_reinstatements(self, reference: str) -> tuple[int, ...]:
+        """The reinstatements of a gateway payment waiting (for their withdrawal), in id order."""
+        return tuple(
+            int(i)
+            for i in self._session.execute(
+                select(INTAKE_EVENTS.c.id)
+                .where(
+                    INTAKE_EVENTS.c.reference == reference,
+                    INTAKE_EVENTS.c.kind == "payment.reinstated",
+                    INTAKE_EVENTS.c.status == "waiting",
+                )
+                .order_by(INTAKE_EVENTS.c.id)
+            ).scalars()
+        )
+
     def pending(self, cutoff: datetime) -> tuple[int, ...]:
         """Events to (re)process, in id order: every waiting one, and queued ones recorded at or
         before ``cutoff``."""

@@ -17,14 +17,14 @@ The events of one payment are processed one at a time, under its first receipt's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from config.settings import Settings
 from ledger.domain.errors import IdempotencyConflict, InputRefused
 from ledger.domain.money import Money
-from ledger.domain.receipt import EventStatus, Receipt, ReceiptStatus, settle
+from ledger.domain.receipt import EventStatus, Receipt, ReceiptStatus, reinstatement, settle
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent, LedgerEvent, receipt_request
 from ledger.persistence.events import NewEvent
@@ -109,6 +109,7 @@ class EventOutcome:
     status: str  # "done", "waiting" or "failed"
     reason: str | None
     new_receipt: int | None  # the rest of a partially refunded payment, to distribute
+    released: tuple[int, ...] = ()  # reinstatements that waited for this withdrawal, to process
 
 
 def process_event(settings: Settings, event_row: int) -> EventOutcome:
@@ -144,6 +145,10 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
             receipt.id if receipt is not None else None,
             datetime.now(UTC) if outcome.status != EventStatus.WAITING else None,
         )
+        if event.type == "payment.disputed" and outcome.status == EventStatus.DONE:
+            # Read under the payment's lock, as a distribution reads the refunds waiting on it:
+            # a reinstatement that decided to wait for this withdrawal has committed by now.
+            outcome = replace(outcome, released=uow.events.waiting_reinstatements(event.reference))
         uow.commit()
         return outcome
 
@@ -175,18 +180,31 @@ def _refund_growth(
 def _reinstate(
     uow: UnitOfWork, settings: Settings, event: LedgerEvent, receipt: Receipt | None
 ) -> EventOutcome:
-    """Disputed money received again: a new receipt on the orders the payment was for."""
-    if receipt is None or receipt.status in (ReceiptStatus.QUEUED, ReceiptStatus.FAILED):
-        return EventOutcome(
-            EventStatus.WAITING.value, f"payment {event.reference} has not been received yet", None
-        )
+    """Disputed money received again: a new receipt on the orders the payment was for, once
+    the payment is distributed and the withdrawal it gives back has been taken."""
+    withdrawn = (
+        uow.events.by_key(LedgerEvent.intake_key_of(event.gateway, event.withdrawal))
+        if event.withdrawal is not None
+        else None
+    )
+    decided = reinstatement(
+        receipt,
+        event.reference,
+        event.withdrawal,
+        EventStatus(withdrawn.status) if withdrawn is not None else None,
+    )
+    if decided.status is not EventStatus.DONE:
+        return EventOutcome(decided.status.value, decided.reason, None)
     first_id = uow.receipts.payment_receipt(event.reference)
-    assert first_id is not None  # a receipt holds the payment, so the payment has one
+    assert receipt is not None and first_id is not None  # a receipt holds the payment
     first = uow.receipts.locked(first_id)
     calendar = uow.reference.calendar()
     day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
+    # When the dispute took all the payment still held, the money given back holds it now: a
+    # later refund follows the chain to it instead of finding a reversed receipt.
+    replaces = receipt.id if receipt.status is ReceiptStatus.REVERSED else None
     intake = intake_receipt(
-        uow, settings, _again(uow, first, event.money, f"{event.key}:reinstated", day, None)
+        uow, settings, _again(uow, first, event.money, f"{event.key}:reinstated", day, replaces)
     )
     return EventOutcome(
         EventStatus.DONE.value,

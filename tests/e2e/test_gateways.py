@@ -184,6 +184,27 @@ def test_a_dispute_withdraws_only_when_funds_are_withdrawn_and_reinstatement_rec
     assert gw.sound() == []
 
 
+def test_a_reinstatement_before_its_withdrawal_waits_and_never_counts_the_money_twice(gw):
+    gw.stripe(succeeded())
+    won = stripe_event("charge.dispute.funds_reinstated", dispute(status="won"), "evt_d3")
+    assert gw.stripe(won) == (200, {"receipt_id": 1, "status": "queued"})
+    assert gw.stripe(won)[0] == 200  # Stripe's retry
+    # The payment's money is on the order once, not twice: the reinstatement waits.
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    assert gw.count("SELECT count(*) FROM receipts") == 1
+    with unit_of_work(gw.settings.database_url) as session:
+        waiting = [item for item in exceptions_view(session) if item["kind"] == "event"]
+    assert [w["reason"] for w in waiting] == [
+        "the withdrawal dp_1:funds_withdrawn it gives back has not arrived yet"
+    ]
+    # The withdrawal takes the money and releases the reinstatement, which gives it back.
+    gw.stripe(stripe_event("charge.dispute.funds_withdrawn", dispute(), "evt_d2"))
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    assert gw.count("SELECT count(*) FROM intake_events WHERE status <> 'done'") == 0
+    assert gw.count("SELECT count(*) FROM receipts") == 2
+    assert gw.sound() == []
+
+
 def test_an_inquiry_never_withdraws(gw):
     gw.stripe(succeeded())
     inquiry = dispute("dp_2", status="warning_needs_response")
@@ -290,10 +311,29 @@ def test_adyen_refund_chargeback_and_reversal_name_their_payment_by_original_ref
     gw.adyen(adyen_item(psp=psp))
     gw.adyen(adyen_item("REFUND", psp="REF1", value=2000, original=psp))
     assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    # Every event of one dispute carries the dispute's own pspReference.
     gw.adyen(adyen_item("CHARGEBACK", psp="CB1", value=10000, original=psp))
     assert gw.balances("O-101") == ["75.00", "40.00", "120.00"]
-    gw.adyen(adyen_item("CHARGEBACK_REVERSED", psp="CBR1", value=10000, original=psp))
+    gw.adyen(adyen_item("CHARGEBACK_REVERSED", psp="CB1", value=10000, original=psp))
     assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    assert gw.sound() == []
+
+
+def test_an_adyen_chargeback_reversed_before_its_chargeback_waits_for_it(gw):
+    psp = "8535296650153317"
+    gw.adyen(adyen_item(psp=psp))
+    reversed_ = adyen_item("CHARGEBACK_REVERSED", psp="CB1", value=10000, original=psp)
+    assert gw.adyen(reversed_) == (200, "[accepted]")
+    assert gw.adyen(reversed_) == (200, "[accepted]")  # Adyen's retry
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]  # not received twice
+    assert gw.count("SELECT count(*) FROM receipts") == 1
+    # Another dispute's chargeback does not release it.
+    gw.adyen(adyen_item("CHARGEBACK", psp="CB2", value=2000, original=psp))
+    assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    assert gw.count("SELECT count(*) FROM intake_events WHERE status = 'waiting'") == 1
+    gw.adyen(adyen_item("CHARGEBACK", psp="CB1", value=10000, original=psp))
+    assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    assert gw.count("SELECT count(*) FROM intake_events WHERE status = 'waiting'") == 0
     assert gw.sound() == []
 
 
