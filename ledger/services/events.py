@@ -61,36 +61,46 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     """Persist a gateway event (the inbox) or recognise a repeat; raises IdempotencyConflict for
     an event id reused with a different payload."""
     if event.type == "payment.succeeded":
-        intake = submit_automated(settings, receipt_request(event))
-        return EventIntake(intake.receipt_id, intake.status, intake.created)
+        # A new payment, the webhook's common case, is one statement and a commit.
+        payment = submit_automated(settings, receipt_request(event))
+        return EventIntake(payment.receipt_id, payment.status, payment.created)
     with UnitOfWork(settings.database_url) as uow:
-        if uow.receipts.exists_with_key(event.intake_key):
-            raise IdempotencyConflict(
-                f"event id {event.event_id}", ["it was a payment"], field="event_id"
+        intake = intake_event(uow, settings, event)
+        uow.commit()
+        return intake
+
+
+def intake_event(uow: UnitOfWork, settings: Settings, event: GatewayEvent) -> EventIntake:
+    """:func:`submit_event` in the caller's unit of work (the caller commits)."""
+    if event.type == "payment.succeeded":
+        payment = intake_receipt(uow, settings, receipt_request(event))
+        return EventIntake(payment.receipt_id, payment.status, payment.created)
+    if uow.receipts.exists_with_key(event.intake_key):
+        raise IdempotencyConflict(
+            f"event id {event.event_id}", ["it was a payment"], field="event_id"
+        )
+    existing = uow.events.by_key(event.intake_key)
+    if existing is None:
+        receipt_id = uow.receipts.holding_payment(event.reference)
+        row_id = uow.events.add(
+            NewEvent(
+                external_key=event.intake_key,
+                kind=event.type,
+                payload=event.model_dump_json(),
+                payload_hash=event.payload_hash(),
+                reference=event.reference,
+                receipt_id=receipt_id,
             )
+        )
+        if row_id is not None:
+            return EventIntake(receipt_id, "queued", True, row_id)
         existing = uow.events.by_key(event.intake_key)
-        if existing is None:
-            receipt_id = uow.receipts.holding_payment(event.reference)
-            row_id = uow.events.add(
-                NewEvent(
-                    external_key=event.intake_key,
-                    kind=event.type,
-                    payload=event.model_dump_json(),
-                    payload_hash=event.payload_hash(),
-                    reference=event.reference,
-                    receipt_id=receipt_id,
-                )
-            )
-            if row_id is not None:
-                uow.commit()
-                return EventIntake(receipt_id, "queued", True, row_id)
-            existing = uow.events.by_key(event.intake_key)
-            assert existing is not None
-        if existing.payload_hash != event.payload_hash():
-            raise IdempotencyConflict(
-                f"event id {event.event_id}", ["different payload"], field="event_id"
-            )
-        return EventIntake(existing.receipt_id, existing.status, False, existing.id)
+        assert existing is not None
+    if existing.payload_hash != event.payload_hash():
+        raise IdempotencyConflict(
+            f"event id {event.event_id}", ["different payload"], field="event_id"
+        )
+    return EventIntake(existing.receipt_id, existing.status, False, existing.id)
 
 
 def current_receipt_id(uow: UnitOfWork, reference: str) -> int | None:

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import date
 
 from ledger.domain.journal import Journal, TxnType
-from ledger.domain.order_book import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
+from ledger.domain.order_book import OrderBook
 from ledger.domain.receipt import ReceiptSplit
 
 DAY = date(2026, 11, 5)
