@@ -10,8 +10,9 @@ is retried.
 
 Two kinds only the Stripe and Adyen adapters produce (docs/rules.md section 12): a cumulative
 refund refunds its growth over what was already counted for the payment, and a
-``payment.reinstated`` receives disputed money again as a new receipt on the payment's orders.
-The events of one payment are processed one at a time, under its first receipt's row lock.
+``payment.reinstated`` receives disputed money again as a new receipt on the payment's orders,
+once the withdrawal it gives back has been taken (it waits for it, and the withdrawal releases
+it). The events of one payment are processed one at a time, under its first receipt's row lock.
 
 """
 
