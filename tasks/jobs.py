@@ -47,6 +47,7 @@ def process_event(settings: Settings, event_row: int) -> Outcome:
     return Outcome(
         {"status": outcome.status, "reason": outcome.reason, "new_receipt": outcome.new_receipt},
         receipts=[outcome.new_receipt] if outcome.new_receipt else [],
+        events=list(outcome.released),
         publish=outcome.status == "done",
     )
 

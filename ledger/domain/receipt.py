@@ -503,3 +503,24 @@ def settle(
         reversal_reason=memo,
         rest=held - asked,
     )
+
+
+def reinstatement(
+    receipt: Receipt | None,
+    reference: str,
+    withdrawal: str | None,
+    withdrawn: EventStatus | None,
+) -> Settlement:
+    """Disputed money received again (docs/rules.md section 12) against the receipt that now
+    holds the payment ``reference``: it waits while the payment is not distributed, and while
+    the withdrawal it gives back (the event id ``withdrawal``, whose inbox status is
+    ``withdrawn``, None when it has not arrived) has not been taken — received before it, the
+    money would be counted twice until the withdrawal came. Otherwise it is received again
+    (status done, ``reverse`` False: a new receipt, nothing reversed). A reinstatement that
+    names no withdrawal (recorded before they named one) waits for its payment only."""
+    if receipt is None or receipt.status in _UNPROCESSED:
+        return Settlement(EventStatus.WAITING, f"payment {reference} has not been received yet")
+    if withdrawal is not None and withdrawn is not EventStatus.DONE:
+        state = "has not arrived yet" if withdrawn is None else f"is {withdrawn.value}, not taken"
+        return Settlement(EventStatus.WAITING, f"the withdrawal {withdrawal} it gives back {state}")
+    return Settlement(EventStatus.DONE, None)

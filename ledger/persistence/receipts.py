@@ -140,7 +140,8 @@ _AUTOMATED_INSERT = text(
 )
 
 
-def _insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+def insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+    """The statement of ``record_automated``, on the caller's connection and transaction."""
     params = {
         **receipt_columns(request),
         "customer": request.customer,
@@ -159,7 +160,7 @@ def record_automated(url: str, request: ReceiptRequest) -> int | None:
     session around it cost more CPU than the statement.
     """
     with get_engine(url).begin() as connection:
-        return _insert_automated(connection, request)
+        return insert_automated(connection, request)
 
 
 class LockedBatch(NamedTuple):
@@ -177,7 +178,7 @@ class ReceiptRepository:
 
     def add_automated(self, request: ReceiptRequest) -> int | None:
         """``record_automated`` in this transaction."""
-        return _insert_automated(self._session.connection(), request)
+        return insert_automated(self._session.connection(), request)
 
     def add_operator(self, request: ReceiptRequest) -> int | None:
         """Insert a validated operator receipt, queued; None when its key is taken."""

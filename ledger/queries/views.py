@@ -432,7 +432,10 @@ def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
         for view in receipt_views(session, receipts)
     ]
     for event in session.execute(exception_events().order_by(INTAKE_EVENTS.c.id)):
-        payload = json.loads(event.payload)
+        # A native event (or one a gateway's was translated into) carries its amount; a real
+        # gateway's own event, kept as received (a conflicting re-announcement), is in the
+        # gateway's format, and its reason names the amounts.
+        payload = json.loads(event.payload) if event.source == "gateway" else {}
         items.append(
             {
                 "kind": "event",
@@ -442,8 +445,11 @@ def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
                 "event": event.external_key,
                 "type": event.kind,
                 "payment": event.reference,
-                "amount": payload["amount"],
-                "currency": payload["currency"],
+                **(
+                    {"amount": payload["amount"], "currency": payload["currency"]}
+                    if payload
+                    else {}
+                ),
                 "receipt": event.receipt_id,
                 "reason": event.status_reason,
             }

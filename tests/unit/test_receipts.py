@@ -35,6 +35,7 @@ from ledger.domain.receipt import (
     bank_credit_reported_again,
     bank_receipt_key,
     choose_org_unit,
+    reinstatement,
     settle,
 )
 from tests.support.factories import DAY, book_of, split_of, usd
@@ -361,6 +362,33 @@ def test_settlement_waits_fails_or_reverses():
         usd("20.00"),
         "partial refund",
     )
+
+
+def test_a_reinstatement_waits_for_its_payment_and_for_the_withdrawal_it_gives_back():
+    withdrawal = "dp_1:funds_withdrawn"
+    waiting = reinstatement(None, "stripe:pi_1", withdrawal, EventStatus.DONE)
+    assert (waiting.status, waiting.reason) == (
+        EventStatus.WAITING,
+        "payment stripe:pi_1 has not been received yet",
+    )
+    r = receipt("50.00")
+    r.status = ReceiptStatus.APPLIED
+    early = reinstatement(r, "stripe:pi_1", withdrawal, None)
+    assert (early.status, early.reason) == (
+        EventStatus.WAITING,
+        "the withdrawal dp_1:funds_withdrawn it gives back has not arrived yet",
+    )
+    for status in (EventStatus.QUEUED, EventStatus.WAITING, EventStatus.FAILED):
+        pending = reinstatement(r, "stripe:pi_1", withdrawal, status)
+        assert pending.status is EventStatus.WAITING
+        assert pending.reason == f"the withdrawal {withdrawal} it gives back is {status}, not taken"
+    taken = reinstatement(r, "stripe:pi_1", withdrawal, EventStatus.DONE)
+    assert (taken.status, taken.reverse) == (EventStatus.DONE, False)
+    # A reversed receipt (the dispute took all it held) is the money the reinstatement gives back.
+    r.status = ReceiptStatus.REVERSED
+    assert reinstatement(r, "stripe:pi_1", withdrawal, EventStatus.DONE).status is EventStatus.DONE
+    # Recorded before reinstatements named their withdrawal: it waits for its payment only.
+    assert reinstatement(r, "stripe:pi_1", None, None).status is EventStatus.DONE
 
 
 # --- a bank's credit reported again (docs/rules.md section 13) -----------------------------------
