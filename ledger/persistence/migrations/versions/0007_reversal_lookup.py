@@ -20,15 +20,24 @@ branch_labels = None
 depends_on = None
 
 
+PARTIAL = {
+    # name: (table, column, predicate, unique), as migration 0003 lists its partial indexes
+    "ix_journals_reverses_id": ("journals", "reverses_id", "reverses_id IS NOT NULL", False),
+}
+
+
 def upgrade() -> None:
-    op.create_index(
-        "ix_journals_reverses_id",
-        "journals",
-        ["reverses_id"],
-        postgresql_where=sa.text("reverses_id IS NOT NULL"),
-        sqlite_where=sa.text("reverses_id IS NOT NULL"),
-    )
+    for name, (table, column, predicate, unique) in PARTIAL.items():
+        op.create_index(
+            name,
+            table,
+            [column],
+            unique=unique,
+            postgresql_where=sa.text(predicate),
+            sqlite_where=sa.text(predicate),
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_journals_reverses_id", "journals")
+    for name, (table, _, _, _) in PARTIAL.items():
+        op.drop_index(name, table)
