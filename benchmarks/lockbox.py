@@ -86,7 +86,7 @@ from ledger.intake.lockbox.bai2_writer import (
     Bai2Group,
     write_bai2,
 )
-from ledger.intake.lockbox.camt_writer import camt_entries, write_camt
+from ledger.intake.lockbox.camt_writer import bank_reference, camt_entries, write_camt
 from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.db import connect, dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
@@ -266,8 +266,31 @@ def _replace(
     )
 
 
-def verify(env: Environment, file_id: int, messy: Messy) -> dict:
-    """Every receipt of the file against its answer (see the module docstring)."""
+def check_index(external_key: str, camt_references: dict[str, int]) -> int:
+    """Which check of the phase a receipt is, from its key: ``lockbox:…:BATCH:ITEM`` for a
+    lockbox file; for a bank file ``bank:bai2:ACCOUNT:<file id>-N:…`` (BAI2, :func:`bai2_entries`)
+    or ``bank:ACCOUNT:<bank reference>:…`` (camt.054, the references in ``camt_references``)."""
+    if external_key.startswith("bank:bai2:"):
+        return int(external_key.split(":")[3].rsplit("-", 1)[1])
+    if external_key.startswith("bank:"):
+        return camt_references[external_key.split(":")[2]]
+    _, _, batch, item = external_key.rsplit(":", 3)
+    return (int(batch) - 1) * 500 + int(item) - 1
+
+
+def camt_references(count: int, bank_file_id: str) -> dict[str, int]:
+    """The bank reference of each of ``count`` checks in a camt.054 file (:func:`checks`'
+    batches and items), to its index."""
+    return {
+        bank_reference(f"{1 + n // 500}", f"{n % 500 + 1}", bank_file_id): n for n in range(count)
+    }
+
+
+def verify(
+    env: Environment, file_id: int, messy: Messy, references: dict[str, int] | None = None
+) -> dict:
+    """Every receipt of the file against its answer (see the module docstring); ``references``:
+    a camt.054 file's, from :func:`camt_references`."""
     started = time.monotonic()
     outcomes: Counter[str] = Counter()
     rules: Counter[str] = Counter()
@@ -277,8 +300,7 @@ def verify(env: Environment, file_id: int, messy: Messy) -> dict:
         ).all()
         for start in range(0, len(rows), 1_000):
             for view in receipt_views(connection, rows[start : start + 1_000]):
-                _, _, batch, item = view["external_key"].rsplit(":", 3)
-                n = (int(batch) - 1) * 500 + int(item) - 1
+                n = check_index(view["external_key"], references or {})
                 rules[(view["match"] or {}).get("rule") or "none"] += 1
                 outcomes[_outcome(messy, n, frozenset(view["orders"]))] += 1
     messy_items = outcomes["messy_right"] + outcomes["messy_missed"] + outcomes["messy_wrong"]
@@ -449,7 +471,8 @@ def run_phase(
         worker.stop()
     watcher.join(timeout=1)
     floor_seconds, raw_floor_seconds, rows = copy_floor(env, before)
-    checked = verify(env, file_id, mess)
+    references = camt_references(items, bank_file_id) if file_format == "camt054" else None
+    checked = verify(env, file_id, mess, references)
     return {
         **checked,
         "format": file_format,
