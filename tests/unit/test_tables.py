@@ -3,18 +3,13 @@ indexes render the DDL of their migration."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex
 
 from ledger.persistence import schema, tables
-
-ROOT = Path(__file__).resolve().parents[2]
+from ledger.persistence.migrate import migration_module
 
 
 def test_every_mapped_class_is_declared_on_the_core_table_of_its_name() -> None:
@@ -33,15 +28,6 @@ def test_schema_re_exports_the_same_table_objects() -> None:
     assert schema.Receipt.__table__ is tables.RECEIPTS
 
 
-def _migration_0003() -> ModuleType:
-    path = ROOT / "ledger/persistence/migrations/versions/0003_indexes_for_flat_cost.py"
-    spec = importlib.util.spec_from_file_location("migration_0003", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=lambda d: d.name)
 def test_partial_indexes_render_the_ddl_of_their_migration(dialect: Dialect) -> None:
     # The WHERE options are attached lazily (tables._partial); the DDL must be what migration
@@ -49,7 +35,7 @@ def test_partial_indexes_render_the_ddl_of_their_migration(dialect: Dialect) -> 
     indexes = {
         index.name: index for table in tables.METADATA.tables.values() for index in table.indexes
     }
-    partial = _migration_0003().PARTIAL
+    partial = migration_module("0003").PARTIAL
     for name, (table, column, predicate, unique) in partial.items():
         rendered = str(CreateIndex(indexes[name]).compile(dialect=dialect))
         kind = "UNIQUE INDEX" if unique else "INDEX"
