@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import func, select
 
-from benchmarks.support import create_database, drop_database
+from benchmarks.support import cpu_seconds, create_database, drop_database
 from ledger.persistence.db import dispose_engines, normalise_url, unit_of_work
 from ledger.persistence.migrate import upgrade
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS, RECEIPTS
@@ -144,12 +144,22 @@ def clone_database(template: str, prefix: str = "arledger_floor") -> tuple[str, 
     return create_database(prefix, template=template)
 
 
+@dataclass(frozen=True)
+class CopyTiming:
+    """One timed COPY: wall seconds, and the CPU seconds of the PostgreSQL backend that ran it
+    (None when the server is not on this machine): the work itself, which a busy host stretches
+    less than the wall time."""
+
+    seconds: float
+    backend_cpu: float | None
+
+
 def time_copy(
     url: str, rows: FloorRows, *, raw: bool = False, prepare: Sequence[str] = ()
-) -> float:
-    """Seconds to write ``rows.run`` into the prepared database at ``url``, in one transaction:
-    COPY of each table, the order lines' balances as a COPY into a staging table and one UPDATE,
-    and the COMMIT (where deferred checks run). ``raw``: triggers and foreign-key checks off
+) -> CopyTiming:
+    """Write ``rows.run`` into the prepared database at ``url``, in one transaction, timed: COPY of
+    each table, the order lines' balances as a COPY into a staging table and one UPDATE, and the
+    COMMIT (where deferred checks run). ``raw``: triggers and foreign-key checks off
     (``session_replication_role = replica``). ``prepare``: statements run (and committed) first,
     untimed — a guard removed, another installed."""
     with psycopg.connect(url) as target:
@@ -159,6 +169,8 @@ def time_copy(
         if raw:
             target.execute("SET session_replication_role = replica")
             target.commit()
+        backend = target.info.backend_pid
+        cpu_before = cpu_seconds([backend]) if _local(backend) else None
         started = time.monotonic()
         for table, data in rows.run.items():
             _load(target, table, data)
@@ -170,7 +182,17 @@ def time_copy(
             "UPDATE order_lines SET balance_minor = b.balance_minor FROM balance_changes b WHERE order_lines.id = b.id"
         )
         target.commit()
-        return time.monotonic() - started
+        seconds = time.monotonic() - started
+        cpu = cpu_seconds([backend]) - cpu_before if cpu_before is not None else None
+        return CopyTiming(seconds, cpu)
+
+
+def _local(pid: int) -> bool:
+    """Whether the backend ``pid`` is a PostgreSQL process of this machine (its CPU readable)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster")
+    except OSError:
+        return False
 
 
 def guarded_and_raw(rows: FloorRows) -> tuple[float, float]:
@@ -180,7 +202,7 @@ def guarded_and_raw(rows: FloorRows) -> tuple[float, float]:
     for raw in (False, True):
         name, url = prepared_database(rows)
         try:
-            timings.append(time_copy(url, rows, raw=raw))
+            timings.append(time_copy(url, rows, raw=raw).seconds)
         finally:
             drop_database(name)
     return timings[0], timings[1]

@@ -16,12 +16,15 @@ exactly the rows it wrote: ``benchmarks/floor.py``), or loads rows an earlier ru
   journal's lines through it (without it, the check would scan the table once per journal);
 - with ``--candidates``: the balance check replaced by each alternative weighed for migration 0006
   (0001's trigger per line; a deferred check per journal row plus a statement-level overflow check
-  of the lines; 0006's with logged tables; 0006's without the journals' own triggers).
+  of the lines; 0006's with logged tables; 0006's without the journals' own triggers), and the
+  foreign keys checked once per statement instead of once per row (see :func:`per_statement`).
 
 Every variant starts from a copy of one prepared template (migrated, the rows the run's rows point
 at loaded). Variants run in ``--runs`` rounds, each round in a rotated order so that a slow minute
 of the shared host falls on different variants; the table gives each variant's median: seconds,
-items/s, and the share of the gap between the guarded and the raw floor that removing it closes.
+items/s, and the share of the gap between the guarded and the raw floor that removing it closes;
+and the same by the CPU seconds of the PostgreSQL backend that ran the COPY (read from /proc when
+the server is local), which the host's other work stretches less than the wall time.
 ``calibration_ms`` (before and after) says how fast the machine was; compare ratios within a run.
 """
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -42,6 +46,7 @@ import psycopg
 
 from benchmarks.floor import (
     WRITTEN_TABLES,
+    CopyTiming,
     FloorRows,
     clone_database,
     dump_rows,
@@ -88,6 +93,15 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
             "c.conname FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
             "AND c.contype = 'u' WHERE NOT i.indisprimary "
             "AND i.indrelid::regclass::text = ANY(%s) ORDER BY 2, 1",
+            (tables,),
+        ).fetchall()
+        references = connection.execute(
+            "SELECT c.conname, c.conrelid::regclass::text, a.attname, "
+            "c.confrelid::regclass::text, af.attname FROM pg_constraint c "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+            "JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] "
+            "WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 "
+            "AND c.conrelid::regclass::text = ANY(%s) ORDER BY 2, 1",
             (tables,),
         ).fetchall()
     intake_tables = ("receipts", "lockbox_files")
@@ -144,6 +158,9 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
                 "candidate: 0006 without the journals' triggers",
                 ("DROP TRIGGER journals_touch_insert ON journals",),
             ),
+            Variant(
+                "candidate: foreign keys per statement (insert side)", per_statement(references)
+            ),
         ]
     return found
 
@@ -194,6 +211,36 @@ PER_JOURNAL = (
 )
 
 
+def per_statement(references: Sequence[tuple[str, str, str, str, str]]) -> tuple[str, ...]:
+    """The foreign keys of the tables written replaced, for measurement only, by one
+    statement-level trigger per table that checks the statement's rows as a set: it locks the
+    rows they point at (``FOR KEY SHARE``, as a foreign key's check does) and refuses a value
+    with no row. The other half of a foreign key (refusing to delete or re-key a row still
+    pointed at) is left out: it never fires while the ledger is written."""
+    by_table: dict[str, list[tuple[str, str, str, str]]] = {}
+    for name, table, column, parent, key in references:
+        by_table.setdefault(table, []).append((name, column, parent, key))
+    statements: list[str] = []
+    for table, keys in by_table.items():
+        checks = "".join(
+            f"""
+            PERFORM 1 FROM {parent} p WHERE p.{key} IN (SELECT {column} FROM new_rows) FOR KEY SHARE;
+            IF EXISTS (SELECT 1 FROM new_rows n WHERE n.{column} IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = n.{column})) THEN
+                RAISE EXCEPTION '{name} violated' USING ERRCODE = 'foreign_key_violation';
+            END IF;"""
+            for name, column, parent, key in keys
+        )
+        statements += [
+            *(f"ALTER TABLE {table} DROP CONSTRAINT {name}" for name, *_ in keys),
+            f"CREATE FUNCTION bench_fk_{table}() RETURNS trigger AS $$ BEGIN {checks}\n"
+            "RETURN NULL; END; $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER bench_fk_{table} AFTER INSERT ON {table} REFERENCING NEW TABLE AS "
+            f"new_rows FOR EACH STATEMENT EXECUTE FUNCTION bench_fk_{table}()",
+        ]
+    return tuple(statements)
+
+
 def pipeline_rows(items: int) -> FloorRows:
     """A lockbox pipeline run of ``items`` checks on ``items`` orders, and the rows it wrote."""
     from benchmarks.lockbox import run_pipeline  # noqa: PLC0415 - only when no rows are given
@@ -218,39 +265,64 @@ def measure(rows: FloorRows, runs: int, only: Sequence[str], candidates: bool) -
             for v in variants(template_url, candidates)
             if v.name in (GUARDED, RAW) or not only or any(word in v.name for word in only)
         ]
-        seconds: dict[str, list[float]] = {v.name: [] for v in chosen}
+        timings: dict[str, list[CopyTiming]] = {v.name: [] for v in chosen}
         for round_ in range(runs):
             shift = round_ * len(chosen) // max(runs, 1)
             for variant in chosen[shift:] + chosen[:shift]:
                 name, url = clone_database(template)
                 try:
-                    seconds[variant.name].append(
-                        time_copy(url, rows, raw=variant.raw, prepare=variant.prepare)
-                    )
+                    timing = time_copy(url, rows, raw=variant.raw, prepare=variant.prepare)
                 finally:
                     drop_database(name)
-                print(f"  {variant.name}: {seconds[variant.name][-1]:.2f} s", file=sys.stderr)
+                timings[variant.name].append(timing)
+                cpu = (
+                    ""
+                    if timing.backend_cpu is None
+                    else f", backend CPU {timing.backend_cpu:.2f} s"
+                )
+                print(f"  {variant.name}: {timing.seconds:.2f} s{cpu}", file=sys.stderr)
     finally:
         drop_database(template)
-    return seconds
+    return timings
 
 
-def table(seconds: dict[str, list[float]], items: int) -> list[dict]:
-    guarded = statistics.median(seconds[GUARDED])
-    raw = statistics.median(seconds[RAW])
-    gap = guarded - raw
-    return [
-        {
-            "guard": name,
-            "seconds": round(statistics.median(runs), 3),
-            "items_per_s": round(items / statistics.median(runs), 1),
-            "share_of_gap": round((guarded - statistics.median(runs)) / gap, 3)
-            if gap > 0
-            else None,
-            "runs": [round(s, 3) for s in runs],
-        }
-        for name, runs in seconds.items()
-    ]
+def table(timings: dict[str, list[CopyTiming]], items: int) -> list[dict]:
+    """Each variant's medians, and the share of the guarded-to-raw gap its removal closes (by
+    wall time, and by the backend's CPU)."""
+
+    def medians(name: str) -> tuple[float, float | None]:
+        runs = timings[name]
+        cpus = [t.backend_cpu for t in runs if t.backend_cpu is not None]
+        return (
+            statistics.median(t.seconds for t in runs),
+            statistics.median(cpus) if len(cpus) == len(runs) else None,
+        )
+
+    def share(guarded: float | None, raw: float | None, value: float | None) -> float | None:
+        if guarded is None or raw is None or value is None or guarded <= raw:
+            return None
+        return round((guarded - value) / (guarded - raw), 3)
+
+    guarded, guarded_cpu = medians(GUARDED)
+    raw, raw_cpu = medians(RAW)
+    report = []
+    for name, runs in timings.items():
+        seconds, cpu = medians(name)
+        report.append(
+            {
+                "guard": name,
+                "seconds": round(seconds, 3),
+                "items_per_s": round(items / seconds, 1),
+                "share_of_gap": share(guarded, raw, seconds),
+                "backend_cpu_seconds": None if cpu is None else round(cpu, 3),
+                "cpu_share_of_gap": share(guarded_cpu, raw_cpu, cpu),
+                "runs": [round(t.seconds, 3) for t in runs],
+                "cpu_runs": [
+                    None if t.backend_cpu is None else round(t.backend_cpu, 3) for t in runs
+                ],
+            }
+        )
+    return report
 
 
 def main() -> None:
@@ -267,6 +339,10 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
+    # Stopped by a signal, it still drops the template and its copy (the finally blocks); a
+    # background shell starts it with SIGINT ignored.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     rows = FloorRows.load(args.rows) if args.rows else pipeline_rows(args.items)
@@ -274,22 +350,30 @@ def main() -> None:
         rows.save(args.save_rows)
     items = rows.counts["receipts"]
     calibration = {"before": calibration_ms()}
-    seconds = measure(rows, args.runs, args.only, args.candidates)
+    timings = measure(rows, args.runs, args.only, args.candidates)
     calibration["after"] = calibration_ms()
     report = {
         "items": items,
         "rows_written": rows.counts,
         "runs": args.runs,
-        "guards": table(seconds, items),
+        "guards": table(timings, items),
         "calibration_ms": calibration,
         "machine": machine(),
     }
     width = max(len(row["guard"]) for row in report["guards"])
-    print(f"{'guard removed':{width}}  seconds  items/s  share of gap", file=sys.stderr)
+    print(
+        f"{'guard removed':{width}}  seconds  items/s  share of gap  backend CPU s  CPU share",
+        file=sys.stderr,
+    )
+
+    def percent(value: float | None) -> str:
+        return "" if value is None else f"{value:.1%}"
+
     for row in report["guards"]:
-        share = "" if row["share_of_gap"] is None else f"{row['share_of_gap']:>11.1%}"
+        cpu = "" if row["backend_cpu_seconds"] is None else f"{row['backend_cpu_seconds']:.2f}"
         print(
-            f"{row['guard']:{width}}  {row['seconds']:7.2f}  {row['items_per_s']:7.0f}  {share}",
+            f"{row['guard']:{width}}  {row['seconds']:7.2f}  {row['items_per_s']:7.0f}"
+            f"  {percent(row['share_of_gap']):>12}  {cpu:>13}  {percent(row['cpu_share_of_gap']):>9}",
             file=sys.stderr,
         )
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
