@@ -10,13 +10,16 @@ across two orders, or name an order that does not exist. Then, timed end to end:
 lockbox import` (validate, receive, fan out) with a Celery worker at concurrency 2 as a separate
 process, until every check is distributed and every journal is published to the Redis stream.
 
-In the same run it measures the floor: the time PostgreSQL takes to COPY exactly the rows the run
-wrote — receipts, the lockbox file, ledger commits, journals, journal lines, and the order lines
-whose balance moved — into an empty copy of the same schema, indexes, foreign keys and the
-deferred balance trigger live (``floor_*``, the headline), and again with triggers and
-foreign-key checks off (``raw_floor_*``). It prints items/s, floor items/s and their ratio, and the peak memory of the
+In the same run it measures two floors (``benchmarks/floor.py``): the time PostgreSQL takes to
+COPY exactly the rows the run wrote — receipts, the lockbox file, ledger commits, journals,
+journal lines, and the order lines whose balance moved — into an empty copy of the same schema
+with triggers and foreign-key checks off (the raw floor: ``raw_floor_*``, and ``floor_*`` and
+``ratio``, the headline), and with every guard live — indexes, foreign keys, the append-only
+triggers and the deferred balance check (the guarded floor: ``guarded_floor_*``,
+``guarded_ratio``). It prints items/s beside both floors, both ratios, and the peak memory of the
 importer and of the worker; then the same run at ``--scale`` times N (orders and items), to show
-memory and cost per item stay flat as the file and the database grow.
+memory and cost per item stay flat as the file and the database grow. ``benchmarks/guards.py``
+takes the guarded floor apart guard by guard.
 
 With ``--messy FRACTION``, that share of the checks names no usable order (matching, SPEC
 section 15): the same money, but its order given only in remittance text (``INV#B-000123``,
@@ -37,7 +40,6 @@ the local PostgreSQL (dropped after) and the local Redis (database 12, flushed).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 import resource
@@ -56,16 +58,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from benchmarks import support
+from benchmarks.floor import dump_rows, guarded_and_raw, high_water
 from benchmarks.support import (
     ARLEDGER,
     Environment,
     cpu_seconds,
-    create_database,
     customer_of,
-    drop_database,
     environment,
     generate_orders,
     machine,
@@ -88,9 +89,8 @@ from ledger.intake.lockbox.bai2_writer import (
 )
 from ledger.intake.lockbox.camt_writer import bank_reference, camt_entries, write_camt
 from ledger.outbox.publisher import publish_pending, unpublished_count
-from ledger.persistence.db import connect, dispose_engines, normalise_url, unit_of_work
-from ledger.persistence.migrate import upgrade
-from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS, RECEIPTS
+from ledger.persistence.db import connect, dispose_engines, normalise_url
+from ledger.persistence.schema import RECEIPTS
 from ledger.queries.views import receipt_views
 from ledger.services.lockbox import progress
 from tests.support.processes import hwm_kb
@@ -389,24 +389,6 @@ def analyze(env: Environment) -> None:
         connection.execute("ANALYZE")
 
 
-def high_water(env: Environment) -> dict[str, int]:
-    with unit_of_work(env.database_url) as session:
-        return {
-            "journals": int(
-                session.execute(select(func.coalesce(func.max(JOURNALS.c.id), 0))).scalar_one()
-            ),
-            "lines": int(
-                session.execute(select(func.coalesce(func.max(JOURNAL_LINES.c.id), 0))).scalar_one()
-            ),
-            "commits": int(
-                session.execute(select(func.coalesce(func.max(COMMITS.c.id), 0))).scalar_one()
-            ),
-            "receipts": int(
-                session.execute(select(func.coalesce(func.max(RECEIPTS.c.id), 0))).scalar_one()
-            ),
-        }
-
-
 def run_phase(
     env: Environment,
     orders: int,
@@ -418,6 +400,60 @@ def run_phase(
     messy: float = 0.0,
     file_format: str = "bai",
 ) -> dict:
+    """One run: the pipeline, then its guarded and raw floors, then every receipt checked."""
+    run, before, file_id, mess = run_pipeline(
+        env,
+        orders,
+        items,
+        first_order,
+        workdir,
+        bank_file_id=bank_file_id,
+        messy=messy,
+        file_format=file_format,
+    )
+    rows = dump_rows(env.database_url, before)
+    guarded_seconds, raw_seconds = guarded_and_raw(rows)
+    seconds = run["seconds"]
+    rate = items / seconds
+    return {
+        **verify(
+            env,
+            file_id,
+            mess,
+            camt_references(items, bank_file_id) if file_format == "camt054" else None,
+        ),
+        **run,
+        # The headline: the pipeline against the raw floor (floor_* and ratio, issue 17); the
+        # guarded floor beside it (guarded_*).
+        "floor_seconds": round(raw_seconds, 3),
+        "floor_items_per_s": round(items / raw_seconds, 1),
+        "ratio": round(rate / (items / raw_seconds), 3),
+        "raw_floor_seconds": round(raw_seconds, 3),
+        "raw_floor_items_per_s": round(items / raw_seconds, 1),
+        "raw_ratio": round(rate / (items / raw_seconds), 3),
+        "guarded_floor_seconds": round(guarded_seconds, 3),
+        "guarded_floor_items_per_s": round(items / guarded_seconds, 1),
+        "guarded_ratio": round(rate / (items / guarded_seconds), 3),
+        "guards_cost": round(guarded_seconds / raw_seconds, 3),
+        "rows_written": rows.counts,
+    }
+
+
+def run_pipeline(
+    env: Environment,
+    orders: int,
+    items: int,
+    first_order: int,
+    workdir: Path,
+    *,
+    bank_file_id: str,
+    messy: float = 0.0,
+    file_format: str = "bai",
+) -> tuple[dict, dict[str, int], int, Messy]:
+    """The pipeline alone: ``orders`` orders generated, an ``items``-check file imported and
+    distributed by a worker until every journal is published. Returns its figures, the tables'
+    high-water marks before it (the floor's rows are those above), the file's id and the messy
+    checks' answers."""
     started = time.monotonic()
     mess = Messy(messy, first_order, items)
     generate_orders(env, orders, start=first_order, payers=bool(messy))
@@ -434,7 +470,7 @@ def run_phase(
     )
     dispose_engines()
     worker = start_worker(env, workdir)
-    before = high_water(env)
+    before = high_water(env.database_url)
     pg_before = cpu_seconds(postgres_pids())
     worker_before = cpu_seconds(worker.tree())
     try:
@@ -470,23 +506,13 @@ def run_phase(
     finally:
         worker.stop()
     watcher.join(timeout=1)
-    floor_seconds, raw_floor_seconds, rows = copy_floor(env, before)
-    references = camt_references(items, bank_file_id) if file_format == "camt054" else None
-    checked = verify(env, file_id, mess, references)
-    return {
-        **checked,
+    figures = {
         "format": file_format,
         "orders": orders,
         "items": items,
         "seconds": round(seconds, 3),
         "import_seconds": round(import_seconds, 3),
         "items_per_s": round(items / seconds, 1),
-        "floor_seconds": round(floor_seconds, 3),
-        "floor_items_per_s": round(items / floor_seconds, 1),
-        "ratio": round((items / seconds) / (items / floor_seconds), 3),
-        "raw_floor_items_per_s": round(items / raw_floor_seconds, 1),
-        "raw_ratio": round(raw_floor_seconds / seconds, 3),
-        "rows_written": rows,
         "importer_peak_mb": round(watcher.peak_kb / 1024, 1),
         "worker_peak_mb": round(worker_peak, 1),
         "generation_seconds": round(generation, 1),
@@ -497,90 +523,7 @@ def run_phase(
             "importer": round(importer_cpu, 2),
         },
     }
-
-
-def copy_floor(env: Environment, before: dict[str, int]) -> tuple[float, float, dict[str, int]]:
-    """Seconds for PostgreSQL to write exactly the rows this run wrote, by COPY, into an empty copy
-    of the schema: (same schema — indexes, foreign keys and the deferred balance trigger live;
-    raw — constraints and triggers off), and the row counts.
-
-    Untimed, the empty copy first receives the rows the written rows point at but the run did
-    not write: reference data, the orders and order lines it touched, the write-offs it reversed.
-    Timed, in one transaction: COPY of the lockbox file, receipts, ledger commits, journals and
-    journal lines; the lines' balance changes as a COPY into a staging table and one UPDATE; the
-    COMMIT (where the deferred balance trigger runs).
-    """
-    run = {
-        "lockbox_files": f"SELECT * FROM lockbox_files WHERE id IN (SELECT DISTINCT lockbox_file_id FROM receipts WHERE id > {before['receipts']})",
-        "receipts": f"SELECT * FROM receipts WHERE id > {before['receipts']}",
-        "ledger_commits": f"SELECT * FROM ledger_commits WHERE id > {before['commits']}",
-        "journals": f"SELECT * FROM journals WHERE id > {before['journals']}",
-        "journal_lines": f"SELECT * FROM journal_lines WHERE id > {before['lines']}",
-    }
-    touched_orders = f"SELECT DISTINCT order_id FROM journals WHERE id > {before['journals']} AND order_id IS NOT NULL"
-    balances = f"SELECT id, balance_minor FROM order_lines WHERE id IN (SELECT DISTINCT line_id FROM journal_lines WHERE id > {before['lines']} AND line_id IS NOT NULL)"
-    referenced = {
-        "gl_accounts": "SELECT * FROM gl_accounts",
-        "org_units": "SELECT * FROM org_units",
-        "subsystems": "SELECT * FROM subsystems",
-        "products": "SELECT * FROM products",
-        "customers": "SELECT * FROM customers ORDER BY parent_id NULLS FIRST",
-        "periods": "SELECT * FROM periods",
-        "orders": f"SELECT * FROM orders WHERE id IN ({touched_orders})",
-        "order_lines": f"SELECT * FROM order_lines WHERE order_id IN ({touched_orders})",
-        "write_offs": f"SELECT * FROM write_offs WHERE id IN (SELECT write_off_id FROM journals WHERE id > {before['journals']})",
-    }
-    source = normalise_url(env.database_url).replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(source) as connection:
-        dumps = {table: _dump(connection, query) for table, query in {**referenced, **run}.items()}
-        balance_rows = _dump(connection, balances)
-        rows = {
-            table: int(connection.execute(f"SELECT count(*) FROM ({query}) q").fetchone()[0])
-            for table, query in run.items()
-        }
-        rows["order_line_balances"] = int(
-            connection.execute(f"SELECT count(*) FROM ({balances}) q").fetchone()[0]
-        )
-    timings = []
-    for raw in (False, True):
-        name, url = create_database("arledger_floor")
-        try:
-            upgrade(url)
-            dispose_engines()
-            with psycopg.connect(url) as target:
-                if raw:
-                    target.execute("SET session_replication_role = replica")
-                for table in referenced:
-                    _load(target, table, dumps[table])
-                target.commit()
-                started = time.monotonic()
-                for table in run:
-                    _load(target, table, dumps[table])
-                target.execute(
-                    "CREATE TEMP TABLE balance_changes (id bigint, balance_minor bigint) ON COMMIT DROP"
-                )
-                _load(target, "balance_changes", balance_rows)
-                target.execute(
-                    "UPDATE order_lines SET balance_minor = b.balance_minor FROM balance_changes b WHERE order_lines.id = b.id"
-                )
-                target.commit()
-                timings.append(time.monotonic() - started)
-        finally:
-            drop_database(name)
-    return timings[0], timings[1], rows
-
-
-def _dump(connection: psycopg.Connection, query: str) -> bytes:
-    buffer = io.BytesIO()
-    with connection.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
-        for data in copy:
-            buffer.write(data)
-    return buffer.getvalue()
-
-
-def _load(connection: psycopg.Connection, table: str, data: bytes) -> None:
-    with connection.cursor().copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(data)
+    return figures, before, file_id, mess
 
 
 PARSE = """
@@ -696,7 +639,7 @@ def main() -> None:
                 "machine": machine(),
             }
             print(
-                f"N={args.items}: {first['items_per_s']} items/s, floor {first['floor_items_per_s']} items/s, ratio {first['ratio']}; importer {first['importer_peak_mb']} MB, worker {first['worker_peak_mb']} MB",
+                f"N={args.items}: {headline(first)}",
                 file=sys.stderr,
             )
             if args.messy:
@@ -716,12 +659,22 @@ def main() -> None:
                     "worker": round(second["worker_peak_mb"] / first["worker_peak_mb"], 3),
                 }
                 print(
-                    f"N={n}: {second['items_per_s']} items/s, floor {second['floor_items_per_s']} items/s, ratio {second['ratio']}; importer {second['importer_peak_mb']} MB, worker {second['worker_peak_mb']} MB; cost per item x{report['per_item_cost_ratio']}",
+                    f"N={n}: {headline(second)}; cost per item x{report['per_item_cost_ratio']}",
                     file=sys.stderr,
                 )
     finally:
         env.close()
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+
+
+def headline(run: dict) -> str:
+    """The pipeline, the raw floor and the guarded floor side by side, and the ratios."""
+    return (
+        f"pipeline {run['items_per_s']} items/s, raw floor {run['raw_floor_items_per_s']}/s"
+        f" (ratio {run['raw_ratio']}), guarded floor {run['guarded_floor_items_per_s']}/s"
+        f" (ratio {run['guarded_ratio']}; guards x{run['guards_cost']} the raw floor's time);"
+        f" importer {run['importer_peak_mb']} MB, worker {run['worker_peak_mb']} MB"
+    )
 
 
 def run_phase_scaled(env: Environment, args: argparse.Namespace, workdir: Path) -> dict:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -24,3 +26,15 @@ def upgrade(url: str, revision: str = "head") -> None:
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def migration_module(revision: str) -> ModuleType:
+    """The module of migration ``revision`` (``"0008"``), loaded from its file, for the tests and
+    benchmarks that reuse a migration's own statements rather than a copy of them."""
+    (path,) = (MIGRATIONS / "versions").glob(f"{revision}_*.py")
+    spec = importlib.util.spec_from_file_location(f"arledger_migration_{revision}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"migration {revision} cannot be loaded from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -21,8 +21,13 @@ LOCKBOX_FIELDS = {
     "items",
     "seconds",
     "items_per_s",
-    "floor_items_per_s",
+    "floor_items_per_s",  # the raw floor's, the headline's (issue 17)
     "ratio",
+    "raw_floor_items_per_s",
+    "raw_ratio",
+    "guarded_floor_items_per_s",
+    "guarded_ratio",
+    "guards_cost",
     "importer_peak_mb",
     "worker_peak_mb",
 }
@@ -76,6 +81,9 @@ def test_the_lockbox_benchmark_runs_the_pipeline_and_its_floor_at_two_sizes(clea
     assert report["scaled"]["items"] == 400
     for run in (report, report["scaled"]):
         assert run["seconds"] > 0 and run["floor_items_per_s"] > 0 and run["ratio"] > 0
+        # The headline is the ratio to the raw floor; the guarded floor is reported beside it.
+        assert run["floor_items_per_s"] == run["raw_floor_items_per_s"]
+        assert run["ratio"] == run["raw_ratio"] and run["guarded_ratio"] > 0
         assert run["importer_peak_mb"] > 0 and run["worker_peak_mb"] > 0
         # The floor copied what the run wrote: every check is a receipt, every journal a row.
         assert run["rows_written"]["receipts"] == run["items"]
@@ -172,3 +180,35 @@ def test_the_parse_benchmark_streams_every_check_of_the_file(clean_redis):
     report = run_benchmark(clean_redis, "benchmarks/lockbox.py", "--items", "500", "--parse-only")
     assert report["parse_items"] == 500
     assert report["parse_peak_mb"] > 0 and report["parse_file_mb"] > 0
+
+
+def test_the_guards_benchmark_times_the_floor_without_each_guard(clean_redis, tmp_path):
+    before = bench_databases()
+    rows = tmp_path / "rows"
+    full = run_benchmark(
+        clean_redis, "benchmarks/guards.py", "--items", "200", "--runs", "1",
+        "--save-rows", str(rows),
+    )  # fmt: skip
+    assert full["items"] == full["rows_written"]["receipts"] == 200
+    guards = {row["guard"]: row for row in full["guards"]}
+    assert guards["all guards (guarded floor)"]["share_of_gap"] in (0, None)
+    assert guards["no triggers, no FK checks (raw floor)"]["share_of_gap"] in (1, None)
+    assert {
+        "balance check (0008)",
+        "FK fk_journal_lines_journal_id_journals",
+        "unique intake key uq_receipts_external_key",
+        "index (with the balance check) ix_journal_lines_journal_id",
+    } <= set(guards)
+    assert any(name.startswith("append-only guards") for name in guards)
+    assert all(row["seconds"] > 0 and len(row["runs"]) == 1 for row in guards.values())
+    # The same rows again, from the directory: only the balance variants and the candidates.
+    again = run_benchmark(
+        clean_redis, "benchmarks/guards.py", "--rows", str(rows), "--runs", "2",
+        "--only", "balance", "candidate", "--candidates",
+    )  # fmt: skip
+    assert again["rows_written"] == full["rows_written"]
+    names = [row["guard"] for row in again["guards"]]
+    assert "candidate: 0001's trigger per line" in names and "FK" not in " ".join(names)
+    assert all(len(row["runs"]) == 2 for row in again["guards"])
+    assert set(again["calibration_ms"]) == {"before", "after"}
+    assert bench_databases() - before == set()  # the template and every copy are dropped

@@ -3,18 +3,13 @@ indexes render the DDL of their migration."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex
 
 from ledger.persistence import schema, tables
-
-ROOT = Path(__file__).resolve().parents[2]
+from ledger.persistence.migrate import migration_module
 
 
 def test_every_mapped_class_is_declared_on_the_core_table_of_its_name() -> None:
@@ -33,17 +28,8 @@ def test_schema_re_exports_the_same_table_objects() -> None:
     assert schema.Receipt.__table__ is tables.RECEIPTS
 
 
-def _migration(name: str) -> ModuleType:
-    path = ROOT / "ledger/persistence/migrations/versions" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # The migrations that create partial indexes, each listing them in ``PARTIAL``.
-PARTIAL_MIGRATIONS = ("0003_indexes_for_flat_cost", "0007_reversal_lookup")
+PARTIAL_MIGRATIONS = ("0003", "0007")
 
 
 @pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=lambda d: d.name)
@@ -53,7 +39,7 @@ def test_partial_indexes_render_the_ddl_of_their_migration(dialect: Dialect) -> 
     indexes = {
         index.name: index for table in tables.METADATA.tables.values() for index in table.indexes
     }
-    partial = {k: v for m in PARTIAL_MIGRATIONS for k, v in _migration(m).PARTIAL.items()}
+    partial = {k: v for m in PARTIAL_MIGRATIONS for k, v in migration_module(m).PARTIAL.items()}
     for name, (table, column, predicate, unique) in partial.items():
         rendered = str(CreateIndex(indexes[name]).compile(dialect=dialect))
         kind = "UNIQUE INDEX" if unique else "INDEX"
