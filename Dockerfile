@@ -1,4 +1,4 @@
-# arledger: one image for the migration, the worker, beat and the HTTP ingress.
+# arledger: one image for the migration, the worker, beat, the HTTP ingress and Flower.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -11,5 +11,5 @@ COPY config ./config
 RUN pip install . && useradd --create-home --uid 10001 arledger
 USER arledger
 WORKDIR /home/arledger
-EXPOSE 8000
+EXPOSE 8000 5555
 CMD ["arledger", "--help"]

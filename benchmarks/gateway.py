@@ -60,6 +60,7 @@ from benchmarks.support import (
     Process,
     calibration_ms,
     cpu_seconds,
+    customer_of,
     environment,
     generate_orders,
     machine,
@@ -123,7 +124,7 @@ def event_body(index: int, occurred_at: str, gateway: str = "native") -> bytes:
             "currency": "USD",
             "amount": str(Money.from_minor(minor, "USD")),
             "order": order,
-            "customer": f"C-{index % 100}",
+            "customer": f"C-{customer_of(index)}",
             "occurred_at": occurred_at,
         },
         separators=(",", ":"),
@@ -141,7 +142,7 @@ def stripe_body(index: int, order: str, minor: int) -> bytes:
         "currency": "usd",
         "created": now,
         "description": None,
-        "metadata": {"order": order, "customer": f"C-{index % 100}"},
+        "metadata": {"order": order, "customer": f"C-{customer_of(index)}"},
         "status": "succeeded",
     }
     return json.dumps(

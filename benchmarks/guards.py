@@ -9,14 +9,14 @@ exactly the rows it wrote: ``benchmarks/floor.py``), or loads rows an earlier ru
 
 - with every guard live (the guarded floor) and with triggers and foreign-key checks off (the
   raw floor, as ``lockbox.py`` measures it; indexes stay);
-- with one guard removed: the journal balance check (migration 0006), the append-only triggers,
+- with one guard removed: the journal balance check (migration 0008), the append-only triggers,
   each foreign key of the tables written, each index and unique constraint of those tables (the
   unique intake keys among them), every foreign key, every index but the primary keys.
   ``ix_journal_lines_journal_id`` is removed together with the balance check, which reads each
   journal's lines through it (without it, the check would scan the table once per journal);
-- with ``--candidates``: the balance check replaced by each alternative weighed for migration 0006
+- with ``--candidates``: the balance check replaced by each alternative weighed for migration 0008
   (0001's trigger per line; a deferred check per journal row plus a statement-level overflow check
-  of the lines; 0006's with logged tables; 0006's without the journals' own triggers), and the
+  of the lines; 0008's with logged tables; 0008's without the journals' own triggers), and the
   foreign keys checked once per statement instead of once per row (see :func:`per_statement`).
 
 Every variant starts from a copy of one prepared template (migrated, the rows the run's rows point
@@ -71,7 +71,7 @@ class Variant:
 
 def variants(template_url: str, candidates: bool) -> list[Variant]:
     """Every variant, read from the template's catalog: the guards of the tables written."""
-    balance = migration_module("0006")
+    balance = migration_module("0008")
     drop_balance = tuple(balance.DROP_BALANCE_CHECK)
     with psycopg.connect(template_url) as connection:
         tables = list(WRITTEN_TABLES)
@@ -114,7 +114,7 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
     found = [
         Variant(GUARDED),
         Variant(RAW, raw=True),
-        Variant("balance check (0006)", drop_balance),
+        Variant("balance check (0008)", drop_balance),
         Variant(
             f"append-only guards ({len(append_only)} triggers)",
             tuple(f"DROP TRIGGER {name} ON {table}" for name, table in append_only),
@@ -148,14 +148,14 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
             ),
             Variant("candidate: per journal + statement overflow", (*drop_balance, *PER_JOURNAL)),
             Variant(
-                "candidate: 0006 with logged tables",
+                "candidate: 0008 with logged tables",
                 (
                     "ALTER TABLE journal_balance_pending SET LOGGED",
                     "ALTER TABLE journal_balance_commits SET LOGGED",
                 ),
             ),
             Variant(
-                "candidate: 0006 without the journals' triggers",
+                "candidate: 0008 without the journals' triggers",
                 ("DROP TRIGGER journals_touch_insert ON journals",),
             ),
             Variant(
@@ -165,7 +165,7 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
     return found
 
 
-# The alternative to 0006 also measured: a deferred constraint trigger per journal row (which
+# The alternative to 0008 also measured: a deferred constraint trigger per journal row (which
 # checks every new journal at commit) and, since a line added to an already-committed journal
 # fires none, a statement-level check that no journal's debits or credits exceed its amount
 # (exact only because lines are positive and append-only). Not kept: see docs/performance.md.
@@ -335,7 +335,7 @@ def main() -> None:
         "--only", nargs="*", default=(), help="only the variants whose name has one of these words"
     )
     parser.add_argument(
-        "--candidates", action="store_true", help="also the alternatives to 0006's balance check"
+        "--candidates", action="store_true", help="also the alternatives to 0008's balance check"
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()

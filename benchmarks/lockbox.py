@@ -5,7 +5,7 @@
     python benchmarks/lockbox.py --format bai2 ... (the same, with a BAI2 bank file)
 
 Generates N open orders of three lines (mixed priorities; every fifth with a standard and an
-advanced write-off) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
+advanced write-off; ten per customer, ``--orders-per-customer`` to change it) and an N-item BAI lockbox file whose checks pay, partly pay, overpay, split
 across two orders, or name an order that does not exist. Then, timed end to end: `arledger
 lockbox import` (validate, receive, fan out) with a Celery worker at concurrency 2 as a separate
 process, until every check is distributed and every journal is published to the Redis stream.
@@ -60,17 +60,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import select
 
+from benchmarks import support
 from benchmarks.floor import dump_rows, guarded_and_raw, high_water
 from benchmarks.support import (
     ARLEDGER,
-    REFERENCE,
     Environment,
     cpu_seconds,
+    customer_of,
     environment,
     generate_orders,
     machine,
     opening_balance,
     order_lines,
+    orders_of,
+    payer_account,
     postgres_pids,
     start_worker,
 )
@@ -84,7 +87,7 @@ from ledger.intake.lockbox.bai2_writer import (
     Bai2Group,
     write_bai2,
 )
-from ledger.intake.lockbox.camt_writer import camt_entries, write_camt
+from ledger.intake.lockbox.camt_writer import bank_reference, camt_entries, write_camt
 from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.db import connect, dispose_engines, normalise_url
 from ledger.persistence.schema import RECEIPTS
@@ -128,7 +131,7 @@ def checks(first: int, count: int, orders_total: int, messy: Messy | None = None
             deposit_date=DEPOSIT,
             check_number=f"{100000 + n}",
             amount=amount,
-            customer=f"C-{i % 100}",
+            customer=f"C-{customer_of(i)}",
             allocations=allocations,
             line=0,
         )
@@ -136,22 +139,6 @@ def checks(first: int, count: int, orders_total: int, messy: Messy | None = None
 
 
 # --- --messy: checks that name no usable order, and their known answers -----------------------
-
-
-def payer_account(customer: int) -> str:
-    """The payer account the messy run's load file registers to customer ``C-<customer>``."""
-    return f"0210000{customer:02d}-55{customer:04d}"
-
-
-def messy_reference() -> dict:
-    """The reference data with a payer account for every customer."""
-    return {
-        **REFERENCE,
-        "customers": [
-            {**customer, "payer_accounts": [payer_account(n)]}
-            for n, customer in enumerate(REFERENCE["customers"])
-        ],
-    }
 
 
 def _possible_balances(index: int, n: int) -> set[int]:
@@ -211,11 +198,11 @@ class Messy:
         wanted: dict[int, list[int]] = {}
         for n in range(self.count):
             if self.variant(n) in ("payer", "customer"):
-                wanted.setdefault((self.first + n) % 100, []).append(n)
+                wanted.setdefault(customer_of(self.first + n), []).append(n)
         unique: set[int] = set()
         for customer, checks_of_customer in wanted.items():
             seen: Counter[int] = Counter()
-            for index in range(customer, self.first + self.count, 100):
+            for index in orders_of(customer, self.first + self.count):
                 n = index - self.first if index >= self.first else index
                 seen.update(_possible_balances(index, n))
             for n in checks_of_customer:
@@ -228,7 +215,7 @@ class Messy:
         if variant is None:
             return item
         i = self.first + n
-        customer = i % 100
+        customer = customer_of(i)
         if variant != "text" and n in self.exact:
             amount = usd(opening_balance(i))
             if variant == "payer":
@@ -279,8 +266,31 @@ def _replace(
     )
 
 
-def verify(env: Environment, file_id: int, messy: Messy) -> dict:
-    """Every receipt of the file against its answer (see the module docstring)."""
+def check_index(external_key: str, camt_references: dict[str, int]) -> int:
+    """Which check of the phase a receipt is, from its key: ``lockbox:…:BATCH:ITEM`` for a
+    lockbox file; for a bank file ``bank:bai2:ACCOUNT:<file id>-N:…`` (BAI2, :func:`bai2_entries`)
+    or ``bank:ACCOUNT:<bank reference>:…`` (camt.054, the references in ``camt_references``)."""
+    if external_key.startswith("bank:bai2:"):
+        return int(external_key.split(":")[3].rsplit("-", 1)[1])
+    if external_key.startswith("bank:"):
+        return camt_references[external_key.split(":")[2]]
+    _, _, batch, item = external_key.rsplit(":", 3)
+    return (int(batch) - 1) * 500 + int(item) - 1
+
+
+def camt_references(count: int, bank_file_id: str) -> dict[str, int]:
+    """The bank reference of each of ``count`` checks in a camt.054 file (:func:`checks`'
+    batches and items), to its index."""
+    return {
+        bank_reference(f"{1 + n // 500}", f"{n % 500 + 1}", bank_file_id): n for n in range(count)
+    }
+
+
+def verify(
+    env: Environment, file_id: int, messy: Messy, references: dict[str, int] | None = None
+) -> dict:
+    """Every receipt of the file against its answer (see the module docstring); ``references``:
+    a camt.054 file's, from :func:`camt_references`."""
     started = time.monotonic()
     outcomes: Counter[str] = Counter()
     rules: Counter[str] = Counter()
@@ -290,8 +300,7 @@ def verify(env: Environment, file_id: int, messy: Messy) -> dict:
         ).all()
         for start in range(0, len(rows), 1_000):
             for view in receipt_views(connection, rows[start : start + 1_000]):
-                _, _, batch, item = view["external_key"].rsplit(":", 3)
-                n = (int(batch) - 1) * 500 + int(item) - 1
+                n = check_index(view["external_key"], references or {})
                 rules[(view["match"] or {}).get("rule") or "none"] += 1
                 outcomes[_outcome(messy, n, frozenset(view["orders"]))] += 1
     messy_items = outcomes["messy_right"] + outcomes["messy_missed"] + outcomes["messy_wrong"]
@@ -404,10 +413,10 @@ def run_phase(
     )
     rows = dump_rows(env.database_url, before)
     guarded_seconds, raw_seconds = guarded_and_raw(rows)
-    seconds = run["seconds"]
-    rate = items / seconds
+    references = camt_references(items, bank_file_id) if file_format == "camt054" else None
+    rate = items / run["seconds"]
     return {
-        **verify(env, file_id, mess),
+        **verify(env, file_id, mess, references),
         **run,
         # The headline: the pipeline against the raw floor (floor_* and ratio, issue 17); the
         # guarded floor beside it (guarded_*).
@@ -442,7 +451,7 @@ def run_pipeline(
     checks' answers."""
     started = time.monotonic()
     mess = Messy(messy, first_order, items)
-    generate_orders(env, orders, start=first_order, reference=messy_reference() if messy else None)
+    generate_orders(env, orders, start=first_order, payers=bool(messy))
     publish_pending(env.settings)  # the set-up's own journals are not the run's work
     analyze(env)  # a production database has statistics; a freshly loaded one has none yet
     generation = time.monotonic() - started
@@ -574,8 +583,17 @@ def main() -> None:
         default=None,
         help="the bank file's format (default: bai, csv with --messy)",
     )
+    parser.add_argument(
+        "--orders-per-customer",
+        type=int,
+        default=support.ORDERS_PER_CUSTOMER,
+        help="how many of the orders each customer has (N / 100: one hundred customers)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()
+    if args.orders_per_customer < 1:
+        parser.error("--orders-per-customer must be at least 1")
+    support.ORDERS_PER_CUSTOMER = args.orders_per_customer
     if not 0 <= args.messy <= 0.8:
         parser.error("--messy must be between 0 and 0.8")
     if args.messy and args.format not in (None, "csv"):
@@ -609,7 +627,12 @@ def main() -> None:
                 messy=args.messy,
                 file_format=args.format,
             )
-            report = {**first, "format": args.format, "machine": machine()}
+            report = {
+                **first,
+                "format": args.format,
+                "orders_per_customer": args.orders_per_customer,
+                "machine": machine(),
+            }
             print(
                 f"N={args.items}: {headline(first)}",
                 file=sys.stderr,

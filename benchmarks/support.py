@@ -243,9 +243,34 @@ REFERENCE = {
             "writeoff_account": "6100",
         },
     ],
-    "customers": [{"id": f"C-{i}", "name": f"Customer {i}"} for i in range(100)],
 }
 PRODUCTS = ["DUES", "COURSE", "BOOK", "DONATION"]
+
+# How many of the generated orders each customer has: ten by default, as in a membership or
+# course ledger, so customers grow with the orders and a customer's open orders are as many at
+# 1M orders as at 100k. The benchmarks' --orders-per-customer sets it (N / 100 gives 100
+# customers, as the benchmarks had before matching, when nothing read a customer's orders).
+# Neighbouring orders are always different customers': a split check's second order is
+# another customer's.
+ORDERS_PER_CUSTOMER = 10
+
+
+def customer_of(index: int) -> int:
+    """The customer (``C-<n>``) of generated order ``index``: blocks of 100 customers, each
+    with every hundredth order of its block."""
+    return index // (100 * ORDERS_PER_CUSTOMER) * 100 + index % 100
+
+
+def orders_of(customer: int, end: int) -> range:
+    """The generated orders of ``customer`` below index ``end``."""
+    block = 100 * ORDERS_PER_CUSTOMER
+    first = customer // 100 * block
+    return range(first + customer % 100, min(end, first + block), 100)
+
+
+def payer_account(customer: int) -> str:
+    """The payer account a run with payer accounts registers to customer ``C-<customer>``."""
+    return f"0210000{customer:02d}-55{customer:04d}"
 
 
 def order_lines(index: int) -> list[int]:
@@ -270,21 +295,32 @@ def generate_orders(
     start: int = 0,
     chunk: int = 5_000,
     reference: dict | None = None,
+    payers: bool = False,
 ) -> None:
-    """Load ``count`` orders of three lines (mixed priorities) with their SALE journals, then write
-    off part of some lines — standard and advanced adjustments — in bulk. ``reference``: the
-    reference data to load first (default REFERENCE)."""
+    """Load ``count`` orders of three lines (mixed priorities) with their SALE journals, and
+    their customers (:func:`customer_of`; each with its :func:`payer_account` with ``payers``),
+    then write off part of some lines — standard and advanced adjustments — in bulk.
+    ``reference``: the reference data to load first (default REFERENCE)."""
     settings = env.settings
     with UnitOfWork(settings.database_url) as uow:
         load(uow, validate_load_file(__import__("json").dumps(reference or REFERENCE)))
         uow.commit()
     for first in range(start, start + count, chunk):
         numbers = range(first, min(first + chunk, start + count))
+        customers = sorted({customer_of(i) for i in numbers})
         data = LoadFile(
+            customers=[
+                {
+                    "id": f"C-{c}",
+                    "name": f"Customer {c}",
+                    "payer_accounts": [payer_account(c)] if payers else [],
+                }
+                for c in customers
+            ],
             orders=[
                 OrderIn(
                     number=f"B-{i}",
-                    customer=f"C-{i % 100}",
+                    customer=f"C-{customer_of(i)}",
                     org_unit="ASSN",
                     currency="USD",
                     date=DAY,
@@ -299,7 +335,7 @@ def generate_orders(
                     ],
                 )
                 for i in numbers
-            ]
+            ],
         )
         with UnitOfWork(settings.database_url) as uow:
             load(uow, data)

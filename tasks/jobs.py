@@ -18,7 +18,7 @@ from pydantic import StrictInt, TypeAdapter, ValidationError
 from config.settings import Settings
 from ledger.domain.errors import InputRefused
 from ledger.outbox.publisher import PublisherBusy, publish_pending
-from ledger.services import events, operations, receipts
+from ledger.services import distribution, events, operations
 from tasks.registry import TOP_UP, TaskName
 
 
@@ -34,7 +34,7 @@ class Outcome:
 
 
 def distribute(settings: Settings, receipt_ids: list[int], *, top_up: int = 0) -> Outcome:
-    batch = receipts.distribute_receipts(settings, receipt_ids, top_up=top_up)
+    batch = distribution.distribute_receipts(settings, receipt_ids, top_up=top_up)
     return Outcome(
         {"distributed": batch.distributed, "statuses": batch.statuses},
         events=list(batch.waiting_events),
@@ -47,6 +47,7 @@ def process_event(settings: Settings, event_row: int) -> Outcome:
     return Outcome(
         {"status": outcome.status, "reason": outcome.reason, "new_receipt": outcome.new_receipt},
         receipts=[outcome.new_receipt] if outcome.new_receipt else [],
+        events=list(outcome.released),
         publish=outcome.status == "done",
     )
 

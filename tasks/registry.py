@@ -45,6 +45,6 @@ BEAT_SCHEDULE = {
 }
 
 # A gateway receipt's task takes up to this many other queued receipts with it (see
-# services.receipts.distribute_receipts): one transaction for a burst instead of one per receipt,
+# services.distribution.distribute_receipts): one transaction for a burst instead of one per receipt,
 # which is what lets two worker processes keep up with hundreds of webhook events a second.
 TOP_UP = 100

@@ -3,7 +3,9 @@
 JSON only (a pickled message is refused, never deserialised); late acknowledgement with
 ``reject_on_worker_lost`` so a killed worker's message is redelivered; prefetch of one so a slow
 task never sits on others; hard and soft time limits; the queues, routes and beat schedule of
-``tasks.registry``. Importing this module builds nothing: :func:`celery_app` builds the app the
+``tasks.registry``; task events sent by the workers (received, started, succeeded, failed) and by
+every sender (sent), so that Flower and its Prometheus endpoint show each task (README,
+"Watching the workers"). Importing this module builds nothing: :func:`celery_app` builds the app the
 first time a process sends a message or starts a worker, and every later call returns it.
 """
 
@@ -56,7 +58,11 @@ def _build(broker_url: str) -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_routes=ROUTES,
         task_create_missing_queues=False,
-        worker_send_task_events=False,
+        # Task events, for Flower: a few small broker messages per task, and a task here is a
+        # batch of receipts. With no monitor listening the broker drops them (Redis pub/sub;
+        # RabbitMQ's event exchange has no queue bound).
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         timezone="UTC",
         beat_schedule=BEAT_SCHEDULE,
     )

@@ -9,8 +9,10 @@ with another payload — then dispatches the work: with a broker, a sender threa
 of what was persisted into task messages (see BatchSender); with none configured, the work runs
 in-process after the response has gone. ``GET /health`` answers 200 when the database is
 reachable. ``POST /v1/gateway/stripe`` and ``POST /v1/gateway/adyen`` take the gateways' own
-webhooks (docs/gateways.md) and end in the same intake. The app refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never
-appears in a response or a log line.
+webhooks (docs/gateways.md) and end in the same intake. ``GET /metrics`` serves the webhook
+counts and the ledger's figures in the Prometheus text format (``workers.metrics``). The app
+refuses to start without ``ARLEDGER_WEBHOOK_SECRET``; the secret never appears in a response or
+a log line.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import BackgroundTasks, FastAPI, Request
@@ -32,12 +33,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from config.settings import Settings, get_settings
 from ledger.domain.errors import Conflict, InputRefused
 from ledger.intake import adyen_webhook, stripe_webhook
-from ledger.intake.gateway import MAX_BODY_BYTES, EventInvalid, GatewayEvent, Notice, parse_event
+from ledger.intake.gateway import MAX_BODY_BYTES, EventInvalid, GatewayEvent, parse_event
 from ledger.intake.signature import SIGNATURE_HEADER, SignatureRefused, verify
 from ledger.persistence.db import POOL_SIZE, ping
 from ledger.services.events import EventIntake, submit_event
-from ledger.services.gateways import submit_notice
+from ledger.services.gateways import submit_notice, submit_notices
 from tasks import dispatch
+from workers.metrics import WebhookMetrics, WebhookMetricsMiddleware
 from workers.runtime import freeze_startup_heap
 
 T = TypeVar("T")
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="Signed payment-gateway webhook of arledger (docs/rules.md section 6).",
     )
+    metrics = WebhookMetrics(settings.database_url)
+    app.add_middleware(WebhookMetricsMiddleware, metrics=metrics)
 
     @app.get(
         "/health",
@@ -104,6 +108,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": "ok" if reachable else "database unreachable"},
             status_code=200 if reachable else 503,
         )
+
+    @app.get(
+        "/metrics",
+        responses={
+            200: {
+                "description": "the Prometheus text format (docs/gateways.md, Watching it)",
+                "content": {"text/plain": {}},
+            }
+        },
+    )
+    async def metrics_endpoint(request: Request) -> Response:
+        # The ledger's figures are read from the database: on its threads, not the event loop.
+        body, content_type = await in_database_thread(
+            metrics.exposition, request.headers.get("accept")
+        )
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.post(
         "/v1/gateway/events",
@@ -182,9 +202,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/v1/gateway/stripe",
         responses={
-            200: _json(_RECEIPT_BODY, "persisted (or a repeat, or an event type arledger ignores)"),
+            200: _json(
+                _RECEIPT_BODY,
+                "persisted (or a repeat, an event type arledger ignores, or a re-announcement "
+                "contradicting what was received: status conflict, kept for the exception queue)",
+            ),
             400: _json(_ERROR_BODY, "bad or stale signature, or not a Stripe event"),
-            409: _json(_ERROR_BODY, "a key reused with a different payload"),
             413: _json(_ERROR_BODY, "body over 64 KiB"),
             503: _json(_ERROR_BODY, "ARLEDGER_STRIPE_WEBHOOK_SECRET is not set"),
         },
@@ -206,9 +229,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except EventInvalid as exc:
             return _error(400, exc.message, exc.errors)
         try:
+            # A re-announcement that contradicts what was received is answered 200 too (status
+            # conflict): a 409 would have Stripe send it again for days.
             intake: EventIntake = await in_database_thread(submit_notice, settings, notice)
-        except Conflict as exc:
-            return _error(409, exc.message)
         except InputRefused as exc:
             return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
         dispatch_intake([intake], background)
@@ -250,27 +273,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except EventInvalid as exc:
             return _error(400, exc.message, exc.errors)
         try:
-            intakes = await in_database_thread(_submit_notices, settings, notices)
+            intakes = await in_database_thread(submit_notices, settings, notices)
         except InputRefused as exc:
             return _error(400, exc.message, [{"field": exc.field or "", "message": exc.message}])
         dispatch_intake(intakes, background)
         return PlainTextResponse(adyen_webhook.ACCEPTED, background=background)
 
     return app
-
-
-def _submit_notices(settings: Settings, notices: list[Notice]) -> list[EventIntake]:
-    """Persist a notification's items in order. An item whose key an earlier, different item
-    holds (a second capture of one payment) is recorded without its money: refusing it would
-    have Adyen send the whole batch again, forever."""
-    intakes = []
-    for notice in notices:
-        try:
-            intakes.append(submit_notice(settings, notice))
-        except Conflict as exc:
-            kept = replace(notice, event=None, note=f"not taken: {exc.message}")
-            intakes.append(submit_notice(settings, kept))
-    return intakes
 
 
 async def _body(request: Request) -> bytes | None:

@@ -5,112 +5,37 @@ text and a payer's account, or only an amount; the rules here decide, conservati
 its customer's open orders it pays: a wrong application is worse than none. A rule that finds
 two equally good answers ends the search with nothing placed and the candidates suggested.
 
-This module does no I/O: persistence reads the candidate orders (by the keys :func:`order_key`
-and :func:`reference_keys` give, and the open orders of the customers a batch may concern) into
-an :class:`OrderBook`, :func:`match` decides a :class:`Placement`, and the receipt aggregate
-distributes over it.
+This module does no I/O: persistence reads the candidate orders (by the keys
+:mod:`ledger.domain.remittance` gives, and the open orders of the customers a batch may concern)
+into an :class:`~ledger.domain.order_book.OrderBook`, :func:`match` decides a
+:class:`Placement`, and the receipt aggregate distributes over it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import TYPE_CHECKING
 
 from ledger.domain.matching_config import MatchConfig, Tolerance
-from ledger.domain.money import Money, currency_decimals
-from ledger.domain.order import Order
+from ledger.domain.money import Money
+from ledger.domain.order_book import (
+    Candidate,
+    OpenOrders,
+    OrderBook,
+    OrdersNeeded,
+    belongs_to,
+    oldest_key,
+)
+from ledger.domain.remittance import Mention, amount_pattern, mentions, words_of
 
 if TYPE_CHECKING:  # receipt.py imports this module; the receipt is only read here
     from ledger.domain.receipt import Receipt
 
-# What reads as a word of remittance text: letters, digits and the separators - _ # / .
-_WORD = re.compile(r"[A-Za-z0-9\-_#/.]+")
-_SEPARATORS = re.compile(r"[\-_#/.]+")
-_DIGIT_RUN = re.compile(r"\d+")
-# A word that is only an amount is never read as an order number: "50.00" is money, not O-5000.
-_AMOUNT_ONLY = re.compile(r"\d+[.,]\d+")
-# Prefixes a word may carry before the order number, longest first so INVOICE is not read as INV.
-PREFIXES = ("invoice", "order", "inv", "ref", "no")
 # The combination rule looks at this many of the customer's oldest open orders, sets of 2..5.
 COMBINATION_WINDOW = 30
 COMBINATION_SIZES = range(2, 6)
 MAX_SUGGESTIONS = 3
-
-
-def order_key(text: str) -> str:
-    """How an order number compares with remittance text: case ignored, separators ignored,
-    leading zeros of each digit run ignored (``#o-0012`` and ``O-12`` both give ``o12``)."""
-    lowered = text.lower()
-    unpadded = _DIGIT_RUN.sub(lambda run: run.group().lstrip("0") or "0", lowered)
-    return _SEPARATORS.sub("", unpadded)
-
-
-def payer_key(account: str) -> str:
-    """How a payer account compares: spaces and dashes ignored, upper case (``de89 3704-0044``
-    and ``DE8937040044`` are one account)."""
-    return "".join(account.split()).replace("-", "").upper()
-
-
-def _word_keys(word: str) -> tuple[str, ...]:
-    """The keys one word (or two words read together) may name an order by: whole, and with a
-    leading prefix dropped, glued on or not (``INV#O-102`` -> ``invo102`` and ``o102``)."""
-    keys = [order_key(word)]
-    lowered = word.lower()
-    for prefix in PREFIXES:
-        if lowered.startswith(prefix):
-            rest = order_key(word[len(prefix) :])
-            if rest:
-                keys.append(rest)
-    return tuple(dict.fromkeys(key for key in keys if key))
-
-
-@dataclass(frozen=True, slots=True)
-class _Mention:
-    """A word, or two adjacent words read together, that may name an order."""
-
-    fragment: str  # as written, for the receipt's references
-    keys: tuple[str, ...]
-    words: tuple[int, ...]  # the indexes of the words it is made of
-    after: int  # the index of the word right after it (where an amount may follow)
-
-
-def _mentions(words: Sequence[str]) -> list[_Mention]:
-    found: list[_Mention] = []
-    for index, word in enumerate(words):
-        if _AMOUNT_ONLY.fullmatch(word):
-            continue
-        keys = _word_keys(word)
-        if keys:
-            found.append(_Mention(word, keys, (index,), index + 1))
-        if index + 1 < len(words):
-            second = words[index + 1]
-            if (
-                not any(c.isdigit() for c in word)
-                and not any(c.isalpha() for c in second)
-                and not _AMOUNT_ONLY.fullmatch(second)
-            ):
-                pair_keys = _word_keys(word + second)
-                if pair_keys:
-                    found.append(
-                        _Mention(f"{word} {second}", pair_keys, (index, index + 1), index + 2)
-                    )
-    return found
-
-
-def reference_keys(text: str | None, named: Sequence[str]) -> set[str]:
-    """Every :func:`order_key` a lookup needs for a receipt with this remittance text and these
-    named order numbers: the keys of every word and of adjacent word pairs (whole and with a
-    prefix dropped), and of the named numbers (a named order that does not resolve is read as
-    text). Persistence loads the orders whose number key is in this set."""
-    keys = {order_key(number) for number in named}
-    # Read as :func:`match` reads it: the named number first, then the text.
-    for mention in _mentions(_WORD.findall(" ".join([*named, text or ""]))):
-        keys.update(mention.keys)
-    keys.discard("")
-    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,71 +44,6 @@ class Suggestion:
 
     order: str
     reason: str  # human words, e.g. "balance 120.00 equals the amount; tied with O-13"
-
-
-def _oldest(order: Order) -> tuple[date, str]:
-    # An order without a date sorts after every dated one: it cannot be shown to be older.
-    return (order.order_date or date.max, order.number)
-
-
-def belongs_to(order: Order, customer: str) -> bool:
-    """Whether ``order`` is one of ``customer``'s: its own, or a child's billed to it."""
-    return order.customer_id == customer or (order.bills_to_parent and order.parent_id == customer)
-
-
-class OrderBook:
-    """The orders a batch may place receipts on, live: the same Order aggregates distribution
-    changes, so a second receipt sees the first one's effect."""
-
-    def __init__(
-        self,
-        orders: Iterable[Order],
-        payer_accounts: Mapping[str, str],
-        customers: Collection[str],
-        *,
-        seeking: int = 0,
-    ) -> None:
-        # orders: every order persistence loaded (named ones, ones found by key, open orders of
-        # the customers that may be the receipt's); payer_accounts: payer_key -> customer id;
-        # customers: the customer ids that exist among those the batch names.
-        self._orders: dict[str, Order] = {}
-        self._by_key: dict[str, list[Order]] = {}
-        self._by_customer: dict[str, list[Order]] = {}
-        for order in orders:
-            if order.number in self._orders:
-                continue
-            self._orders[order.number] = order
-            self._by_key.setdefault(order_key(order.number), []).append(order)
-            self._by_customer.setdefault(order.customer_id, []).append(order)
-            parent = order.parent_id
-            if order.bills_to_parent and parent is not None and parent != order.customer_id:
-                self._by_customer.setdefault(parent, []).append(order)
-        self._payers = {payer_key(account): owner for account, owner in payer_accounts.items()}
-        self._customers = frozenset(customers)
-        # How many of the batch's receipts matching must place beyond the orders they name
-        # (:func:`seeks_match`): none, and the batch needs no matching configuration.
-        self.seeking = seeking
-
-    def named(self, number: str) -> Order | None:
-        return self._orders.get(number)
-
-    def by_key(self, key: str) -> list[Order]:
-        return list(self._by_key.get(key, ()))
-
-    def of_customer(self, customer: str) -> list[Order]:
-        """The customer's orders: its own and its children's billed to it."""
-        return list(self._by_customer.get(customer, ()))
-
-    def payer(self, account: str) -> str | None:
-        """The customer a payer account is registered to, if any."""
-        return self._payers.get(payer_key(account))
-
-    def has_customer(self, customer: str) -> bool:
-        return customer in self._customers
-
-    def orders(self) -> list[Order]:
-        """Every order in the book, the ones distribution changed among them."""
-        return list(self._orders.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +65,8 @@ class _Answer:
     """A rule's outcome: a placement (shares), a stop (nothing placed, candidates suggested),
     or nothing (the next rule runs)."""
 
-    shares: list[tuple[Order, Money]] = field(default_factory=list)
-    shortfalls: list[tuple[Order, Money]] = field(default_factory=list)
+    shares: list[tuple[Candidate, Money]] = field(default_factory=list)
+    shortfalls: list[tuple[Candidate, Money]] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
     stop: bool = False
@@ -233,7 +93,7 @@ class _Search:
 
     # --- the tests every rule applies -----------------------------------------------------------
 
-    def refusal(self, order: Order) -> str | None:
+    def refusal(self, order: Candidate) -> str | None:
         """Why ``order`` cannot take this receipt, or None when it can."""
         if order.currency != self.currency:
             return f"in {order.currency}"
@@ -245,11 +105,29 @@ class _Search:
             return "not open" if order.balance.is_zero else "in credit"
         return None
 
-    def candidates(self) -> list[Order]:
+    def candidates(self) -> list[Candidate]:
         """The customer's open orders in the receipt's currency and org unit, oldest first."""
         assert self.customer is not None
         found = [o for o in self.book.of_customer(self.customer) if self.refusal(o) is None]
-        return sorted(found, key=_oldest)
+        return sorted(found, key=oldest_key)
+
+    def customer_id(self) -> str:
+        assert self.customer is not None  # rules 4 to 7 run only for a known customer
+        return self.customer
+
+    def unread(self) -> OpenOrders | None:
+        """What the book was not given of the customer's open orders in this currency."""
+        return self.book.unread(self.customer_id(), self.currency)
+
+    def read_through(self, oldest: Sequence[Candidate], *, full: bool) -> bool:
+        """Whether these oldest-first orders are the customer's oldest open ones for certain:
+        the book holds every open order, or ``oldest`` is ``full`` (as many as the rule takes)
+        and none is younger than the last one the book was given by age."""
+        unread = self.unread()
+        if unread is None:
+            return True
+        boundary = unread.read_up_to
+        return full and boundary is not None and all(oldest_key(o) <= boundary for o in oldest)
 
     def shortfall(self, amount: Money, balance: Money) -> Money | None:
         """The shortfall to write off when ``amount`` pays ``balance`` within tolerance."""
@@ -258,7 +136,7 @@ class _Search:
             return None
         return short if self.tolerance.allows(short, balance) else None
 
-    def whole(self, order: Order, amount: Money, reference: str) -> _Answer:
+    def whole(self, order: Candidate, amount: Money, reference: str) -> _Answer:
         """All of ``amount`` on one order, the shortfall written off when within tolerance."""
         answer = _Answer(shares=[(order, amount)], references=[reference])
         short = self.shortfall(amount, order.balance)
@@ -266,11 +144,13 @@ class _Search:
             answer.shortfalls.append((order, short))
         return answer
 
-    def oldest_first(self, orders: Sequence[Order], amount: Money) -> list[tuple[Order, Money]]:
+    def oldest_first(
+        self, orders: Sequence[Candidate], amount: Money
+    ) -> list[tuple[Candidate, Money]]:
         """Each order up to its balance, oldest first, until ``amount`` runs out."""
-        shares: list[tuple[Order, Money]] = []
+        shares: list[tuple[Candidate, Money]] = []
         remaining = amount
-        for order in sorted(orders, key=_oldest):
+        for order in sorted(orders, key=oldest_key):
             if not remaining.is_positive:
                 break
             share = remaining.min(order.balance)
@@ -281,13 +161,13 @@ class _Search:
 
     # --- rule 2: reference ----------------------------------------------------------------------
 
-    def reference(self, text: str) -> _Answer | None:
-        words = _WORD.findall(text)
-        mentions = _mentions(words)
-        amount_re = _amount_pattern(self.currency)
-        resolved: list[tuple[_Mention, list[Order]]] = []
-        for mention in mentions:
-            named: dict[str, Order] = {}
+    def reference(self, text: str, breaks: Collection[int] = ()) -> _Answer | None:
+        words, cut = words_of(text, breaks)
+        found_mentions = mentions(words, cut)
+        amount_re = amount_pattern(self.currency)
+        resolved: list[tuple[Mention, list[Candidate]]] = []
+        for mention in found_mentions:
+            named: dict[str, Candidate] = {}
             for key in mention.keys:
                 for found in self.book.by_key(key):
                     named.setdefault(found.number, found)
@@ -306,7 +186,7 @@ class _Search:
             if mention.after < len(words) and amount_re.fullmatch(words[mention.after]):
                 amounts.add(mention.after)
 
-        counted: list[tuple[Order, str, Money | None]] = []
+        counted: list[tuple[Candidate, str, Money | None]] = []
         stops: list[Suggestion] = []
         ties: list[Suggestion] = []
         for mention, orders in resolved:
@@ -344,7 +224,7 @@ class _Search:
         if not counted:
             return None
 
-        orders_found: dict[str, Order] = {}
+        orders_found: dict[str, Candidate] = {}
         for order, _, _ in counted:
             orders_found.setdefault(order.number, order)
         if self.customer is None:
@@ -386,7 +266,10 @@ class _Search:
 
     # --- rules 4 to 7: the customer's open orders -----------------------------------------------
 
-    def exact_amount(self, candidates: Sequence[Order]) -> _Answer | None:
+    def exact_amount(self, candidates: Sequence[Candidate]) -> _Answer | None:
+        most = self.amount if self.tolerance is None else self.amount + self.tolerance.amount
+        if self.unread() is not None and not self.book.holds_balances(self.amount, most):
+            raise OrdersNeeded(customers=[(self.customer_id(), self.currency)])
         exact = [o for o in candidates if o.balance == self.amount]
         if len(exact) == 1:
             return self.whole(exact[0], self.amount, exact[0].number)
@@ -405,20 +288,24 @@ class _Search:
             )
         return None
 
-    def whole_balance(self, candidates: Sequence[Order]) -> _Answer | None:
-        if not candidates:
-            return None
+    def whole_balance(self, candidates: Sequence[Candidate]) -> _Answer | None:
         total = Money.zero(self.currency)
         for order in candidates:
             total += order.balance
-        if total != self.amount:
+        unread = self.unread()
+        if unread is not None and total <= self.amount <= total + unread.unread_total:
+            # The orders not read may make up the difference: only all of them can tell.
+            raise OrdersNeeded(customers=[(self.customer_id(), self.currency)])
+        if not candidates or total != self.amount:
             return None
         return _Answer(
             shares=[(o, o.balance) for o in candidates], references=[o.number for o in candidates]
         )
 
-    def combination(self, candidates: Sequence[Order]) -> _Answer | None:
+    def combination(self, candidates: Sequence[Candidate]) -> _Answer | None:
         window = list(candidates[:COMBINATION_WINDOW])
+        if not self.read_through(window, full=len(window) == COMBINATION_WINDOW):
+            raise OrdersNeeded(customers=[(self.customer_id(), self.currency)])
         target = self.amount.minor
         limit = target + (self.tolerance.amount.minor if self.tolerance is not None else 0)
         sums = combinations_adding_up(
@@ -438,9 +325,11 @@ class _Search:
             return None
         return self._combination_answer(window, within, short=True)
 
-    def _combination_answer(self, window: Sequence[Order], sets: SetCount, short: bool) -> _Answer:
+    def _combination_answer(
+        self, window: Sequence[Candidate], sets: SetCount, short: bool
+    ) -> _Answer:
         if sets.count >= 2:
-            picked: dict[str, Order] = {}
+            picked: dict[str, Candidate] = {}
             for witness in sets.witnesses:
                 for index in witness:
                     picked.setdefault(window[index].number, window[index])
@@ -461,10 +350,13 @@ class _Search:
                     answer.shortfalls.append((order, owed))
         return answer
 
-    def oldest(self, candidates: Sequence[Order]) -> _Answer | None:
+    def oldest(self, candidates: Sequence[Candidate]) -> _Answer | None:
+        shares = self.oldest_first(candidates, self.amount)
+        placed = sum((share.minor for _, share in shares), 0)
+        if not self.read_through([o for o, _ in shares], full=placed == self.amount.minor):
+            raise OrdersNeeded(customers=[(self.customer_id(), self.currency)])
         if not candidates:
             return None
-        shares = self.oldest_first(candidates, self.amount)
         return _Answer(shares=shares, references=[o.number for o, _ in shares])
 
     def nearest(self, rest: Money, placed: Collection[str] = ()) -> list[Suggestion]:
@@ -473,19 +365,11 @@ class _Search:
         if self.customer is None:
             return []
         candidates = [o for o in self.candidates() if o.number not in placed]
-        candidates.sort(key=lambda o: (abs(o.balance - rest).amount, _oldest(o)))
+        candidates.sort(key=lambda o: (abs(o.balance - rest).amount, oldest_key(o)))
         return [
             Suggestion(o.number, f"open, balance {o.balance}; unplaced {rest}")
             for o in candidates[:MAX_SUGGESTIONS]
         ]
-
-
-def _amount_pattern(currency: str) -> re.Pattern[str]:
-    places = currency_decimals(currency)
-    # At most 12 integer digits: a longer run is not an amount anyone wrote for an order.
-    if places == 0:
-        return re.compile(r"\d{1,12}")
-    return re.compile(rf"\d{{1,12}}[.,]\d{{{places}}}")
 
 
 def _dedupe(suggestions: Iterable[Suggestion]) -> list[Suggestion]:
@@ -495,7 +379,7 @@ def _dedupe(suggestions: Iterable[Suggestion]) -> list[Suggestion]:
     return list(seen.values())
 
 
-def _tie(orders: Sequence[Order], why: Callable[[Order], str]) -> _Answer:
+def _tie(orders: Sequence[Candidate], why: Callable[[Candidate], str]) -> _Answer:
     """Two or more equally good answers: nothing placed, the candidates suggested."""
     numbers = [o.number for o in orders]
     suggestions = []
@@ -505,7 +389,7 @@ def _tie(orders: Sequence[Order], why: Callable[[Order], str]) -> _Answer:
     return _Answer(suggestions=suggestions, stop=True)
 
 
-def _common_owner(orders: Sequence[Order]) -> str | None:
+def _common_owner(orders: Sequence[Candidate]) -> str | None:
     """The one customer all ``orders`` belong to (their own customer when they share it, else
     the parent they all bill to), or None."""
     own = {o.customer_id for o in orders}
@@ -614,7 +498,7 @@ def match(
     customer = named_customer or (first_found.customer_id if first_found is not None else None)
     reasons: list[str] = []
 
-    def named_refusal(number: str) -> tuple[Order | None, str | None]:
+    def named_refusal(number: str) -> tuple[Candidate | None, str | None]:
         order = book.named(number)
         if order is None:
             return None, f"order {number} not found"
@@ -639,6 +523,7 @@ def match(
     if receipt.payer_account:
         search.payer_customer = book.payer(receipt.payer_account)
     text = receipt.remittance or ""
+    breaks = set(receipt.remittance_breaks)
     if receipt.requested:
         number = receipt.requested[0][0]
         order, refused = named_refusal(number)
@@ -647,9 +532,10 @@ def match(
         if refused is not None:
             reasons.append(refused)
         text = f"{number} {text}"
+        breaks = {at + len(number) + 1 for at in breaks}
 
     if config.enabled("reference") and text.strip():
-        found = search.reference(text)
+        found = search.reference(text, breaks)
         if found is not None:
             if found.stop:
                 return _unplaced(search, unit, reasons, found.suggestions)
@@ -687,7 +573,7 @@ def match(
 
 def seeks_match(
     receipt: Receipt,
-    named: Mapping[str, Order],
+    named: Mapping[str, Candidate],
     configs: Mapping[str, MatchConfig] | None = None,
 ) -> bool:
     """Whether matching must look beyond the orders a receipt names (``named``: the orders of
@@ -712,14 +598,14 @@ def seeks_match(
 def _split(
     receipt: Receipt,
     config: MatchConfig,
-    named_refusal: Callable[[str], tuple[Order | None, str | None]],
+    named_refusal: Callable[[str], tuple[Candidate | None, str | None]],
     customer: str | None,
     unit: str | None,
 ) -> Placement:
     """A split lockbox check: each listed order that passes rule 1 takes its amount; the rest
     of the check stays unapplied for the customer, unmatched."""
     reasons: list[str] = []
-    totals: dict[str, tuple[Order, Money]] = {}
+    totals: dict[str, tuple[Candidate, Money]] = {}
     for number, share in receipt.requested:
         order, refused = named_refusal(number)
         if refused is not None or order is None:

@@ -36,10 +36,11 @@ from ledger.domain.errors import (
     UnknownOrgUnit,
 )
 from ledger.domain.journal import Journal, TxnType, credit, debit
-from ledger.domain.matching import OrderBook, Suggestion, match
+from ledger.domain.matching import Placement, Suggestion, match
 from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import Money
 from ledger.domain.order import Order
+from ledger.domain.order_book import OrderBook, OrdersNeeded
 
 
 class ReceiptStatus(StrEnum):
@@ -135,6 +136,27 @@ def choose_org_unit(units: Mapping[str, U], code: str | None) -> U:
     raise NoOrgUnit()
 
 
+def bank_receipt_key(key: str) -> str:
+    """The receipt key of a bank statement's credit: ``bank:`` and the key its bank's own
+    references give it, the same in every file that reports it (docs/rules.md section 13)."""
+    return f"bank:{key}"
+
+
+def bank_credit_reported_again(key: str, earlier: Money, again: Money, seen: str) -> str | None:
+    """docs/rules.md section 13: a credit a bank reports again under its bank key (a camt.054
+    credit in the day's camt.053, a BAI2 credit in a later file) is the receipt already received
+    when it carries the same amount in the same currency: None, nothing more to receive. With
+    another amount or currency the bank contradicts itself and neither figure can be trusted:
+    the reason the whole file is refused, naming the key, where it was ``seen`` first
+    ("was received as receipt 12", "is reported on line 3") and both amounts."""
+    if earlier.currency == again.currency and earlier.amount == again.amount:
+        return None
+    return (
+        f"bank key {key} {seen} with {earlier.display()}, here with {again.display()}: a credit "
+        "reported again must keep its amount and currency"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """What a refund or dispute does to its payment's receipt.
@@ -165,6 +187,9 @@ class Receipt:
     status_reason: str | None = None
     requested_customer: str | None = None  # the customer the intake named, if any
     remittance: str | None = None  # free text that came with the money (memo, invoice list)
+    # Offsets of the spaces where the remittance joins a BAI2 record to its continuation: a word
+    # a bank cut there is also read glued (docs/rules.md section 13).
+    remittance_breaks: tuple[int, ...] = ()
     payer_account: str | None = None  # the account the money came from, as the intake gave it
     match_rule: str | None = (
         None  # how its money was placed (docs/rules.md section 14), None: not yet
@@ -185,6 +210,26 @@ class Receipt:
             return calendar.automated_date(self.received_date)
         return calendar.operator_date(self.received_date)
 
+    def placement(
+        self,
+        book: OrderBook,
+        units: Mapping[str, U],
+        default_unit: str | None,
+        configs: Mapping[str, MatchConfig],
+    ) -> tuple[U, Placement]:
+        """The org unit this receipt is booked to (the first named order's that the book holds,
+        else its own or the default) and what matching decides for it, touching nothing."""
+        first_order = next(
+            (order for number, _ in self.requested if (order := book.named(number)) is not None),
+            None,
+        )
+        unit = (
+            units[first_order.org_unit]
+            if first_order is not None
+            else choose_org_unit(units, self.org_unit or default_unit)
+        )
+        return unit, match(self, book, configs.get(unit.code) or MatchConfig(), unit.code)
+
     def distribute(
         self,
         book: OrderBook,
@@ -203,28 +248,23 @@ class Receipt:
         RECEIPT journals); what no order takes is parked (UNAPPLIED) on the org unit. Named
         orders that did not count are named in the reason. Everything that can refuse the
         receipt is checked before the first order is touched, so a refusal (InputRefused)
-        leaves the aggregates as they were.
+        leaves the aggregates as they were; so does :class:`OrdersNeeded`, raised when matching
+        picks an order the book holds only as a summary.
         """
         if self.status is not ReceiptStatus.QUEUED:
             raise InputRefused(f"receipt {self.id} is {self.status}, not queued", field="receipt")
+        unit, placement = self.placement(book, units, default_unit, configs)
+        missing = book.missing(n for n, _ in (*placement.shares, *placement.shortfalls))
+        if missing:
+            raise OrdersNeeded(missing)
         currency = self.currency
         posting_date = self.posting_date(calendar)
         original_date = self.received_date if posting_date != self.received_date else None
-        first_order = next(
-            (order for number, _ in self.requested if (order := book.named(number)) is not None),
-            None,
-        )
-        unit = (
-            units[first_order.org_unit]
-            if first_order is not None
-            else choose_org_unit(units, self.org_unit or default_unit)
-        )
-        placement = match(self, book, configs.get(unit.code) or MatchConfig(), unit.code)
 
         journals: list[Journal] = []
         remaining = self.amount
         for number, share in placement.shares:
-            order = book.named(number)
+            order = book.whole(number)
             assert order is not None  # matching places money only on orders of the book
             distribution = order.distribute(
                 share,
@@ -236,7 +276,7 @@ class Receipt:
             journals.extend(distribution.journals)
             remaining -= share
         for number, shortfall in placement.shortfalls:
-            order = book.named(number)
+            order = book.whole(number)
             assert order is not None
             journals.extend(
                 journal
@@ -463,3 +503,24 @@ def settle(
         reversal_reason=memo,
         rest=held - asked,
     )
+
+
+def reinstatement(
+    receipt: Receipt | None,
+    reference: str,
+    withdrawal: str | None,
+    withdrawn: EventStatus | None,
+) -> Settlement:
+    """Disputed money received again (docs/rules.md section 12) against the receipt that now
+    holds the payment ``reference``: it waits while the payment is not distributed, and while
+    the withdrawal it gives back (the event id ``withdrawal``, whose inbox status is
+    ``withdrawn``, None when it has not arrived) has not been taken — received before it, the
+    money would be counted twice until the withdrawal came. Otherwise it is received again
+    (status done, ``reverse`` False: a new receipt, nothing reversed). A reinstatement that
+    names no withdrawal (recorded before they named one) waits for its payment only."""
+    if receipt is None or receipt.status in _UNPROCESSED:
+        return Settlement(EventStatus.WAITING, f"payment {reference} has not been received yet")
+    if withdrawal is not None and withdrawn is not EventStatus.DONE:
+        state = "has not arrived yet" if withdrawn is None else f"is {withdrawn.value}, not taken"
+        return Settlement(EventStatus.WAITING, f"the withdrawal {withdrawal} it gives back {state}")
+    return Settlement(EventStatus.DONE, None)

@@ -148,6 +148,9 @@ def _translate(item: dict[str, Any], capture: Capture) -> Notice:
             "order": order,
             "remittance": remittance,
             "occurred_at": _time(item.get("eventDate")),
+            # Every event of one dispute carries the dispute's pspReference: a reversal gives
+            # back that dispute's CHARGEBACK and waits for it (docs/rules.md section 12).
+            "withdrawal": f"{psp}:CHARGEBACK" if code == "CHARGEBACK_REVERSED" else None,
         }
     )
     return Notice(key, kind, raw, reference, event)

@@ -86,16 +86,24 @@ class GatewayEvent(BaseModel):
     def intake_key(self) -> str:
         """The key the event is persisted under, in either inbox: a payment's receipt or the
         event inbox. One form for both, so an event id is never reused across them."""
-        return f"gateway:{self.key}"
+        return self.intake_key_of(self.gateway, self.event_id)
+
+    @staticmethod
+    def intake_key_of(gateway: str, event_id: str) -> str:
+        """The intake key of the event ``event_id`` of ``gateway``."""
+        return f"gateway:{gateway}:{event_id}"
 
     @property
     def reference(self) -> str:
         return f"{self.gateway}:{self.payment_id}"
 
     def payload_hash(self) -> str:
-        canonical = self.model_dump(mode="json")
-        canonical["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
-        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+        return _hash(self.model_dump(mode="json"), self.occurred_at)
+
+
+def _hash(canonical: dict[str, object], occurred_at: datetime) -> str:
+    canonical["occurred_at"] = occurred_at.astimezone(UTC).isoformat()
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 class LedgerEvent(GatewayEvent):
@@ -105,13 +113,23 @@ class LedgerEvent(GatewayEvent):
     :class:`GatewayEvent`): ``payment.reinstated``, disputed money received again (Stripe's
     ``charge.dispute.funds_reinstated``, Adyen's ``CHARGEBACK_REVERSED``), and a ``cumulative``
     refund, whose amount is the payment's total refunded so far (Stripe's ``amount_refunded``):
-    the refund is its growth since the refunds already counted.
+    the refund is its growth since the refunds already counted. A reinstatement names the
+    ``withdrawal`` it gives back (the dispute's ``payment.disputed`` event id) and waits for it.
     """
 
     type: Literal[  # type: ignore[assignment]
         "payment.succeeded", "payment.refunded", "payment.disputed", "payment.reinstated"
     ]
     cumulative: bool = False
+    # A reinstatement: the event id of the dispute withdrawal it gives back, which it waits for.
+    withdrawal: EventId | None = None
+
+    def payload_hash(self) -> str:
+        if self.withdrawal is None:
+            # Hashed as before the field existed: an event recorded then and sent again now is a
+            # repeat, not a conflict.
+            return _hash(self.model_dump(mode="json", exclude={"withdrawal"}), self.occurred_at)
+        return super().payload_hash()
 
 
 class EventInvalid(InvalidInput):

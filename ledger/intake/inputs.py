@@ -26,9 +26,9 @@ from pydantic import (
 
 from ledger.domain.errors import ArledgerError, InvalidInput
 from ledger.domain.journal import ACCOUNT_TYPES
-from ledger.domain.matching import payer_key
 from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import currency_decimals, parse_decimal
+from ledger.domain.remittance import payer_key
 
 
 def _decimal_string(value: object) -> str:

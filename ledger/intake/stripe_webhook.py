@@ -152,6 +152,8 @@ def _translate(key: str, kind: str, obj: dict[str, Any], created: datetime, raw:
             currency=_currency(obj),
             amount=_amount(obj, "amount"),
             occurred_at=created,
+            # Money given back waits for the withdrawal it gives back (docs/rules.md section 12).
+            withdrawal=None if withdrawn else f"{dispute}:funds_withdrawn",
         )
         return Notice(key, recorded, raw, event.reference, event)
     if kind in ("charge.dispute.created", "charge.dispute.closed"):

@@ -38,6 +38,7 @@ WRITE_OFF_FIELDS = (
     "amount_minor",
     "kind",
     "advanced",
+    "automatic",
     "reason",
     "comment",
     "debit_account",

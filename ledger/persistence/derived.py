@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, case, func, select
 
 from ledger.domain.journal import TxnType
 from ledger.domain.order import reversed_minor
@@ -80,20 +80,22 @@ SPLIT_TYPES = (TxnType.RECEIPT.value, TxnType.UNAPPLIED.value, TxnType.TRANSFER.
 
 def split_columns() -> tuple[Any, Any, Any, Any]:
     """The journals (aliased ``j``) and, per row, the amount and the amount undone: a journal
-    is undone when a RECEIPT_REVERSAL of the same receipt mirrors it (the join goes through the
-    receipt-id index; a journal is mirrored at most once)."""
+    is undone when a RECEIPT_REVERSAL of the same receipt mirrors it. The mirror is looked up
+    per journal through the partial reverses-id index, never joined: a join planned on stale
+    statistics may scan every reversal for every journal."""
     journal = JOURNALS.alias("j")
     mirror = JOURNALS.alias("m")
-    joined = journal.outerjoin(
-        mirror,
-        and_(
-            mirror.c.receipt_id == journal.c.receipt_id,
+    mirrored = (
+        select(mirror.c.id)
+        .where(
             mirror.c.reverses_id == journal.c.id,
+            mirror.c.receipt_id == journal.c.receipt_id,
             mirror.c.type == TxnType.RECEIPT_REVERSAL.value,
-        ),
+        )
+        .exists()
     )
-    undone = func.sum(case((mirror.c.id.is_not(None), journal.c.amount_minor), else_=0))
-    return journal, joined, func.sum(journal.c.amount_minor), undone
+    undone = func.sum(case((mirrored, journal.c.amount_minor), else_=0))
+    return journal, journal, func.sum(journal.c.amount_minor), undone
 
 
 def receipt_splits(

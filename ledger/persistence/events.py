@@ -1,19 +1,24 @@
-"""The event inbox: refunds and disputes recorded under their gateway key, then processed."""
+"""The event inbox: refunds and disputes recorded under their gateway key, then processed; a
+real gateway's own events kept with their raw body (a new payment's together with its receipt,
+in one transaction: :func:`record_payment_notice`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger.persistence.db import is_postgres
-from ledger.persistence.receipts import events_waiting_on
+from ledger.persistence.db import get_engine, is_postgres
+from ledger.persistence.receipts import events_waiting_on, insert_automated
 from ledger.persistence.schema import INTAKE_EVENTS, IntakeEvent
+
+if TYPE_CHECKING:  # annotations only, as in ledger.persistence.receipts
+    from ledger.intake.commands import ReceiptRequest
 
 
 @dataclass(frozen=True)
@@ -68,23 +73,14 @@ class EventRepository:
         in the inbox already."""
         return self._insert(event, status="done", status_reason=reason, processed_at=func.now())
 
+    def record_conflict(self, event: NewEvent, reason: str) -> int | None:
+        """Record a gateway's event that contradicts what was received under the same key
+        (docs/rules.md section 12): failed, with the reason, for the exception queue; it moves
+        nothing. Its row id, or None when its key is in the inbox already."""
+        return self._insert(event, status="failed", status_reason=reason, processed_at=func.now())
+
     def _insert(self, event: NewEvent, **state: Any) -> int | None:
-        dialect_insert = postgresql.insert if is_postgres(self._session) else sqlite.insert
-        return self._session.execute(
-            dialect_insert(INTAKE_EVENTS)
-            .values(
-                source=event.source,
-                external_key=event.external_key,
-                kind=event.kind,
-                payload=event.payload,
-                payload_hash=event.payload_hash,
-                reference=event.reference,
-                receipt_id=event.receipt_id,
-                **state,
-            )
-            .on_conflict_do_nothing()
-            .returning(INTAKE_EVENTS.c.id)
-        ).scalar()
+        return insert_event(self._session.connection(), event, **state)
 
     def done_payloads(self, reference: str, kind: str) -> list[str]:
         """The payloads of the events of this kind done for a gateway payment."""
@@ -95,6 +91,21 @@ class EventRepository:
                     INTAKE_EVENTS.c.kind == kind,
                     INTAKE_EVENTS.c.status == "done",
                 )
+            ).scalars()
+        )
+
+    def waiting_reinstatements(self, reference: str) -> tuple[int, ...]:
+        """The reinstatements of a gateway payment waiting (for their withdrawal), in id order."""
+        return tuple(
+            int(i)
+            for i in self._session.execute(
+                select(INTAKE_EVENTS.c.id)
+                .where(
+                    INTAKE_EVENTS.c.reference == reference,
+                    INTAKE_EVENTS.c.kind == "payment.reinstated",
+                    INTAKE_EVENTS.c.status == "waiting",
+                )
+                .order_by(INTAKE_EVENTS.c.id)
             ).scalars()
         )
 
@@ -150,3 +161,45 @@ class EventRepository:
                 processed_at=processed_at,
             )
         )
+
+
+def insert_event(connection: Connection, event: NewEvent, **state: Any) -> int | None:
+    """Insert an inbox row with ``state`` (its status and what goes with it); its id, or None
+    when its key is in the inbox already."""
+    dialect_insert = postgresql.insert if is_postgres(connection) else sqlite.insert
+    return connection.execute(
+        dialect_insert(INTAKE_EVENTS)
+        .values(
+            source=event.source,
+            external_key=event.external_key,
+            kind=event.kind,
+            payload=event.payload,
+            payload_hash=event.payload_hash,
+            reference=event.reference,
+            receipt_id=event.receipt_id,
+            **state,
+        )
+        .on_conflict_do_nothing()
+        .returning(INTAKE_EVENTS.c.id)
+    ).scalar()
+
+
+def record_payment_notice(
+    url: str, request: ReceiptRequest, notice: NewEvent, reason: str | None
+) -> int | None:
+    """A gateway's new payment in one transaction on a plain connection: its receipt
+    (``insert_automated``) and the gateway's own event with its raw body, recorded done and tied
+    to the receipt, then one commit — neither is ever kept without the other. The receipt's id,
+    or None, writing nothing, when the receipt's key or payment is taken already (a repeat or a
+    conflict, for the caller's unit of work to sort out)."""
+    with get_engine(url).begin() as connection:
+        receipt_id = insert_automated(connection, request)
+        if receipt_id is not None:
+            insert_event(
+                connection,
+                replace(notice, receipt_id=receipt_id),
+                status="done",
+                status_reason=reason,
+                processed_at=func.now(),
+            )
+        return receipt_id

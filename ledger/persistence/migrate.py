@@ -29,7 +29,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def migration_module(revision: str) -> ModuleType:
-    """The module of migration ``revision`` (``"0006"``), loaded from its file, for the tests and
+    """The module of migration ``revision`` (``"0008"``), loaded from its file, for the tests and
     benchmarks that reuse a migration's own statements rather than a copy of them."""
     (path,) = (MIGRATIONS / "versions").glob(f"{revision}_*.py")
     spec = importlib.util.spec_from_file_location(f"arledger_migration_{revision}", path)

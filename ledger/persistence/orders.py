@@ -13,11 +13,10 @@ from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from ledger.domain.journal import TxnType, WriteOffKey
-from ledger.domain.matching import order_key
 from ledger.domain.money import Money
 from ledger.domain.order import (
     Line,
@@ -27,7 +26,9 @@ from ledger.domain.order import (
     WriteOffKind,
     line_priority,
 )
+from ledger.domain.order_book import OpenOrders, OrderSummary
 from ledger.domain.receipt import ReceiptSplit
+from ledger.domain.remittance import order_key
 from ledger.persistence import schema
 from ledger.persistence.bulk import allocate_ids, bulk_update
 from ledger.persistence.db import among, among_param, is_postgres
@@ -92,39 +93,135 @@ def load_orders_by_number(
 
 
 def load_candidates(
-    session: Session,
-    keys: Collection[str],
-    customers: Collection[str],
-    loaded: Collection[int],
+    session: Session, keys: Collection[str], loaded: Collection[int]
 ) -> list[Order]:
-    """The orders matching may place receipts on, locked in ascending id, beyond the ``loaded``
-    ones: every order whose number key is among ``keys``, whatever its state, and every open
-    order of the ``customers`` and of their children billed to them. One statement for the
-    heads, whatever the number of receipts asking."""
-    if not keys and not customers:
+    """The orders whose number key is among ``keys``, whatever their state, beyond the
+    ``loaded`` ones: whole and locked in ascending id. One statement for the heads, whatever the
+    number of receipts asking."""
+    if not keys:
         return []
     postgres = is_postgres(session)
     statements = _order_statements(postgres)
-    balance = (
-        select(func.sum(LINES.c.balance_minor))
-        .where(LINES.c.order_id == ORDERS.c.id)
-        .scalar_subquery()
-    )
-    children = select(CUSTOMERS.c.id).where(
-        among_param(CUSTOMERS.c.parent_id, "customers", postgres=postgres),
-        CUSTOMERS.c.bills_to_parent.is_(True),
-    )
-    owned = among_param(
-        ORDERS.c.customer_id, "customers", postgres=postgres
-    ) | ORDERS.c.customer_id.in_(children)
-    wanted = among_param(ORDERS.c.number_key, "keys", postgres=postgres) | (owned & (balance > 0))
     heads = session.execute(
         statements.candidates_head.where(
-            wanted, ~among_param(ORDERS.c.id, "loaded", postgres=postgres)
+            among_param(ORDERS.c.number_key, "keys", postgres=postgres),
+            ~among_param(ORDERS.c.id, "loaded", postgres=postgres),
         ),
-        {"keys": sorted(keys), "customers": sorted(customers), "loaded": sorted(loaded)},
+        {"keys": sorted(keys), "loaded": sorted(loaded)},
     ).all()
     return _aggregates(session, heads, statements)
+
+
+class SummaryRead(NamedTuple):
+    """What :func:`load_summaries` read: the summaries and, per (customer, currency), what it
+    did not read of the open orders."""
+
+    summaries: list[OrderSummary]
+    groups: dict[tuple[str, str], OpenOrders]
+
+
+def load_summaries(
+    session: Session,
+    customers: Collection[str],
+    *,
+    ranges: Collection[tuple[int, int]],
+    numbers: Collection[str],
+    complete: Collection[str],
+    oldest: int,
+) -> SummaryRead:
+    """Open orders of ``customers`` (their own and their children's billed to them) as matching
+    needs them, in one statement, unlocked and without lines: the ``oldest`` oldest of each
+    customer and currency, those whose balance is within one of the ``ranges`` (minor units,
+    inclusive), those with the ``numbers`` (the orders the batch holds whole), and every one of
+    the ``complete`` customers; with the count and open total of each customer and currency,
+    so matching knows what it was not given."""
+    if not customers:
+        return SummaryRead([], {})
+    postgres = is_postgres(session)
+    balance = func.sum(LINES.c.balance_minor)
+    heads = (
+        select(
+            ORDERS.c.number,
+            ORDERS.c.customer_id,
+            CUSTOMERS.c.parent_id,
+            CUSTOMERS.c.bills_to_parent,
+            ORDERS.c.currency,
+            ORDERS.c.org_unit,
+            ORDERS.c.order_date,
+            balance.label("balance"),
+        )
+        .join(CUSTOMERS, CUSTOMERS.c.id == ORDERS.c.customer_id)
+        .join(LINES, LINES.c.order_id == ORDERS.c.id)
+        .group_by(ORDERS.c.id, CUSTOMERS.c.id)
+        .having(balance > 0)
+    )
+    own = heads.add_columns(ORDERS.c.customer_id.label("owner")).where(
+        among_param(ORDERS.c.customer_id, "customers", postgres=postgres)
+    )
+    billed = heads.add_columns(CUSTOMERS.c.parent_id.label("owner")).where(
+        CUSTOMERS.c.bills_to_parent.is_(True),
+        among_param(CUSTOMERS.c.parent_id, "customers", postgres=postgres),
+        CUSTOMERS.c.parent_id != ORDERS.c.customer_id,
+    )
+    owned = union_all(own, billed).subquery()
+    group = (owned.c.owner, owned.c.currency)
+    ranked = select(
+        owned,
+        func.row_number()
+        .over(
+            partition_by=group,
+            # Byte order, as Python compares the numbers (oldest_key), not the locale's.
+            order_by=(
+                owned.c.order_date.is_(None),
+                owned.c.order_date,
+                owned.c.number.collate("C") if postgres else owned.c.number,
+            ),
+        )
+        .label("age"),
+        func.count().over(partition_by=group).label("open_count"),
+        func.sum(owned.c.balance).over(partition_by=group).label("open_total"),
+    ).subquery()
+    wanted = [
+        ranked.c.age <= oldest,
+        among_param(ranked.c.number, "numbers", postgres=postgres),
+        among_param(ranked.c.owner, "complete", postgres=postgres),
+    ]
+    wanted += [ranked.c.balance.between(low, high) for low, high in sorted(set(ranges))]
+    rows = session.execute(
+        select(ranked).where(or_(*wanted)),
+        {
+            "customers": sorted(customers),
+            "numbers": sorted(numbers),
+            "complete": sorted(complete),
+        },
+    ).all()
+    summaries: dict[str, OrderSummary] = {}
+    stats: dict[tuple[str, str], tuple[int, int]] = {}
+    read: dict[tuple[str, str], list[OrderSummary]] = defaultdict(list)
+    last_by_age: dict[tuple[str, str], OrderSummary] = {}
+    for row in rows:
+        summary = summaries.get(row.number)
+        if summary is None:
+            summary = summaries[row.number] = OrderSummary(
+                number=row.number,
+                customer_id=row.customer_id,
+                currency=row.currency,
+                org_unit=row.org_unit,
+                order_date=row.order_date,
+                parent_id=row.parent_id,
+                bills_to_parent=bool(row.bills_to_parent),
+                balance=Money.from_minor(int(row.balance), row.currency),
+            )
+        key = (row.owner, row.currency)
+        stats[key] = (int(row.open_count), int(row.open_total))
+        read[key].append(summary)
+        if row.age == oldest:
+            last_by_age[key] = summary
+    groups = {
+        key: OpenOrders.unread_of(count, total, key[1], read[key], last_by_age.get(key))
+        for key, (count, total) in stats.items()
+    }
+    return SummaryRead(list(summaries.values()), groups)
 
 
 def _aggregates(
@@ -360,13 +457,30 @@ class OrderRepository:
         """The aggregates of the orders with these numbers, by number; unknown ones left out."""
         return load_orders_by_number(self._session, numbers, lock=lock)
 
-    def candidates(
-        self, keys: Collection[str], customers: Collection[str], loaded: Collection[str]
-    ) -> list[Order]:
+    def candidates(self, keys: Collection[str], loaded: Collection[str]) -> list[Order]:
         """``load_candidates``, locked, beside the orders with the numbers ``loaded``."""
         known = row_ids(self._session).orders
         return load_candidates(
-            self._session, keys, customers, [known[number] for number in loaded if number in known]
+            self._session, keys, [known[number] for number in loaded if number in known]
+        )
+
+    def summaries(
+        self,
+        customers: Collection[str],
+        *,
+        ranges: Collection[tuple[int, int]] = (),
+        numbers: Collection[str] = (),
+        complete: Collection[str] = (),
+        oldest: int,
+    ) -> SummaryRead:
+        """``load_summaries``: unlocked, no lines."""
+        return load_summaries(
+            self._session,
+            customers,
+            ranges=ranges,
+            numbers=numbers,
+            complete=complete,
+            oldest=oldest,
         )
 
     def currency(self, number: str) -> str | None:

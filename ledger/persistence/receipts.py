@@ -47,6 +47,7 @@ from ledger.domain.receipt import (
     Receipt,
     ReceiptSplit,
     ReceiptStatus,
+    bank_receipt_key,
 )
 from ledger.persistence.bulk import allocate_ids, bulk_insert, bulk_update
 from ledger.persistence.db import among_param, get_engine, is_postgres
@@ -71,10 +72,11 @@ class StoredIntake:
 
 @dataclass(frozen=True)
 class KeyedReceipt:
-    """A receipt found by its intake key: its id and status."""
+    """A receipt found by its intake key: its id, status and amount."""
 
     id: int
     status: str
+    amount: Money
 
 
 def receipt_columns(request: ReceiptRequest) -> dict[str, Any]:
@@ -138,7 +140,8 @@ _AUTOMATED_INSERT = text(
 )
 
 
-def _insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+def insert_automated(connection: Connection, request: ReceiptRequest) -> int | None:
+    """The statement of ``record_automated``, on the caller's connection and transaction."""
     params = {
         **receipt_columns(request),
         "customer": request.customer,
@@ -157,7 +160,7 @@ def record_automated(url: str, request: ReceiptRequest) -> int | None:
     session around it cost more CPU than the statement.
     """
     with get_engine(url).begin() as connection:
-        return _insert_automated(connection, request)
+        return insert_automated(connection, request)
 
 
 class LockedBatch(NamedTuple):
@@ -175,7 +178,7 @@ class ReceiptRepository:
 
     def add_automated(self, request: ReceiptRequest) -> int | None:
         """``record_automated`` in this transaction."""
-        return _insert_automated(self._session.connection(), request)
+        return insert_automated(self._session.connection(), request)
 
     def add_operator(self, request: ReceiptRequest) -> int | None:
         """Insert a validated operator receipt, queued; None when its key is taken."""
@@ -267,11 +270,17 @@ class ReceiptRepository:
     def by_keys(self, keys: Collection[str]) -> dict[str, KeyedReceipt]:
         """The receipts recorded under any of these intake keys, by key."""
         return {
-            row.external_key: KeyedReceipt(int(row.id), row.status)
+            row.external_key: KeyedReceipt(
+                int(row.id), row.status, Money.from_minor(row.amount_minor, row.currency)
+            )
             for row in self._session.execute(
-                select(RECEIPTS.c.id, RECEIPTS.c.external_key, RECEIPTS.c.status).where(
-                    RECEIPTS.c.external_key.in_(list(keys))
-                )
+                select(
+                    RECEIPTS.c.id,
+                    RECEIPTS.c.external_key,
+                    RECEIPTS.c.status,
+                    RECEIPTS.c.amount_minor,
+                    RECEIPTS.c.currency,
+                ).where(RECEIPTS.c.external_key.in_(list(keys)))
             )
         }
 
@@ -342,7 +351,7 @@ def lockbox_key(sha256: str, item: LockboxItem) -> str:
     """The intake key of a lockbox check: the file's content and the check's place in it; or,
     for a bank statement's credit, the key the bank's own references give it."""
     if item.key is not None:
-        return f"bank:{item.key}"
+        return bank_receipt_key(item.key)
     return f"lockbox:{sha256}:{item.batch}:{item.item}"
 
 
@@ -363,6 +372,8 @@ def _lockbox_row(
     }
     if item.remittance is not None:
         request["remittance"] = item.remittance
+        if item.remittance_breaks:
+            request["remittance_breaks"] = list(item.remittance_breaks)
     if item.payer_account is not None:
         request["payer_account"] = item.payer_account
     body = json.dumps(request, sort_keys=True, separators=(",", ":"))
@@ -384,6 +395,7 @@ def _lockbox_row(
         "lockbox_file_id": file_id,
         "reference": None,
         "replaces_id": None,
+        "payer_name": item.payer_name,
     }
 
 
@@ -408,6 +420,7 @@ def receipt_of(row: Any) -> Receipt:
         org_unit=row.org_unit,
         status_reason=row.status_reason,
         remittance=request.get("remittance"),
+        remittance_breaks=tuple(request.get("remittance_breaks", ())),
         payer_account=request.get("payer_account"),
         match_rule=row.match_rule,
         match_references=tuple(json.loads(row.match_references or "[]")),

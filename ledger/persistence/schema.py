@@ -232,6 +232,7 @@ class Receipt(Base):
     match_rule: Mapped[str | None]
     match_references: Mapped[str | None]
     suggestions: Mapped[str | None]
+    payer_name: Mapped[str | None]
 
 
 class LockboxFile(Base):

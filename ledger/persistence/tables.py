@@ -181,7 +181,7 @@ ORDERS = Table(
     Column("org_unit", ForeignKey("org_units.code"), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("order_date", Date, nullable=False),
-    # The number as remittance text names it (ledger.domain.matching.order_key): case, separators
+    # The number as remittance text names it (ledger.domain.remittance.order_key): case, separators
     # and leading zeros ignored. Not unique: O-12 and O-012 share a key.
     Column("number_key", String(64), nullable=False),
     Index(None, "number_key"),
@@ -247,6 +247,8 @@ RECEIPTS = Table(
     Column("match_rule", String(48), nullable=True),
     Column("match_references", Text, nullable=True),
     Column("suggestions", Text, nullable=True),
+    # Who paid, as the bank names them (a camt credit's debtor): shown to a clerk, never matched on.
+    Column("payer_name", String(140), nullable=True),
     CheckConstraint("amount_minor > 0", name="amount"),
     CheckConstraint(f"status IN {RECEIPT_STATUSES}", name="status"),
     # Partial indexes (migration 0003): only the rows a lookup can want pay for an entry.
@@ -357,6 +359,7 @@ JOURNALS = Table(
     Index(None, "order_id"),
     _partial(Index("ix_journals_receipt_id", "receipt_id"), _set("receipt_id")),
     _partial(Index("ix_journals_write_off_id", "write_off_id"), _set("write_off_id")),
+    _partial(Index("ix_journals_reverses_id", "reverses_id"), _set("reverses_id")),
     Index(None, "commit_id"),
 )
 

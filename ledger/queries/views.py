@@ -376,6 +376,7 @@ def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> lis
                 "requested_orders": [a["order"] for a in request["orders"]],
                 "remittance": request.get("remittance"),
                 "payer_account": request.get("payer_account"),
+                "payer_name": receipt.payer_name,
                 "orders": orders[receipt.id],
                 "applied": _money(amount.applied, currency),
                 "unapplied": _money(amount.unapplied, currency),
@@ -396,29 +397,45 @@ def receipt_views(session: Session | Connection, receipts: Sequence[Any]) -> lis
     return views
 
 
+# The exception queue's three parts, each the rows `exceptions list` shows. The metrics' counts
+# and ages (ledger.queries.monitoring) wrap these same statements, so the two never disagree.
+
+
+def exception_receipts() -> Select[Any]:
+    """Receipts waiting for an operator: unapplied, unidentified or failed."""
+    return select(RECEIPTS).where(
+        RECEIPTS.c.status.in_(
+            (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
+        )
+    )
+
+
+def exception_events() -> Select[Any]:
+    """Gateway events waiting (for their payment) or failed."""
+    return select(INTAKE_EVENTS).where(
+        INTAKE_EVENTS.c.status.in_((EventStatus.WAITING, EventStatus.FAILED))
+    )
+
+
+def exception_messages() -> Select[Any]:
+    """Poison messages not yet taken by `exceptions retry`."""
+    return select(POISON_MESSAGES).where(POISON_MESSAGES.c.status == "open")
+
+
 def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
     """What waits for an operator, each with its reason and a ``ref`` that `exceptions retry`
     takes: receipts unapplied, unidentified or failed; gateway events waiting or failed; poison
     messages."""
-    receipts = session.execute(
-        select(RECEIPTS)
-        .where(
-            RECEIPTS.c.status.in_(
-                (ReceiptStatus.UNAPPLIED, ReceiptStatus.UNIDENTIFIED, ReceiptStatus.FAILED)
-            )
-        )
-        .order_by(RECEIPTS.c.id)
-    ).all()
+    receipts = session.execute(exception_receipts().order_by(RECEIPTS.c.id)).all()
     items = [
         {"kind": "receipt", "ref": f"receipt:{view['id']}", **view}
         for view in receipt_views(session, receipts)
     ]
-    for event in session.execute(
-        select(INTAKE_EVENTS)
-        .where(INTAKE_EVENTS.c.status.in_((EventStatus.WAITING, EventStatus.FAILED)))
-        .order_by(INTAKE_EVENTS.c.id)
-    ):
-        payload = json.loads(event.payload)
+    for event in session.execute(exception_events().order_by(INTAKE_EVENTS.c.id)):
+        # A native event (or one a gateway's was translated into) carries its amount; a real
+        # gateway's own event, kept as received (a conflicting re-announcement), is in the
+        # gateway's format, and its reason names the amounts.
+        payload = json.loads(event.payload) if event.source == "gateway" else {}
         items.append(
             {
                 "kind": "event",
@@ -428,17 +445,16 @@ def exceptions_view(session: Session | Connection) -> list[dict[str, Any]]:
                 "event": event.external_key,
                 "type": event.kind,
                 "payment": event.reference,
-                "amount": payload["amount"],
-                "currency": payload["currency"],
+                **(
+                    {"amount": payload["amount"], "currency": payload["currency"]}
+                    if payload
+                    else {}
+                ),
                 "receipt": event.receipt_id,
                 "reason": event.status_reason,
             }
         )
-    for message in session.execute(
-        select(POISON_MESSAGES)
-        .where(POISON_MESSAGES.c.status == "open")
-        .order_by(POISON_MESSAGES.c.id)
-    ):
+    for message in session.execute(exception_messages().order_by(POISON_MESSAGES.c.id)):
         items.append(
             {
                 "kind": "message",

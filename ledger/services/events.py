@@ -10,21 +10,22 @@ is retried.
 
 Two kinds only the Stripe and Adyen adapters produce (docs/rules.md section 12): a cumulative
 refund refunds its growth over what was already counted for the payment, and a
-``payment.reinstated`` receives disputed money again as a new receipt on the payment's orders.
-The events of one payment are processed one at a time, under its first receipt's row lock.
+``payment.reinstated`` receives disputed money again as a new receipt on the payment's orders,
+once the withdrawal it gives back has been taken (it waits for it, and the withdrawal releases
+it). The events of one payment are processed one at a time, under its first receipt's row lock.
 
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from config.settings import Settings
 from ledger.domain.errors import IdempotencyConflict, InputRefused
 from ledger.domain.money import Money
-from ledger.domain.receipt import EventStatus, Receipt, ReceiptStatus, settle
+from ledger.domain.receipt import EventStatus, Receipt, ReceiptStatus, reinstatement, settle
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent, LedgerEvent, receipt_request
 from ledger.persistence.events import NewEvent
@@ -61,36 +62,46 @@ def submit_event(settings: Settings, event: GatewayEvent) -> EventIntake:
     """Persist a gateway event (the inbox) or recognise a repeat; raises IdempotencyConflict for
     an event id reused with a different payload."""
     if event.type == "payment.succeeded":
-        intake = submit_automated(settings, receipt_request(event))
-        return EventIntake(intake.receipt_id, intake.status, intake.created)
+        # A new payment, the webhook's common case, is one statement and a commit.
+        payment = submit_automated(settings, receipt_request(event))
+        return EventIntake(payment.receipt_id, payment.status, payment.created)
     with UnitOfWork(settings.database_url) as uow:
-        if uow.receipts.exists_with_key(event.intake_key):
-            raise IdempotencyConflict(
-                f"event id {event.event_id}", ["it was a payment"], field="event_id"
+        intake = intake_event(uow, settings, event)
+        uow.commit()
+        return intake
+
+
+def intake_event(uow: UnitOfWork, settings: Settings, event: GatewayEvent) -> EventIntake:
+    """:func:`submit_event` in the caller's unit of work (the caller commits)."""
+    if event.type == "payment.succeeded":
+        payment = intake_receipt(uow, settings, receipt_request(event))
+        return EventIntake(payment.receipt_id, payment.status, payment.created)
+    if uow.receipts.exists_with_key(event.intake_key):
+        raise IdempotencyConflict(
+            f"event id {event.event_id}", ["it was a payment"], field="event_id"
+        )
+    existing = uow.events.by_key(event.intake_key)
+    if existing is None:
+        receipt_id = uow.receipts.holding_payment(event.reference)
+        row_id = uow.events.add(
+            NewEvent(
+                external_key=event.intake_key,
+                kind=event.type,
+                payload=event.model_dump_json(),
+                payload_hash=event.payload_hash(),
+                reference=event.reference,
+                receipt_id=receipt_id,
             )
+        )
+        if row_id is not None:
+            return EventIntake(receipt_id, "queued", True, row_id)
         existing = uow.events.by_key(event.intake_key)
-        if existing is None:
-            receipt_id = uow.receipts.holding_payment(event.reference)
-            row_id = uow.events.add(
-                NewEvent(
-                    external_key=event.intake_key,
-                    kind=event.type,
-                    payload=event.model_dump_json(),
-                    payload_hash=event.payload_hash(),
-                    reference=event.reference,
-                    receipt_id=receipt_id,
-                )
-            )
-            if row_id is not None:
-                uow.commit()
-                return EventIntake(receipt_id, "queued", True, row_id)
-            existing = uow.events.by_key(event.intake_key)
-            assert existing is not None
-        if existing.payload_hash != event.payload_hash():
-            raise IdempotencyConflict(
-                f"event id {event.event_id}", ["different payload"], field="event_id"
-            )
-        return EventIntake(existing.receipt_id, existing.status, False, existing.id)
+        assert existing is not None
+    if existing.payload_hash != event.payload_hash():
+        raise IdempotencyConflict(
+            f"event id {event.event_id}", ["different payload"], field="event_id"
+        )
+    return EventIntake(existing.receipt_id, existing.status, False, existing.id)
 
 
 def current_receipt_id(uow: UnitOfWork, reference: str) -> int | None:
@@ -109,6 +120,7 @@ class EventOutcome:
     status: str  # "done", "waiting" or "failed"
     reason: str | None
     new_receipt: int | None  # the rest of a partially refunded payment, to distribute
+    released: tuple[int, ...] = ()  # reinstatements that waited for this withdrawal, to process
 
 
 def process_event(settings: Settings, event_row: int) -> EventOutcome:
@@ -144,6 +156,10 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
             receipt.id if receipt is not None else None,
             datetime.now(UTC) if outcome.status != EventStatus.WAITING else None,
         )
+        if event.type == "payment.disputed" and outcome.status == EventStatus.DONE:
+            # Read under the payment's lock, as a distribution reads the refunds waiting on it:
+            # a reinstatement that decided to wait for this withdrawal has committed by now.
+            outcome = replace(outcome, released=uow.events.waiting_reinstatements(event.reference))
         uow.commit()
         return outcome
 
@@ -175,18 +191,31 @@ def _refund_growth(
 def _reinstate(
     uow: UnitOfWork, settings: Settings, event: LedgerEvent, receipt: Receipt | None
 ) -> EventOutcome:
-    """Disputed money received again: a new receipt on the orders the payment was for."""
-    if receipt is None or receipt.status in (ReceiptStatus.QUEUED, ReceiptStatus.FAILED):
-        return EventOutcome(
-            EventStatus.WAITING.value, f"payment {event.reference} has not been received yet", None
-        )
+    """Disputed money received again: a new receipt on the orders the payment was for, once
+    the payment is distributed and the withdrawal it gives back has been taken."""
+    withdrawn = (
+        uow.events.by_key(LedgerEvent.intake_key_of(event.gateway, event.withdrawal))
+        if event.withdrawal is not None
+        else None
+    )
+    decided = reinstatement(
+        receipt,
+        event.reference,
+        event.withdrawal,
+        EventStatus(withdrawn.status) if withdrawn is not None else None,
+    )
+    if decided.status is not EventStatus.DONE:
+        return EventOutcome(decided.status.value, decided.reason, None)
     first_id = uow.receipts.payment_receipt(event.reference)
-    assert first_id is not None  # a receipt holds the payment, so the payment has one
+    assert receipt is not None and first_id is not None  # a receipt holds the payment
     first = uow.receipts.locked(first_id)
     calendar = uow.reference.calendar()
     day = calendar.automated_date(event.occurred_at.astimezone(UTC).date())
+    # When the dispute took all the payment still held, the money given back holds it now: a
+    # later refund follows the chain to it instead of finding a reversed receipt.
+    replaces = receipt.id if receipt.status is ReceiptStatus.REVERSED else None
     intake = intake_receipt(
-        uow, settings, _again(uow, first, event.money, f"{event.key}:reinstated", day, None)
+        uow, settings, _again(uow, first, event.money, f"{event.key}:reinstated", day, replaces)
     )
     return EventOutcome(
         EventStatus.DONE.value,

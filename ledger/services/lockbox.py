@@ -23,8 +23,9 @@ from typing import Any
 from config.settings import Settings
 from ledger.domain.errors import Conflict
 from ledger.domain.money import Money
-from ledger.domain.receipt import ReceiptStatus
+from ledger.domain.receipt import ReceiptStatus, bank_credit_reported_again, bank_receipt_key
 from ledger.intake.lockbox import (
+    BankCredit,
     LockboxItem,
     LockboxProfile,
     LockboxRefused,
@@ -33,7 +34,7 @@ from ledger.intake.lockbox import (
     validate_file,
 )
 from ledger.persistence.files import FileAlreadyRecorded, NewFile
-from ledger.persistence.receipts import lockbox_key
+from ledger.persistence.receipts import KeyedReceipt, lockbox_key
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 _CHUNK = 2000
@@ -85,7 +86,7 @@ def import_lockbox(
             shutil.copyfile(source, private)
         except OSError as exc:
             raise LockboxRefused(None, f"cannot read {source}: {exc.strerror}") from None
-        summary = validate_file(private, profile)
+        summary = validate_file(private, profile, check_bank_credits=_bank_credit_check(settings))
         file_id, resumed = _record_file(settings, summary, name or source.name)
         if on_validated is not None:
             on_validated(summary)
@@ -102,6 +103,33 @@ def import_lockbox(
             uow.files.mark_complete(file_id)
             uow.commit()
     return ImportedFile(file_id, summary, received, resumed)
+
+
+def _bank_credit_check(settings: Settings) -> Callable[[list[BankCredit]], None]:
+    """Pass 1's check of bank keys against the receipts already received: one lookup per list of
+    credits. A credit received before with the same amount will be skipped; with another amount
+    or currency the file is refused here, before anything of it is recorded."""
+
+    def check(credits: list[BankCredit]) -> None:
+        with reading(settings.database_url) as uow:
+            found = uow.receipts.by_keys([bank_receipt_key(c.key) for c in credits])
+        for credit in credits:
+            _refuse_changed_credit(credit, found.get(bank_receipt_key(credit.key)))
+
+    return check
+
+
+def _refuse_changed_credit(credit: BankCredit, earlier: KeyedReceipt | None) -> None:
+    if earlier is None:
+        return
+    reason = bank_credit_reported_again(
+        bank_receipt_key(credit.key),
+        earlier.amount,
+        credit.amount,
+        f"was received as receipt {earlier.id}",
+    )
+    if reason is not None:
+        raise credit.refused(reason)
 
 
 def _record_file(settings: Settings, summary: LockboxSummary, name: str) -> tuple[int, bool]:
@@ -157,6 +185,14 @@ def _receive(
         found = uow.receipts.by_keys(keys)
         if resuming:
             pending = [receipt.id for receipt in found.values() if receipt.status == "queued"]
+        for item, key in zip(items, keys, strict=True):
+            # Pass 1 checked every amount already; only another import received since, of a
+            # file reporting the same credit otherwise, can still contradict it here.
+            if item.key is not None and key in found:
+                credit = BankCredit(
+                    item.key, item.amount, None if item.where else item.line, item.where
+                )
+                _refuse_changed_credit(credit, found[key])
         items = [item for item, key in zip(items, keys, strict=True) if key not in found]
     named = {item.customer for item in items if item.customer}
     known = uow.reference.known_customers(named)

@@ -60,6 +60,15 @@ def retry_event(settings: Settings, event_row: int) -> None:
             raise InputRefused(
                 f"event {event_row} is {event.status}: nothing to retry", field="event"
             )
+        if event.source != "gateway":
+            # A gateway's own event kept as received (docs/rules.md section 12): its money, if
+            # any, went through the intake under the native key; this row itself moves nothing.
+            raise InputRefused(
+                f"event {event_row} is {event.source}'s event {event.external_key} as received, "
+                "kept for audit: it moves no money, so nothing to retry (correct the receipt "
+                "it names by hand if the gateway's new values are right)",
+                field="event",
+            )
         event.status, event.status_reason = "queued", None
         uow.commit()
 

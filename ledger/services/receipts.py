@@ -13,9 +13,9 @@ distributes a persisted receipt exactly once, whoever calls it and however often
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from config.settings import Settings
@@ -35,16 +35,16 @@ from ledger.domain.errors import (
     WriteOffReversalExceedsUnreversed,
 )
 from ledger.domain.journal import Journal
-from ledger.domain.matching import OrderBook, payer_key, reference_keys, seeks_match
-from ledger.domain.matching_config import MatchConfig
 from ledger.domain.money import Money
 from ledger.domain.order import Reason
 from ledger.domain.receipt import Receipt, ReceiptStatus, choose_org_unit
+from ledger.domain.remittance import payer_key
 from ledger.intake.commands import ReceiptRequest
 from ledger.intake.inputs import LoadFile
 from ledger.persistence.receipts import StoredIntake, record_automated
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 from ledger.queries import views
+from ledger.services.distribution import distribute_receipts
 from ledger.services.load import LoadSummary, load
 
 
@@ -221,92 +221,6 @@ def distribute_receipt(settings: Settings, receipt_id: int) -> dict[str, Any]:
     distribute_receipts(settings, [receipt_id])
     with reading(settings.database_url) as uow:
         return views.receipt_view(uow.session, receipt_id)
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """What one distribution batch did: how many receipts it distributed, by resulting status."""
-
-    distributed: int
-    statuses: dict[str, int]
-    # Refunds and disputes naming the payments just distributed, found before the commit: they
-    # can go now.
-    waiting_events: tuple[int, ...]
-
-
-def distribute_receipts(
-    settings: Settings, receipt_ids: Sequence[int], *, top_up: int = 0
-) -> BatchResult:
-    """Distribute persisted receipts, set-based, in one transaction; idempotent.
-
-    With ``top_up``, the batch also takes up to that many other queued receipts, oldest first,
-    that no other transaction holds: a worker handed one gateway receipt while a hundred more wait
-    behind it distributes them together, at the cost of one. Their own messages then find nothing
-    left to do.
-
-    Receipts no longer queued (a redelivered task, a sweep racing a worker) are skipped. The
-    receipt rows are locked first, in id order; then every order they name, in id order, is
-    locked and loaded in one go; the rules (:meth:`Receipt.distribute`) run receipt by receipt
-    on the loaded aggregates (a second receipt on the same order sees the first one's effect);
-    every journal is written in bulk and the commit sealed once. A receipt the rules refuse (an
-    operator receipt whose period has closed, no org unit to book it to) is marked failed with
-    its reason, for the exception queue, without holding up the others.
-    """
-    with UnitOfWork(settings.database_url) as uow:
-        receipts, payments = uow.receipts.lock_queued(receipt_ids, top_up)
-        if not receipts:
-            return BatchResult(0, {}, ())
-        units = uow.reference.org_unit_accounts()
-        # Read with the org units, not in a statement of its own: a named short payment needs
-        # the tolerance even in a batch where nothing else is matched.
-        configs = uow.matching.configs_of(units)
-        book = _order_book(uow, receipts, configs)
-        calendar = uow.reference.calendar()
-        default_unit = settings.default_org_unit
-        journals: list[Journal] = []
-        now = datetime.now(UTC)
-        for receipt in receipts:
-            try:
-                journals.extend(receipt.distribute(book, units, default_unit, calendar, configs))
-            except InputRefused as exc:
-                receipt.fail(exc.message)
-        uow.journals.write(journals, book.orders())
-        uow.receipts.save_statuses(receipts, now)
-        # Read here, not after the commit in a transaction of its own: a refund or dispute locks
-        # its payment's receipt row before deciding to wait, and these rows are locked until the
-        # commit, so every event that decided to wait on them has committed by now.
-        waiting = uow.events.waiting_on(payments)
-        uow.commit()
-    statuses: dict[str, int] = {}
-    for receipt in receipts:
-        statuses[receipt.status.value] = statuses.get(receipt.status.value, 0) + 1
-    return BatchResult(len(receipts), statuses, tuple(waiting))
-
-
-def _order_book(
-    uow: UnitOfWork, receipts: Sequence[Receipt], configs: Mapping[str, MatchConfig]
-) -> OrderBook:
-    """Every order the batch may place money on, locked: the orders the receipts name, and for
-    the receipts matching must place (:func:`seeks_match`) the orders their remittance names
-    and the open orders of every customer they may belong to — a few statements for the whole
-    batch, none per receipt."""
-    named = uow.orders.by_number({n for r in receipts for n, _ in r.requested}, lock=True)
-    seeking = [r for r in receipts if seeks_match(r, named, configs)]
-    if not seeking:
-        return OrderBook(named.values(), {}, (), seeking=0)
-    keys: set[str] = set()
-    for receipt in seeking:
-        keys |= reference_keys(receipt.remittance, [number for number, _ in receipt.requested])
-    accounts = {payer_key(r.payer_account) for r in seeking if r.payer_account}
-    payers = uow.matching.payer_customers(accounts)
-    customers = uow.reference.known_customers(
-        {r.requested_customer for r in seeking if r.requested_customer} | set(payers.values())
-    )
-    owners = {named[n].customer_id for r in seeking for n, _ in r.requested if n in named}
-    candidates = uow.orders.candidates(keys, customers | owners, named)
-    return OrderBook(
-        [*named.values(), *candidates], payers, customers | owners, seeking=len(seeking)
-    )
 
 
 def _default_org_unit(units: dict[str, Any], settings: Settings, explicit: str | None) -> Any:

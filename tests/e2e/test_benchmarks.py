@@ -194,7 +194,7 @@ def test_the_guards_benchmark_times_the_floor_without_each_guard(clean_redis, tm
     assert guards["all guards (guarded floor)"]["share_of_gap"] in (0, None)
     assert guards["no triggers, no FK checks (raw floor)"]["share_of_gap"] in (1, None)
     assert {
-        "balance check (0006)",
+        "balance check (0008)",
         "FK fk_journal_lines_journal_id_journals",
         "unique intake key uq_receipts_external_key",
         "index (with the balance check) ix_journal_lines_journal_id",

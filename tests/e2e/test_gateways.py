@@ -19,11 +19,14 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from config.settings import Settings
+from ledger.domain.errors import InputRefused
 from ledger.intake.gateway import MAX_BODY_BYTES
 from ledger.intake.inputs import validate_load_file
+from ledger.intake.signature import SIGNATURE_HEADER, sign
 from ledger.persistence.db import unit_of_work
 from ledger.queries.check import check_invariants
 from ledger.queries.views import exceptions_view, journal_ids, order_view
+from ledger.services.operations import retry_event
 from ledger.services.receipts import load_file
 from tasks import dispatch
 from tests.support.gateway_payloads import (
@@ -135,6 +138,62 @@ def test_one_receipt_per_payment_intent_whatever_events_announce_it(gw):
     assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
 
 
+def test_a_payment_intent_announced_again_with_other_values_is_kept_for_a_clerk_and_moves_nothing(
+    gw,
+):
+    gw.stripe(succeeded())
+    # amount_received changed, under a new event id: answered 200 (a 409 would have Stripe send
+    # it again for days), the receipt as received, the event in the exception queue.
+    changed = succeeded("evt_changed", amount=15000)
+    assert gw.stripe(changed) == (200, {"receipt_id": 1, "status": "conflict"})
+    assert gw.stripe(changed) == (200, {"receipt_id": 1, "status": "conflict"})  # Stripe's retry
+    # The same event id sent again with another body is kept too, once.
+    moved = succeeded(order="O-102")
+    assert gw.stripe(moved) == (200, {"receipt_id": 1, "status": "conflict"})
+    assert gw.stripe(moved)[0] == 200
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    assert gw.count("SELECT count(*) FROM receipts") == 1
+    assert gw.count("SELECT amount_minor FROM receipts") == 12000
+    with unit_of_work(gw.settings.database_url) as session:
+        kept = [item for item in exceptions_view(session) if item["kind"] == "event"]
+    assert [(k["event"], k["status"], k["receipt"]) for k in kept] == [
+        ("stripe:evt_changed", "failed", 1),
+        (kept[1]["event"], "failed", 1),
+    ]
+    assert kept[1]["event"].startswith("stripe:evt_1#")
+    assert "amount 120.00 USD then, 150.00 USD now" in kept[0]["reason"]
+    assert "order O-101 (120.00) then, O-102 (120.00) now" in kept[1]["reason"]
+    # Nothing to retry: the row moves no money; a clerk corrects the receipt by hand.
+    with pytest.raises(InputRefused, match="moves no money"):
+        retry_event(gw.settings, kept[0]["id"])
+    assert gw.sound() == []
+
+
+def test_the_native_webhook_still_answers_409_to_an_event_id_reused_with_another_payload(gw):
+    body = json.dumps(
+        {
+            "event_id": "evt_n1",
+            "type": "payment.succeeded",
+            "gateway": "shop",
+            "payment_id": "pay_1",
+            "amount": "120.00",
+            "currency": "USD",
+            "order": "O-101",
+            "occurred_at": "2026-11-05T10:00:00Z",
+        }
+    ).encode()
+    other = body.replace(b"120.00", b"150.00")
+    sent = [
+        gw.client.post(
+            "/v1/gateway/events",
+            content=raw,
+            headers={SIGNATURE_HEADER: sign("whsec-native", raw)},
+        ).status_code
+        for raw in (body, other)
+    ]
+    assert sent == [202, 409]
+
+
 def test_the_description_is_remittance_text_for_matching(gw):
     gw.stripe(succeeded(order=None, customer=None, description="Payment for O-101"))
     assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
@@ -180,6 +239,27 @@ def test_a_dispute_withdraws_only_when_funds_are_withdrawn_and_reinstatement_rec
     gw.stripe(stripe_event("charge.dispute.funds_reinstated", dispute(status="won"), "evt_d3"))
     gw.stripe(stripe_event("charge.dispute.closed", dispute(status="won"), "evt_d4"))
     assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    assert gw.count("SELECT count(*) FROM receipts") == 2
+    assert gw.sound() == []
+
+
+def test_a_reinstatement_before_its_withdrawal_waits_and_never_counts_the_money_twice(gw):
+    gw.stripe(succeeded())
+    won = stripe_event("charge.dispute.funds_reinstated", dispute(status="won"), "evt_d3")
+    assert gw.stripe(won) == (200, {"receipt_id": 1, "status": "queued"})
+    assert gw.stripe(won)[0] == 200  # Stripe's retry
+    # The payment's money is on the order once, not twice: the reinstatement waits.
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    assert gw.count("SELECT count(*) FROM receipts") == 1
+    with unit_of_work(gw.settings.database_url) as session:
+        waiting = [item for item in exceptions_view(session) if item["kind"] == "event"]
+    assert [w["reason"] for w in waiting] == [
+        "the withdrawal dp_1:funds_withdrawn it gives back has not arrived yet"
+    ]
+    # The withdrawal takes the money and releases the reinstatement, which gives it back.
+    gw.stripe(stripe_event("charge.dispute.funds_withdrawn", dispute(), "evt_d2"))
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    assert gw.count("SELECT count(*) FROM intake_events WHERE status <> 'done'") == 0
     assert gw.count("SELECT count(*) FROM receipts") == 2
     assert gw.sound() == []
 
@@ -290,10 +370,29 @@ def test_adyen_refund_chargeback_and_reversal_name_their_payment_by_original_ref
     gw.adyen(adyen_item(psp=psp))
     gw.adyen(adyen_item("REFUND", psp="REF1", value=2000, original=psp))
     assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    # Every event of one dispute carries the dispute's own pspReference.
     gw.adyen(adyen_item("CHARGEBACK", psp="CB1", value=10000, original=psp))
     assert gw.balances("O-101") == ["75.00", "40.00", "120.00"]
-    gw.adyen(adyen_item("CHARGEBACK_REVERSED", psp="CBR1", value=10000, original=psp))
+    gw.adyen(adyen_item("CHARGEBACK_REVERSED", psp="CB1", value=10000, original=psp))
     assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    assert gw.sound() == []
+
+
+def test_an_adyen_chargeback_reversed_before_its_chargeback_waits_for_it(gw):
+    psp = "8535296650153317"
+    gw.adyen(adyen_item(psp=psp))
+    reversed_ = adyen_item("CHARGEBACK_REVERSED", psp="CB1", value=10000, original=psp)
+    assert gw.adyen(reversed_) == (200, "[accepted]")
+    assert gw.adyen(reversed_) == (200, "[accepted]")  # Adyen's retry
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]  # not received twice
+    assert gw.count("SELECT count(*) FROM receipts") == 1
+    # Another dispute's chargeback does not release it.
+    gw.adyen(adyen_item("CHARGEBACK", psp="CB2", value=2000, original=psp))
+    assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    assert gw.count("SELECT count(*) FROM intake_events WHERE status = 'waiting'") == 1
+    gw.adyen(adyen_item("CHARGEBACK", psp="CB1", value=10000, original=psp))
+    assert gw.balances("O-101") == ["75.00", "40.00", "20.00"]
+    assert gw.count("SELECT count(*) FROM intake_events WHERE status = 'waiting'") == 0
     assert gw.sound() == []
 
 
@@ -309,6 +408,23 @@ def test_with_manual_capture_the_capture_is_the_money(loaded):
     gw.adyen(adyen_item("CAPTURE", psp="C1", original="P1", value=12000))
     assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
     assert gw.count("SELECT count(*) FROM receipts") == 1
+
+
+def test_a_second_capture_of_one_payment_with_another_amount_is_kept_for_a_clerk(loaded):
+    gw = Gateways(configured(loaded, adyen_capture="manual"))
+    gw.adyen(adyen_item(psp="P1"))
+    gw.adyen(adyen_item("CAPTURE", psp="C1", original="P1", value=12000))
+    # Refusing the item would have Adyen send the whole batch again, forever.
+    assert gw.adyen(adyen_item("CAPTURE", psp="C2", original="P1", value=9000)) == (
+        200,
+        "[accepted]",
+    )
+    assert gw.count("SELECT count(*) FROM receipts") == 1
+    assert gw.balances("O-101") == ["75.00", "40.00", "0.00"]
+    with unit_of_work(gw.settings.database_url) as session:
+        kept = [item for item in exceptions_view(session) if item["kind"] == "event"]
+    assert [(k["event"], k["status"]) for k in kept] == [("adyen:C2:CAPTURE", "failed")]
+    assert "amount 120.00 USD then, 90.00 USD now" in kept[0]["reason"]
 
 
 def test_the_shopper_statement_is_remittance(gw):
@@ -400,7 +516,7 @@ def test_a_signed_stripe_event_with_any_hostile_value_is_answered_never_crashes(
     event = stripe_event(kind, {**obj.get(kind, dispute()), field: value}, f"evt_{kind}_{field}")
     before = gw.stored()
     status, body = gw.stripe(event)
-    assert status in (200, 400, 409), body
+    assert status in (200, 400), body
     if status != 200:
         assert gw.stored() == before and body["error"]
 

@@ -1,6 +1,7 @@
 """Fault 2: the broker loses its queues — Redis FLUSHDB of the broker's own database number — while
 tasks are queued and while a worker is in the middle of one. The sweep recovers every persisted
-intake: operator receipts, gateway payments and refunds, and a lockbox file's checks.
+intake: operator receipts, gateway payments and refunds, and a bank file's credits — a lockbox
+file's checks, a BAI2 statement's or a camt.054 notification's credits (one scenario, three files).
 
 tests/integration/test_pipeline.py::test_tasks_lost_from_the_broker_are_recovered_by_the_sweep
 covers a flush before any worker runs; this one flushes under a running worker too (its
@@ -11,8 +12,11 @@ is the test's doing, not a journal the product lost.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 
 from config.settings import Settings
@@ -20,10 +24,13 @@ from tasks import dispatch
 from tests.support import figures
 from tests.support.fault import (
     ORDERS,
+    BankFile,
+    bai2_file,
+    camt_file,
     cents_audit,
+    file_cash,
     file_sink_audit,
     import_lockbox_no_wait,
-    lockbox_cash,
     lockbox_file,
     net_cash_by_key,
     poison_messages,
@@ -43,8 +50,24 @@ RECEIPTS = figures.scaled(20, 200)
 PAYMENTS = figures.scaled(12, 120)
 
 
+def lockbox(path: Path) -> BankFile:
+    """A BAI lockbox file, its checks keyed by the file's content hash."""
+    file = lockbox_file(path / "bank.txt", ITEMS, ORDERS, bank_file_id="FLUSH1")
+    sha256 = hashlib.sha256(file.path.read_bytes()).hexdigest()
+    return BankFile(file.path, {f"lockbox:{sha256}:{k}": v for k, v in file.amounts.items()})
+
+
+# The file imported while the broker is flushed, and its format as the import names it.
+FILES: dict[str, Callable[[Path], BankFile]] = {
+    "bai": lockbox,
+    "bai2": lambda path: bai2_file(path / "bank.bai2", ITEMS, ORDERS, file_id="FLUSHBAI2"),
+    "camt054": lambda path: camt_file(path / "bank.xml", ITEMS, ORDERS, message_id="FLUSHCAMT"),
+}
+
+
+@pytest.mark.parametrize("file_format", FILES)
 def test_the_sweep_recovers_every_intake_after_the_broker_loses_its_queues(
-    faulty: Settings, start_worker, tmp_path: Path
+    faulty: Settings, start_worker, tmp_path: Path, file_format: str
 ):
     sink = tmp_path / "gl.jsonl"
     settings = faulty.model_copy(update={"gl_sink": str(sink)})
@@ -58,14 +81,15 @@ def test_the_sweep_recovers_every_intake_after_the_broker_loses_its_queues(
     assert sum(int(broker.llen(q)) for q in ("receipts",)) > 0  # the messages did reach Redis
     broker.flushdb()
 
-    # Running and lost: a lockbox import under way when the broker is flushed again.
+    # Running and lost: a bank file's import under way when the broker is flushed again.
     env = worker_env(settings, ARLEDGER_BATCH_SIZE="10")
     worker = start_worker(env, "worker", "--concurrency", "1")
-    file = lockbox_file(tmp_path / "bank.txt", ITEMS, ORDERS, bank_file_id="FLUSH1")
+    file = FILES[file_format](tmp_path)
     summary = import_lockbox_no_wait(env, file.path)
+    assert (summary["format"], summary["items"]) == (file_format, ITEMS)
     wait_until(
         lambda: received_messages(worker.log, "arledger.distribute_lockbox_batch") >= 1,
-        what="the worker to take a lockbox batch",
+        what="the worker to take a batch of the file",
     )
     broker.flushdb()
     left = unprocessed(url)
@@ -74,7 +98,7 @@ def test_the_sweep_recovers_every_intake_after_the_broker_loses_its_queues(
         messages_sent=len(intake.messages()) + -(-ITEMS // 10),
     )
     # The database remembers what the broker forgot: intake from before the worker started,
-    # and the file's checks the flush took from the queue.
+    # and the file's receipts the flush took from the queue.
     assert left > len(intake.receipts) // 2, left
     wait_until(lambda: redis_broker_idle(faulty.broker_url or ""), what="the worker to go idle")
     assert unprocessed(url) > 0  # nothing on the broker will ever deliver these
@@ -90,8 +114,10 @@ def test_the_sweep_recovers_every_intake_after_the_broker_loses_its_queues(
         what="every journal in the file sink",
     )
 
-    money = lockbox_cash(url, file, summary["sha256"])
-    cash = {k: v for k, v in net_cash_by_key(url).items() if not k.startswith("lockbox:")}
+    money = file_cash(url, file.amounts)
+    cash = {
+        k: v for k, v in net_cash_by_key(url).items() if not k.startswith(("lockbox:", "bank:"))
+    }
     lost, doubled = cents_audit(intake.expected_cash, cash)
     figures.record(items_audited=len(intake.expected_cash), cents_lost=lost, cents_doubled=doubled)
     assert money == {"lost": 0, "doubled": 0}

@@ -26,19 +26,17 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings
-from ledger.domain.money import Money
 from ledger.intake.lockbox import iter_items
-from ledger.intake.lockbox.camt_writer import CamtEntry, CamtTransaction, write_camt
 from ledger.persistence.db import dispose_engines
 from ledger.services.lockbox import import_lockbox
 from tasks import dispatch
 from tests.support import figures
 from tests.support.databases import reset_postgres
 from tests.support.fault import (
-    DEPOSITED,
     ORDERS,
     bai2_file,
-    bank_cash,
+    camt_file,
+    file_cash,
     import_lockbox_no_wait,
     ledger_state,
     lockbox_cash,
@@ -150,7 +148,7 @@ def kill_during_bank_statement_import(
     assert landed >= 1, f"no kill landed while work was in progress (seed {seed_value})"
 
     recover(faulty, env)
-    audit_import(faulty, path, bank_cash(faulty.database_url, expected), tmp_path)
+    audit_import(faulty, path, file_cash(faulty.database_url, expected), tmp_path)
 
 
 def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
@@ -160,33 +158,11 @@ def test_a_worker_killed_during_a_bai2_import_loses_and_doubles_nothing(
     kill_during_bank_statement_import(faulty, start_worker, tmp_path, file.path, "bai2")
 
 
-def camt_file(path: Path, items: int, orders: int) -> Path:
-    """A camt.054 of ``items`` booked credits: the first ``orders`` each name one order F-…
-    (each order once, so the final state cannot depend on the order batches run in), the rest
-    name no order and no payer (unidentified)."""
-    rng = random.Random(5)
-    entries = []
-    for i in range(items):
-        amount = Money.from_minor(rng.randint(100, 40_000), "USD")
-        remittance = f"inv F-{i:04d} thanks" if i < orders else f"ref NOPE-{i}"
-        entries.append(
-            CamtEntry(
-                amount=amount,
-                booking_date=DEPOSITED,
-                bank_reference=f"KILL-{i}",
-                transactions=(CamtTransaction(amount, unstructured=(remittance,)),),
-            )
-        )
-    with path.open("wb") as stream:
-        write_camt(stream, entries, message_id="KILLCAMT1", account="ACCT-K", currency="USD")
-    return path
-
-
 def test_a_worker_killed_during_a_camt054_import_loses_and_doubles_nothing(
     faulty: Settings, start_worker, tmp_path: Path
 ):
-    path = camt_file(tmp_path / "bank.xml", ITEMS, ORDERS)
-    kill_during_bank_statement_import(faulty, start_worker, tmp_path, path, "camt054")
+    file = camt_file(tmp_path / "bank.xml", ITEMS, ORDERS, message_id="KILLCAMT1")
+    kill_during_bank_statement_import(faulty, start_worker, tmp_path, file.path, "camt054")
 
 
 # --- RabbitMQ --------------------------------------------------------------------------------

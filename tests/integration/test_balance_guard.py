@@ -1,4 +1,4 @@
-"""The journal balance check on PostgreSQL (migration 0006), tried by every way around it.
+"""The journal balance check on PostgreSQL (migration 0008), tried by every way around it.
 
 The check records the journals each statement touches and checks them once at commit, so each
 test writes through a different path — a line added to a committed journal, several journals in
@@ -197,7 +197,7 @@ def test_downgrade_restores_the_per_line_trigger_and_upgrade_the_check_at_commit
     url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
         upgrade(url)
-        migrate(url, command.downgrade, "0005")
+        migrate(url, command.downgrade, "0007")
         assert triggers(url) >= {"journal_lines_balance"}
         assert not triggers(url) & {"journal_balance_at_commit", "journal_lines_touch_insert"}
         migrate(url, command.upgrade, "head")

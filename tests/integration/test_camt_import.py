@@ -13,7 +13,8 @@ from ledger.domain.money import Money
 from ledger.intake.lockbox import LockboxRefused
 from ledger.intake.lockbox.camt_writer import CamtEntry, CamtTransaction, write_camt
 from ledger.persistence.db import unit_of_work
-from ledger.persistence.schema import RECEIPTS
+from ledger.persistence.schema import LOCKBOX_FILES, RECEIPTS
+from ledger.queries.views import receipt_view
 from ledger.services.lockbox import DuplicateLockboxFile, file_summary, import_lockbox
 from tasks import dispatch
 from tests.support.paths import ROOT
@@ -68,6 +69,65 @@ def test_a_credit_notified_in_a_camt054_and_again_in_the_camt053_is_one_receipt(
     again = import_lockbox(loaded, statement)
     assert again.received == 1 and again.summary.items == 2
     assert receipts(loaded) == 2
+
+
+def test_a_credit_reported_again_with_another_amount_refuses_the_whole_file(loaded, tmp_path):
+    notification = write(tmp_path / "n.xml", [credit("10.00", "REF-A", "O-100")], "054", "N-1")
+    import_lockbox(loaded, notification)
+    # The day's statement: a new credit first, then REF-A with a changed amount.
+    changed = [credit("15.00", "REF-B", "O-101"), credit("10.50", "REF-A", "O-100")]
+    statement = write(tmp_path / "s.xml", changed, "053", "S-1")
+    with pytest.raises(LockboxRefused) as caught:
+        import_lockbox(loaded, statement)
+    assert caught.value.line is None
+    assert caught.value.reason == (
+        "entry 2 at BkToCstmrStmt/Stmt[1]/Ntry[2]/NtryDtls/TxDtls[1]: bank key "
+        "bank:ACCT-1:REF-A:1 was received as receipt 1 with 10.00 USD, here with 10.50 USD: a "
+        "credit reported again must keep its amount and currency"
+    )
+    # Nothing of it was received or recorded: REF-B waits for a corrected statement.
+    assert receipts(loaded) == 1
+    with unit_of_work(loaded.database_url) as session:
+        assert session.execute(select(func.count()).select_from(LOCKBOX_FILES)).scalar_one() == 1
+    fixed = write(
+        tmp_path / "s2.xml", [changed[0], credit("10.00", "REF-A", "O-100")], "053", "S-1"
+    )
+    assert import_lockbox(loaded, fixed).received == 1
+    assert receipts(loaded) == 2
+
+
+def test_a_credit_reported_again_in_another_currency_is_refused(loaded, tmp_path):
+    import_lockbox(loaded, write(tmp_path / "n.xml", [credit("10.00", "REF-A", "x")], "054", "N"))
+    euros = Money(Decimal("10.00"), "EUR")
+    entry = CamtEntry(
+        amount=euros,
+        booking_date=date(2026, 11, 20),
+        bank_reference="REF-A",
+        transactions=(CamtTransaction(euros),),
+    )
+    path = tmp_path / "eur.xml"
+    with path.open("wb") as stream:
+        write_camt(stream, [entry], message_id="S-EUR", account="ACCT-1", currency="EUR")
+    with pytest.raises(LockboxRefused, match="10.00 USD, here with 10.00 EUR"):
+        import_lockbox(loaded, path)
+    assert receipts(loaded) == 1
+
+
+def test_the_debtor_name_is_kept_on_the_receipt(loaded, tmp_path):
+    money = Money(Decimal("12.00"), "USD")
+    named = CamtEntry(
+        amount=money,
+        booking_date=date(2026, 11, 20),
+        bank_reference="REF-N",
+        transactions=(CamtTransaction(money, debtor="Ada Lovelace Trust"),),
+    )
+    path = tmp_path / "named.xml"
+    with path.open("wb") as stream:
+        write_camt(stream, [named], message_id="NAMED", account="ACCT-1", currency="USD")
+    import_lockbox(loaded, path)
+    with unit_of_work(loaded.database_url) as session:
+        (receipt_id,) = session.execute(select(RECEIPTS.c.id)).scalars()
+        assert receipt_view(session, receipt_id)["payer_name"] == "Ada Lovelace Trust"
 
 
 def test_a_refused_file_records_nothing_and_its_msgid_stays_free(loaded, tmp_path):

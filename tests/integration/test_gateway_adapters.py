@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from config.settings import Settings
 from ledger.intake import adyen_webhook, stripe_webhook
@@ -18,7 +19,7 @@ from ledger.persistence.schema import INTAKE_EVENTS, RECEIPTS
 from ledger.queries.check import check_invariants
 from ledger.queries.views import order_view
 from ledger.services.events import process_event
-from ledger.services.gateways import submit_notice
+from ledger.services.gateways import submit_notice, submit_notices
 from ledger.services.receipts import load_file
 from tasks import dispatch
 from tests.support.databases import reset_postgres
@@ -118,3 +119,72 @@ def test_cumulative_refunds_processed_at_the_same_moment_count_once(pg_run_datab
     assert balances(settings, "O-101") == ["75.00", "40.00", "50.00"]
     with unit_of_work(settings.database_url) as session:
         assert [str(v) for v in check_invariants(session)] == []
+
+
+@pytest.fixture
+def refusing_inbox(pg_run_database):
+    """PostgreSQL refusing, by a trigger, to record a gateway event whose key says "refused": a
+    crash between the intake and the raw body's write, made real."""
+    reset_postgres(pg_run_database)
+    settings = Settings(database_url=pg_run_database)
+    load_file(settings, validate_load_file(SAMPLE.read_bytes()))
+    with unit_of_work(pg_run_database) as session:
+        session.execute(
+            text(
+                """
+                CREATE FUNCTION refuse_evt() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.external_key ILIKE '%refused%' THEN
+                        RAISE EXCEPTION 'the raw body cannot be written';
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER refuse_evt BEFORE INSERT ON intake_events
+                    FOR EACH ROW EXECUTE FUNCTION refuse_evt();
+                """
+            )
+        )
+        session.commit()
+    yield settings
+    with unit_of_work(pg_run_database) as session:
+        session.execute(
+            text("DROP TRIGGER refuse_evt ON intake_events; DROP FUNCTION refuse_evt()")
+        )
+        session.commit()
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj"),
+    [
+        ("payment_intent.succeeded", payment_intent()),  # the receipt's one-commit path
+        ("charge.refunded", charge(refunded=2000)),  # the inbox's, in a unit of work
+    ],
+)
+def test_an_intake_is_never_kept_without_the_raw_body_of_its_event(refusing_inbox, kind, obj):
+    settings = refusing_inbox
+    with pytest.raises(DBAPIError, match="raw body cannot be written"):
+        submit_notice(settings, stripe_notice(kind, obj, "evt_refused"))
+    with unit_of_work(settings.database_url) as session:
+        assert session.execute(text("SELECT count(*) FROM receipts")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM intake_events")).scalar() == 0
+    # Stripe's retry, the database healthy again, records both.
+    intake = submit_notice(settings, stripe_notice(kind, obj, "evt_retried"))
+    assert intake.created
+    with unit_of_work(settings.database_url) as session:
+        kept = session.execute(select(INTAKE_EVENTS.c.external_key)).scalars().all()
+    assert "stripe:evt_retried" in kept
+
+
+def test_one_adyen_notification_is_one_transaction(refusing_inbox):
+    """The items a notification carries are kept all or none: when one cannot be written, no
+    other is, and Adyen's retry of the batch finds nothing half done."""
+    settings = refusing_inbox
+    payment = adyen_webhook.translate(adyen_item(psp="P1"), "auto")
+    refund = adyen_webhook.translate(
+        adyen_item("REFUND", psp="REFUSED1", value=2000, original="P1"), "auto"
+    )
+    with pytest.raises(DBAPIError, match="raw body cannot be written"):
+        submit_notices(settings, [payment, refund])
+    with unit_of_work(settings.database_url) as session:
+        assert session.execute(text("SELECT count(*) FROM receipts")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM intake_events")).scalar() == 0

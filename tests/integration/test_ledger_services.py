@@ -553,6 +553,27 @@ def test_check_reports_a_tampered_ledger(loaded):
     assert {1, 2, 5} <= found
 
 
+def test_check_reports_a_write_off_marked_automatic_after_posting(loaded):
+    """Whether matching or a clerk made a write-off is part of what the audit hash seals."""
+    write_off(loaded, "O-100", 1, "25.00")
+    with unit_of_work(loaded.database_url) as session:
+        assert check_invariants(session) == []
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ALTER TABLE write_offs DISABLE TRIGGER USER"))
+        else:
+            session.execute(text("DROP TRIGGER write_offs_no_update"))
+        changed = session.execute(
+            text(
+                "UPDATE write_offs SET automatic = NOT automatic WHERE id = (SELECT MIN(id) FROM write_offs)"
+            )
+        ).rowcount
+        session.commit()
+    assert changed == 1
+    with unit_of_work(loaded.database_url) as session:
+        found = [v for v in check_invariants(session) if v.invariant == 5]
+    assert found and "audit hash mismatch" in found[0].message
+
+
 def test_postgres_refuses_to_commit_an_unbalanced_journal(pg_run_database):
     """The deferred constraint trigger is PostgreSQL's; on SQLite the domain check and `check` guard."""
     from sqlalchemy.exc import IntegrityError

@@ -26,9 +26,10 @@ from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.bulk import allocate_id_blocks, allocate_ids, open_commit
 from ledger.persistence.db import get_engine, is_postgres, unit_of_work
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS
+from ledger.services.distribution import distribute_receipts
 from ledger.services.events import submit_event
 from ledger.services.operations import sweep
-from ledger.services.receipts import distribute_receipts, submit_automated, submit_receipt
+from ledger.services.receipts import submit_automated, submit_receipt
 from tests.support.receipts import paying_o100, receive
 from tests.support.sinks import FlakySink
 

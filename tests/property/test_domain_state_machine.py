@@ -25,9 +25,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.errors import InputRefused
 from ledger.domain.journal import Journal, Side, TxnType
-from ledger.domain.matching import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason, WriteOffKind
+from ledger.domain.order_book import OrderBook
 from ledger.domain.receipt import Receipt, ReceiptSplit, ReceiptStatus
 from tests.support.factories import split_of
 

@@ -13,30 +13,32 @@ accounts, and remittance made of real, mistyped and other customers' order numbe
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
+from ledger.domain import matching
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.journal import Side, TxnType
-from ledger.domain.matching import (
-    OrderBook,
-    Placement,
-    belongs_to,
-    combinations_adding_up,
-    match,
-    order_key,
-    payer_key,
-    reference_keys,
-)
+from ledger.domain.matching import Placement, combinations_adding_up, match
 from ledger.domain.matching_config import RULES, MatchConfig, Tolerance
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
+from ledger.domain.order_book import (
+    OpenOrders,
+    OrderBook,
+    OrdersNeeded,
+    OrderSummary,
+    belongs_to,
+    oldest_key,
+)
 from ledger.domain.receipt import Receipt, ReceiptStatus
+from ledger.domain.remittance import order_key, payer_key, reference_keys
+from tests.support.factories import summary_of
 
 pytestmark = pytest.mark.property
 
@@ -288,6 +290,105 @@ def test_the_orders_reference_keys_and_customers_load_decide_like_every_order(ca
     part = OrderBook(copies.values(), PAYERS, OWNERS)
     note(f"{specs} {receipt} {config}")
     assert match(receipt, part, config, "ASSN") == match(receipt, whole, config, "ASSN")
+
+
+def summarised_book(
+    orders: dict[str, Order],
+    receipt: Receipt,
+    config: MatchConfig,
+    *,
+    whole: set[str],
+    complete: set[str],
+    oldest: int,
+) -> OrderBook:
+    """The book distribution builds (services.distribution._order_book, persistence's
+    load_summaries): the named orders, those whose key the text gives and ``whole`` held whole;
+    of the customers concerned, the ``oldest`` oldest open orders per currency, those whose
+    balance is in the exact-amount range and every one of the ``complete`` customers as
+    summaries, with an account of what was not read."""
+    named = {n for n, _ in receipt.requested}
+    keys = reference_keys(receipt.remittance, list(named))
+    held = [o for o in orders.values() if o.number in named | whole or order_key(o.number) in keys]
+    payers = {payer_key(account): owner for account, owner in PAYERS.items()}
+    concerned = {receipt.customer_id, payers.get(payer_key(receipt.payer_account or ""))}
+    concerned |= {orders[n].customer_id for n in named if n in orders}
+    amount = receipt.requested[0][1] if receipt.requested else receipt.amount
+    tolerance = config.tolerance(receipt.currency)
+    widest = 0 if tolerance is None else tolerance.amount.minor
+    ranges = {(amount.minor, amount.minor + widest)}
+    summaries: list[OrderSummary] = []
+    unread = {}
+    for owner in sorted(c for c in concerned if c):
+        for currency in ("USD", "EUR"):
+            open_orders = sorted(
+                (
+                    o
+                    for o in orders.values()
+                    if belongs_to(o, owner) and o.currency == currency and o.balance.is_positive
+                ),
+                key=oldest_key,
+            )
+            read = [
+                summary_of(o)
+                for age, o in enumerate(open_orders, start=1)
+                if age <= oldest
+                or owner in complete
+                or o in held
+                or any(low <= o.balance.minor <= high for low, high in ranges)
+            ]
+            last = read[oldest - 1] if len(open_orders) >= oldest else None
+            total = sum(o.balance.minor for o in open_orders)
+            unread[(owner, currency)] = OpenOrders.unread_of(
+                len(open_orders), total, currency, read, last
+            )
+            summaries += read
+    return OrderBook(
+        held, PAYERS, OWNERS, summaries=summaries, unread=unread, ranges=ranges, seeking=1
+    )
+
+
+@SETTINGS
+@given(cases(), st.integers(1, 4))
+def test_summaries_of_the_customers_open_orders_decide_like_every_order(case, window):
+    """A book holding whole only what the receipt names and, of its customer's other open
+    orders, summaries of the oldest few and those at the amount decides, once it has loaded
+    whatever matching asks for (OrdersNeeded, or an order it picks held as a summary), exactly
+    as the whole ledger: same rule, same orders, same money. Suggestions of the nearest open
+    orders may differ: they come from the orders read."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matching, "COMBINATION_WINDOW", window)
+        decide_from_summaries(*case, window)
+
+
+def decide_from_summaries(
+    specs: list[OrderSpec], receipt: Receipt, config: MatchConfig, window: int
+) -> None:
+    whole_book, orders = book_for(specs)
+    expected = match(receipt, whole_book, config, "ASSN")
+    wanted: set[str] = set()
+    complete: set[str] = set()
+    for rounds in range(3):
+        _, copies = book_for(specs)
+        book = summarised_book(
+            copies, receipt, config, whole=wanted, complete=complete, oldest=window
+        )
+        try:
+            placement = match(receipt, book, config, "ASSN")
+        except OrdersNeeded as needed:
+            wanted |= set(needed.numbers)
+            complete |= {customer for customer, _ in needed.customers}
+            continue
+        missing = book.missing(n for n, _ in (*placement.shares, *placement.shortfalls))
+        if missing:
+            wanted |= set(missing)
+            continue
+        note(f"{specs} {receipt} {config} window {window}")
+        event(f"loaded after {rounds} rounds")
+        assert replace(placement, suggestions=()) == replace(expected, suggestions=())
+        for suggestion in placement.suggestions:
+            assert suggestion.order in orders
+        return
+    raise AssertionError(f"still asking after three rounds: {wanted} {complete}")
 
 
 # --- (b) a tie applies nothing -------------------------------------------------------------------

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import date
 
 from ledger.domain.journal import Journal, TxnType
-from ledger.domain.matching import OrderBook
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order
+from ledger.domain.order_book import OrderBook, OrderSummary
 from ledger.domain.receipt import ReceiptSplit
 
 DAY = date(2026, 11, 5)
@@ -72,6 +72,20 @@ def book_of(
 ) -> OrderBook:
     """The orders a receipt may be matched against, as persistence would load them."""
     return OrderBook(orders, payers or {}, frozenset(customers))
+
+
+def summary_of(o: Order) -> OrderSummary:
+    """An order as a batch reads it when it is not read whole (persistence's load_summaries)."""
+    return OrderSummary(
+        o.number,
+        o.customer_id,
+        o.currency,
+        o.org_unit,
+        o.order_date,
+        o.parent_id,
+        o.bills_to_parent,
+        o.balance,
+    )
 
 
 def balances(o: Order) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,7 +33,7 @@ from ledger.services.receipts import WriteOffRequest, create_write_off, load_fil
 from tests.support import figures
 from tests.support.databases import line_balances
 from tests.support.paths import SAMPLE
-from tests.support.processes import ARLEDGER, pipeline_env, wait_until
+from tests.support.processes import ARLEDGER, pipeline_env, run_ok, wait_until
 
 DEPOSITED = date(2026, 11, 6)
 CASH = "1000"  # the sample org unit's cash account
@@ -143,29 +142,13 @@ def lockbox_file(
 
 def import_lockbox_no_wait(env: dict[str, str], path: Path) -> dict:
     """`arledger lockbox import FILE --json --no-wait`, as an operator runs it."""
-    result = subprocess.run(
-        [ARLEDGER, "lockbox", "import", str(path), "--json", "--no-wait"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_ok([ARLEDGER, "lockbox", "import", str(path), "--json", "--no-wait"], env)
     return json.loads(result.stdout)
 
 
 def run_sweep(env: dict[str, str]) -> dict:
     """`arledger sweep --json` with no grace period: re-dispatch every unprocessed intake."""
-    result = subprocess.run(
-        [ARLEDGER, "sweep", "--json"],
-        env={**env, "ARLEDGER_SWEEP_GRACE_SECONDS": "0"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_ok([ARLEDGER, "sweep", "--json"], {**env, "ARLEDGER_SWEEP_GRACE_SECONDS": "0"})
     return json.loads(result.stdout)
 
 
@@ -500,10 +483,39 @@ def bai2_file(
     return BankFile(path, {f"bank:{item.key}": item.amount.minor for item in read})
 
 
-def bank_cash(url: str, expected: dict[str, int]) -> dict[str, int]:
-    """The audit of a bank statement's import: ``expected`` cents per bank key (``bank:…``)
-    against the cash the ledger moved for each."""
-    actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith("bank:")}
+def camt_file(
+    path: Path, items: int, orders: int, *, message_id: str, seed_value: int = 5
+) -> BankFile:
+    """A camt.054 of ``items`` booked credits: the first ``orders`` each name one order F-…
+    (each order once, so the final state cannot depend on the order batches run in), the rest
+    name no order and no payer (unidentified)."""
+    from ledger.intake.lockbox import iter_items
+    from ledger.intake.lockbox.camt_writer import CamtEntry, CamtTransaction, write_camt
+
+    rng = random.Random(seed_value)
+    entries = []
+    for i in range(items):
+        amount = Money.from_minor(rng.randint(100, 40_000), "USD")
+        remittance = f"inv F-{i:04d} thanks" if i < orders else f"ref NOPE-{i}"
+        entries.append(
+            CamtEntry(
+                amount=amount,
+                booking_date=DEPOSITED,
+                bank_reference=f"{message_id}-{i}",
+                transactions=(CamtTransaction(amount, unstructured=(remittance,)),),
+            )
+        )
+    with path.open("wb") as stream:
+        write_camt(stream, entries, message_id=message_id, account="ACCT-K", currency="USD")
+    read = list(iter_items(path))
+    assert [item.amount for item in read] == [entry.amount for entry in entries]
+    return BankFile(path, {f"bank:{item.key}": item.amount.minor for item in read})
+
+
+def file_cash(url: str, expected: dict[str, int]) -> dict[str, int]:
+    """The audit of a lockbox or bank file's import: ``expected`` cents per intake key
+    (``lockbox:…`` or ``bank:…``) against the cash the ledger moved for every file's receipt."""
+    actual = {k: v for k, v in net_cash_by_key(url).items() if k.startswith(("lockbox:", "bank:"))}
     lost, doubled = cents_audit(expected, actual)
     figures.record(items_audited=len(expected), cents_lost=lost, cents_doubled=doubled)
     return {"lost": lost, "doubled": doubled}

@@ -38,6 +38,7 @@ def payment_intent(
     order: str | None = "O-101",
     customer: str | None = "C-2",
     description: str | None = None,
+    created: int = 1793872800,  # 2026-11-05
 ) -> dict[str, Any]:
     metadata = {key: value for key, value in (("order", order), ("customer", customer)) if value}
     return {
@@ -46,7 +47,7 @@ def payment_intent(
         "amount": amount,
         "amount_received": amount,
         "currency": currency,
-        "created": 1793872800,  # 2026-11-05
+        "created": created,
         "customer": "cus_Q1",
         "description": description,
         "latest_charge": f"ch_{intent}",
@@ -110,12 +111,13 @@ def adyen_item(
     success: str = "true",
     shopper_statement: str | None = None,
     key: str = ADYEN_HMAC_KEY,
+    event_date: str = "2026-11-05T10:00:00+01:00",
 ) -> dict[str, Any]:
     """One ``NotificationRequestItem`` signed with ``key`` by the Adyen library."""
     item: dict[str, Any] = {
         "amount": {"currency": currency, "value": value},
         "eventCode": code,
-        "eventDate": "2026-11-05T10:00:00+01:00",
+        "eventDate": event_date,
         "merchantAccountCode": "ArledgerECOM",
         "merchantReference": merchant_reference,
         "paymentMethod": "visa",

@@ -34,6 +34,19 @@ def arledger_env(
     return env
 
 
+def run_ok(
+    command: list[str], env: dict[str, str], *, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end as an operator would, its output captured; it must exit 0."""
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(command)} exited {result.returncode}:\n{result.stderr}"
+    )
+    return result
+
+
 def pipeline_env(database_url: str, broker_url: str, sink: str, **extra: str) -> dict[str, str]:
     return arledger_env(database_url, broker_url, sink, "whsec-integration", **extra)
 

@@ -185,6 +185,38 @@ def test_the_bai2_package_reads_every_test_file_as_we_do(tmp_path, groups):
         assert item.remittance == (remittance or None)
 
 
+def test_an_order_number_cut_between_16_and_88_reads_as_the_bai2_package_joins_it(tmp_path):
+    # "16,195,2000,Z,BR-CUT,," and 58 characters of text fill the package's 80-character record:
+    # its writer cuts the text there, in the middle of O-102.
+    text = "x" * (58 - len("paid order O-1")) + "paid order O-102 thanks"
+    groups = [
+        Bai2Group(AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 2_000, "BR-CUT", None, text)])])
+    ]
+    written = text_of(groups)
+    detail, continuation = written.splitlines()[3:5]
+    assert detail.endswith("O-1") and continuation == "88,02 thanks"
+    (item,) = iter_items(write(tmp_path, written))
+    theirs = bai2_package.parse_from_string(written).children[0].children[0].children[0]
+    # The bai2 package joins a text row to its continuation with a space; so do we.
+    assert item.remittance == theirs.text == text.replace("O-102", "O-1 02")
+    # ... and say where that space is, so that matching also reads the word glued.
+    (cut,) = item.remittance_breaks
+    assert item.remittance[cut - 3 : cut + 3] == "O-1 02"
+
+
+def test_breaks_are_offsets_in_the_remittance_behind_the_customer_reference(tmp_path):
+    text = "y" * 40 + " and then a long tail of words that runs past one record into two more " * 2
+    groups = [Bai2Group(AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 1, "R", "CREF-1", text)])])]
+    written = text_of(groups)
+    (item,) = iter_items(write(tmp_path, written))
+    theirs = bai2_package.parse_from_string(written).children[0].children[0].children[0]
+    assert item.remittance == f"CREF-1 {theirs.text.strip()}"
+    rows = [line[3:] for line in written.splitlines() if line.startswith("88,")]
+    assert len(item.remittance_breaks) == len(rows) >= 2
+    for cut, row in zip(item.remittance_breaks, rows, strict=True):
+        assert item.remittance[cut] == " " and item.remittance[cut + 1 :].startswith(row.strip())
+
+
 def test_the_sample_is_read_and_the_bai2_package_agrees(tmp_path):
     sample = ROOT / "ledger" / "data" / "sample-bai2.txt"
     summary = validate_file(sample)
@@ -286,12 +318,29 @@ def test_a_zero_credit_is_refused(tmp_path):
 def test_the_same_bank_reference_twice_for_an_account_and_day_is_refused(tmp_path):
     groups = [
         Bai2Group(
+            AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 5, "SAME"), Bai2Entry(CREDIT, 5, "SAME")])]
+        )
+    ]
+    error = refused(tmp_path, text_of(groups))
+    assert error.line == 5
+    assert error.reason == (
+        "bank key bank:bai2:1:SAME:2026-11-06 is reported first on line 4 with 0.05 USD: a bank "
+        "file reports a credit once"
+    )
+
+
+def test_the_same_bank_reference_twice_with_another_amount_names_both_amounts(tmp_path):
+    groups = [
+        Bai2Group(
             AS_OF, [Bai2Account("1", [Bai2Entry(CREDIT, 5, "SAME"), Bai2Entry(CREDIT, 6, "SAME")])]
         )
     ]
     error = refused(tmp_path, text_of(groups))
     assert error.line == 5
-    assert "appears twice: first on line 4" in error.reason
+    assert error.reason == (
+        "bank key bank:bai2:1:SAME:2026-11-06 is reported first on line 4 with 0.05 USD, here "
+        "with 0.06 USD: a credit reported again must keep its amount and currency"
+    )
 
 
 def test_availability_fields_are_read_past(tmp_path):

@@ -94,6 +94,8 @@ def test_every_version_reads_booked_credits_one_receipt_per_transaction(tmp_path
     ]
     assert [i.check_number for i in items] == ["E2E-1", "REF-2", "REF-2", "entry 5"]
     assert [i.line for i in items] == [1, 2, 2, 5]  # the entry number
+    # The debtor's name (RltdPties/Dbtr/Nm, Dbtr/Pty/Nm from .08) is kept for the receipt.
+    assert [i.payer_name for i in items] == ["Acme", None, None, None]
     assert all(i.deposit_date == BOOKED and i.customer is None and not i.allocations for i in items)
 
 
@@ -147,9 +149,25 @@ def test_the_same_entry_in_a_camt054_and_the_days_camt053_has_one_key(tmp_path):
 
 def test_a_bank_reference_repeated_in_one_file_is_refused(tmp_path):
     first = entry("1.00", bank_reference="SAME")
+    path = write(tmp_path / "f.xml", [first, entry("1.00", bank_reference="SAME")])
+    error = refusal(path)
+    assert error.line is None
+    assert error.reason == (
+        "entry 2 at BkToCstmrDbtCdtNtfctn/Ntfctn[1]/Ntry[2]: bank key "
+        f"bank:{ACCOUNT}:SAME:1 is reported first in entry 1 with 1.00 USD: a bank file reports "
+        "a credit once"
+    )
+
+
+def test_a_bank_reference_repeated_with_another_amount_names_both_amounts(tmp_path):
+    first = entry("1.00", CamtTransaction(usd("1.00")), bank_reference="SAME")
     path = write(tmp_path / "f.xml", [first, entry("2.00", bank_reference="SAME")])
     error = refusal(path)
-    assert "entry 2" in error.reason and "first in entry 1" in error.reason
+    assert error.reason == (
+        "entry 2 at BkToCstmrDbtCdtNtfctn/Ntfctn[1]/Ntry[2]: bank key "
+        f"bank:{ACCOUNT}:SAME:1 is reported first in entry 1 with 1.00 USD, here with 2.00 USD: "
+        "a credit reported again must keep its amount and currency"
+    )
 
 
 def edit(path: Path, old: str, new: str) -> Path:

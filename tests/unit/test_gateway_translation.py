@@ -3,7 +3,10 @@ pure translation and signature checks with the gateways' own libraries, no datab
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from datetime import UTC
 
 import pytest
 from Adyen.util import is_valid_hmac_notification
@@ -80,6 +83,8 @@ def test_dispute_events_move_money_only_when_funds_move():
     assert withdrawn is not None and withdrawn.type == "payment.disputed"
     assert withdrawn.event_id == "dp_1:funds_withdrawn"
     assert reinstated is not None and reinstated.type == "payment.reinstated"
+    # Money given back names the withdrawal it gives back, and waits for it.
+    assert (withdrawn.withdrawal, reinstated.withdrawal) == (None, "dp_1:funds_withdrawn")
     for kind in ("charge.dispute.created", "charge.dispute.closed"):
         assert translated(kind, dispute()).event is None
     inquiry = dispute(status="warning_needs_response")
@@ -124,6 +129,26 @@ def test_adyen_event_codes(code, capture, kind):
     assert notice.key == f"adyen:X1:{code}"
     if notice.event is not None:
         assert notice.event.payment_id == ("X1" if code == "AUTHORISATION" else "PAY1")
+        # Every event of one dispute has the dispute's pspReference: a reversal waits for the
+        # CHARGEBACK of the same pspReference.
+        reversal = code == "CHARGEBACK_REVERSED"
+        assert notice.event.withdrawal == ("X1:CHARGEBACK" if reversal else None)
+
+
+def test_an_event_recorded_before_reinstatements_named_their_withdrawal_hashes_as_it_did():
+    event = adyen_webhook.translate(adyen_item("REFUND", psp="R1", original="P1"), "auto").event
+    assert event is not None and event.withdrawal is None
+    # The hash as it was computed before the field existed (an old inbox row's payload_hash).
+    before = hashlib.sha256(
+        json.dumps(
+            {
+                **event.model_dump(mode="json", exclude={"withdrawal"}),
+                "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    assert event.payload_hash() == before
 
 
 def test_adyen_failed_items_and_bad_amounts():

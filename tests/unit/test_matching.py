@@ -8,22 +8,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+
+from ledger.domain import matching
 from ledger.domain.calendar import Calendar, Period
 from ledger.domain.journal import TxnType
-from ledger.domain.matching import (
-    Placement,
-    combinations_adding_up,
-    match,
-    order_key,
-    payer_key,
-    reference_keys,
-    seeks_match,
-)
+from ledger.domain.matching import Placement, combinations_adding_up, match, seeks_match
 from ledger.domain.matching_config import MatchConfig, Tolerance
 from ledger.domain.money import Money
 from ledger.domain.order import Line, Order, Reason
+from ledger.domain.order_book import OpenOrders, OrderBook, OrdersNeeded
 from ledger.domain.receipt import Receipt, ReceiptStatus
-from tests.support.factories import DAY, book_of, usd
+from ledger.domain.remittance import order_key, payer_key, reference_keys
+from tests.support.factories import DAY, book_of, summary_of, usd
 
 CALENDAR = Calendar([Period("2026-11", date(2026, 11, 1), date(2026, 11, 30), True)])
 _ids = itertools.count(1)
@@ -92,6 +89,7 @@ def receipt(
     remittance: str | None = None,
     payer: str | None = None,
     currency: str = "USD",
+    breaks: tuple[int, ...] = (),
 ) -> Receipt:
     money = Money.parse(amount, currency)
     requested = tuple((n, Money.parse(a, currency)) for n, a in orders)
@@ -106,6 +104,7 @@ def receipt(
         requested=requested,
         customer_id=customer,
         remittance=remittance,
+        remittance_breaks=breaks,
         payer_account=payer,
     )
 
@@ -146,6 +145,14 @@ def test_reference_keys_read_words_prefixes_and_pairs():
     assert "o12" in reference_keys("O 12", [])
     assert "102" in reference_keys("Invoice No 102", [])
     assert "o9" in reference_keys(None, ["O-0009"])
+
+
+def test_reference_keys_glue_only_the_words_either_side_of_a_record_break():
+    # "pay O-1 02": a BAI2 reader joined "pay O-1" and its continuation "02" with the space at 7.
+    assert "o102" in reference_keys("pay O-1 02", [], (7,))
+    assert "o102" not in reference_keys("pay O-1 02", [])
+    # Behind a named number the text (and its break) moves right.
+    assert "o102" in reference_keys("O-1 02", ["X-9"], (3,))
 
 
 def test_a_word_that_is_only_an_amount_is_never_an_order_key():
@@ -227,6 +234,29 @@ def test_padded_lowercase_and_prefixed_and_split_numbers_are_read():
         target = make(number, "20.00")
         placement = run(receipt("20.00", remittance=text), target, make("O-7", "20.00"))
         assert (placement.rule, shares(placement)) == ("reference", {number: "20.00"}), text
+
+
+def test_an_order_number_cut_by_a_bai2_record_break_is_read_glued():
+    o102 = make("O-102", "20.00")
+    # The bank cut "O-102" where its 16 record ended; the reader joined the 88 with a space.
+    text = "for order O-1 02 thanks"
+    cut = (text.index(" 02"),)
+    placement = run(receipt("20.00", remittance=text, breaks=cut), o102)
+    assert (placement.rule, shares(placement)) == ("reference", {"O-102": "20.00"})
+    assert placement.references == ("O-102",)
+    # Glued, the words say more than either alone: O-1 is not also counted.
+    both = run(receipt("20.00", remittance=text, breaks=cut), o102, make("O-1", "20.00"))
+    assert shares(both) == {"O-102": "20.00"}
+    # The same text without the break is two words: O-1 alone.
+    apart = run(receipt("20.00", remittance=text), o102, make("O-1", "20.00"))
+    assert shares(apart) == {"O-1": "20.00"}
+
+
+def test_words_either_side_of_a_break_that_glued_name_nothing_are_read_apart():
+    o12, o13 = make("O-12", "10.00", age=2), make("O-13", "10.00", age=1)
+    # A bank that breaks between words: "O-12" | "O-13" glued is O-12O-13, no order.
+    placement = run(receipt("20.00", remittance="O-12 O-13", breaks=(4,)), o12, o13)
+    assert shares(placement) == {"O-12": "10.00", "O-13": "10.00"}
 
 
 def test_references_name_the_orders_then_the_words_that_named_them():
@@ -560,3 +590,81 @@ def test_only_a_receipt_naming_no_usable_single_order_seeks_a_match():
     assert seeks_match(receipt("10.00", order="O-1", customer="C-2"), named)
     assert not seeks_match(receipt("10.00", orders=(("O-9", "5.00"), ("O-1", "5.00"))), named)
     assert book_of(found, eur).orders() == [found, eur]
+
+
+# --- summaries: what the book was not given ------------------------------------------------------
+
+
+def partial_book(
+    read: list[Order], unread: list[Order], ranges: set[tuple[int, int]], last: Order | None
+) -> OrderBook:
+    """C-1's open orders: ``read`` as summaries, ``unread`` counted but not given; every one up
+    to ``last`` by age was read."""
+    total = sum(o.balance.minor for o in [*read, *unread])
+    summaries = [summary_of(o) for o in read]
+    counted = OpenOrders.unread_of(
+        len(read) + len(unread), total, "USD", summaries, None if last is None else summary_of(last)
+    )
+    return OrderBook(
+        (), {}, {"C-1"}, summaries=summaries, unread={("C-1", "USD"): counted}, ranges=ranges
+    )
+
+
+def test_an_amount_outside_the_balances_read_asks_for_every_open_order():
+    oldest, other = make("O-1", "10.00", age=9), make("O-2", "55.00", age=1)
+    book = partial_book([oldest], [other], {(1_000, 1_000)}, last=oldest)
+    with pytest.raises(OrdersNeeded) as needed:
+        match(receipt("55.00", customer="C-1"), book, MatchConfig(), "ASSN")
+    assert needed.value.customers == (("C-1", "USD"),)
+    # Read with the balances at the amount, the one order there is picked, as a summary.
+    book = partial_book([oldest, other], [make("O-3", "70.00")], {(5_500, 5_500)}, last=oldest)
+    placement = match(receipt("55.00", customer="C-1"), book, MatchConfig(), "ASSN")
+    assert shares(placement) == {"O-2": "55.00"} and book.missing(["O-2"]) == ["O-2"]
+
+
+def test_a_whole_balance_the_unread_orders_may_complete_asks_for_them():
+    read, unread = make("O-1", "10.00", age=9), make("O-2", "20.00", age=1)
+    book = partial_book([read], [unread], {(3_000, 3_000)}, last=read)
+    config = MatchConfig().with_rule("exact_amount", False).with_rule("combination", False)
+    with pytest.raises(OrdersNeeded):
+        match(receipt("30.00", customer="C-1"), book, config, "ASSN")
+    # An amount below what was read cannot be the whole balance: the next rules run.
+    placement = match(receipt("5.00", customer="C-1"), book, config, "ASSN")
+    assert placement.rule is None
+
+
+def test_a_combination_window_beyond_the_orders_read_asks_for_them(monkeypatch):
+    monkeypatch.setattr(matching, "COMBINATION_WINDOW", 2)
+    first, second = make("O-1", "10.00", age=9), make("O-2", "20.00", age=8)
+    config = MatchConfig().with_rule("exact_amount", False).with_rule("whole_balance", False)
+    full = partial_book([first, second], [make("O-3", "40.00", age=1)], set(), last=second)
+    placement = match(receipt("30.00", customer="C-1"), full, config, "ASSN")
+    assert placement.rule == "combination" and shares(placement) == {"O-1": "10.00", "O-2": "20.00"}
+    # Only the oldest read: the window's second order may be one not read.
+    short = partial_book([first], [second, make("O-3", "40.00", age=1)], set(), last=first)
+    with pytest.raises(OrdersNeeded):
+        match(receipt("30.00", customer="C-1"), short, config, "ASSN")
+
+
+def test_oldest_first_beyond_the_orders_read_asks_for_them():
+    first, second = make("O-1", "10.00", age=9), make("O-2", "20.00", age=8)
+    config = MatchConfig()
+    for rule in ("exact_amount", "whole_balance", "combination"):
+        config = config.with_rule(rule, False)
+    config = config.with_rule("oldest_first", True)
+    book = partial_book([first], [second], set(), last=first)
+    assert shares(match(receipt("6.00", customer="C-1"), book, config, "ASSN")) == {"O-1": "6.00"}
+    with pytest.raises(OrdersNeeded):
+        match(receipt("25.00", customer="C-1"), book, config, "ASSN")
+
+
+def test_distributing_onto_an_order_held_as_a_summary_asks_for_it_and_changes_nothing():
+    held = make("O-7", "40.00")
+    book = OrderBook((), {}, {"C-1"}, summaries=[summary_of(held)])
+    r = receipt("40.00", customer="C-1")
+    with pytest.raises(OrdersNeeded) as needed:
+        r.distribute(book, UNITS, "ASSN", CALENDAR, {})
+    assert needed.value.numbers == ("O-7",) and r.status is ReceiptStatus.QUEUED
+    book.load([held])
+    journals = r.distribute(book, UNITS, "ASSN", CALENDAR, {})
+    assert r.status is ReceiptStatus.APPLIED and str(held.balance) == "0.00" and journals

@@ -32,7 +32,10 @@ from ledger.domain.receipt import (
     Receipt,
     ReceiptSplit,
     ReceiptStatus,
+    bank_credit_reported_again,
+    bank_receipt_key,
     choose_org_unit,
+    reinstatement,
     settle,
 )
 from tests.support.factories import DAY, book_of, split_of, usd
@@ -359,3 +362,52 @@ def test_settlement_waits_fails_or_reverses():
         usd("20.00"),
         "partial refund",
     )
+
+
+def test_a_reinstatement_waits_for_its_payment_and_for_the_withdrawal_it_gives_back():
+    withdrawal = "dp_1:funds_withdrawn"
+    waiting = reinstatement(None, "stripe:pi_1", withdrawal, EventStatus.DONE)
+    assert (waiting.status, waiting.reason) == (
+        EventStatus.WAITING,
+        "payment stripe:pi_1 has not been received yet",
+    )
+    r = receipt("50.00")
+    r.status = ReceiptStatus.APPLIED
+    early = reinstatement(r, "stripe:pi_1", withdrawal, None)
+    assert (early.status, early.reason) == (
+        EventStatus.WAITING,
+        "the withdrawal dp_1:funds_withdrawn it gives back has not arrived yet",
+    )
+    for status in (EventStatus.QUEUED, EventStatus.WAITING, EventStatus.FAILED):
+        pending = reinstatement(r, "stripe:pi_1", withdrawal, status)
+        assert pending.status is EventStatus.WAITING
+        assert pending.reason == f"the withdrawal {withdrawal} it gives back is {status}, not taken"
+    taken = reinstatement(r, "stripe:pi_1", withdrawal, EventStatus.DONE)
+    assert (taken.status, taken.reverse) == (EventStatus.DONE, False)
+    # A reversed receipt (the dispute took all it held) is the money the reinstatement gives back.
+    r.status = ReceiptStatus.REVERSED
+    assert reinstatement(r, "stripe:pi_1", withdrawal, EventStatus.DONE).status is EventStatus.DONE
+    # Recorded before reinstatements named their withdrawal: it waits for its payment only.
+    assert reinstatement(r, "stripe:pi_1", None, None).status is EventStatus.DONE
+
+
+# --- a bank's credit reported again (docs/rules.md section 13) -----------------------------------
+
+
+def test_a_bank_credit_reported_again_with_the_same_amount_is_the_receipt_already_received():
+    assert bank_receipt_key("ACCT:REF:1") == "bank:ACCT:REF:1"
+    # 10.0 and 10.00 are the same money: the bank wrote it differently, nothing changed.
+    same = bank_credit_reported_again("bank:K", usd("10.00"), usd("10.0"), "was received")
+    assert same is None
+
+
+def test_a_bank_credit_reported_again_with_another_amount_or_currency_is_refused_naming_both():
+    reason = bank_credit_reported_again("bank:K", usd("10.00"), usd("10.01"), "was received")
+    assert reason == (
+        "bank key bank:K was received with 10.00 USD, here with 10.01 USD: a credit reported "
+        "again must keep its amount and currency"
+    )
+    other = bank_credit_reported_again(
+        "bank:K", usd("10.00"), Money.parse("10.00", "EUR"), "is reported first on line 4"
+    )
+    assert other is not None and "10.00 USD" in other and "here with 10.00 EUR" in other

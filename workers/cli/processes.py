@@ -86,25 +86,44 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """The HTTP ingress: the signed gateway webhook and /health."""
+    """The HTTP ingress: the signed gateway webhook, /health and /metrics."""
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    from workers.ingress import app_from_environment
-
-    application = app_from_environment()  # refuses to start without a webhook secret
     if workers == 1:
+        from workers.ingress import app_from_environment
+
+        application = app_from_environment()  # refuses to start without a webhook secret
         uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
         return
-    # Several processes need the app by import path: each builds its own from the environment.
-    uvicorn.run(
-        "workers.ingress:app_from_environment",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
-    )
+    # Each process counts its webhooks in files of a directory they share, and the one that
+    # answers a scrape adds them all up (workers/metrics.py). The directory must be set before
+    # prometheus_client is first imported, and start empty: counts left by an earlier run would
+    # be added to this one's. An operator's own PROMETHEUS_MULTIPROC_DIR is used as it is.
+    own_directory = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_directory = tempfile.mkdtemp(prefix="arledger-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_directory
+    try:
+        from workers.ingress import app_from_environment
+
+        app_from_environment()  # refuses to start without a webhook secret, before any process
+        # Several processes need the app by import path: each builds its own from the environment.
+        uvicorn.run(
+            "workers.ingress:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if own_directory is not None:
+            shutil.rmtree(own_directory, ignore_errors=True)
 
 
 @app.command()

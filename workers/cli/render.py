@@ -207,7 +207,9 @@ def print_exceptions(items: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for item in items:
         amount = f"{item['amount']} {item['currency']}" if "amount" in item else ""
-        who = item.get("customer") or item.get("task") or ""
+        # A bank credit that found no customer still says who paid (camt's debtor name).
+        payer = f"payer {item['payer_name']}" if item.get("payer_name") else ""
+        who = item.get("customer") or payer or item.get("task") or ""
         what = ", ".join(item.get("requested_orders", [])) or item.get("payment") or ""
         table.add_row(
             item["ref"],

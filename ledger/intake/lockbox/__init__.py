@@ -51,13 +51,14 @@ from ledger.intake.lockbox.errors import (
     LockboxProfileInvalid,
     LockboxRefused,
 )
-from ledger.intake.lockbox.items import CSV_HEADER, LockboxItem, LockboxSummary
+from ledger.intake.lockbox.items import CSV_HEADER, BankCredit, LockboxItem, LockboxSummary
 from ledger.intake.lockbox.passes import iter_items, validate_file
 from ledger.intake.lockbox.profile import LockboxProfile, load_profile
 from ledger.intake.lockbox.writer import write_bai, write_csv
 
 __all__ = [
     "CSV_HEADER",
+    "BankCredit",
     "LockboxItem",
     "LockboxItemDoesNotFit",
     "LockboxProfile",

@@ -74,14 +74,29 @@ class _Record:
         return sum(map(len, self.rows))
 
 
-def _generic_fields(rows: list[str]) -> list[str]:
-    # The bai2 package's rule: a row ending in "/" ends its fields; a row without one (a text
-    # field) continues in the next row after a space.
+def _joined(rows: list[str]) -> tuple[str, list[int]]:
+    """A record's rows as one string of comma-separated fields, by the bai2 package's rule: a
+    row ending in "/" ends its fields; a row without one (a text field) continues in the next
+    row after a space. Also returns where those spaces are: the record boundary a bank may have
+    cut a word at."""
     text = ""
+    breaks: list[int] = []
     for row in rows:
         if row:
-            text += row[:-1] + "," if row.endswith("/") else row + " "
-    return text[:-1].split(",")
+            if row.endswith("/"):
+                text += row[:-1] + ","
+            else:
+                text += row
+                breaks.append(len(text))
+                text += " "
+    # The last row's own "/" or space is no boundary.
+    if breaks and breaks[-1] == len(text) - 1:
+        breaks.pop()
+    return text[:-1], breaks
+
+
+def _generic_fields(rows: list[str]) -> list[str]:
+    return _joined(rows)[0].split(",")
 
 
 def _account_fields(rows: list[str]) -> list[str]:
@@ -294,7 +309,8 @@ class _Bai2Parser:
     def _detail(self, record: _Record) -> _Check | None:
         account, group = self.account, self.group
         assert account is not None and group is not None
-        fields = _needed(_generic_fields(record.rows), 3, record)
+        joined, breaks = _joined(record.rows)
+        fields = _needed(joined.split(","), 3, record)
         code, amount_text, funds = (field.strip() for field in fields[:3])
         if not _TYPE_CODE.fullmatch(code):
             raise LockboxRefused(record.line, f"type code {code!r} is not 3 digits")
@@ -308,7 +324,8 @@ class _Bai2Parser:
         rest = _availability(funds, fields[3:], record.line)
         bank_reference = rest[0].strip() if rest else ""
         customer_reference = rest[1].strip() if len(rest) > 1 else ""
-        text = ",".join(rest[2:]).strip()
+        raw_text = ",".join(rest[2:])
+        text = raw_text.strip()
         value = int(code)
         if value < 100:
             raise LockboxRefused(
@@ -329,6 +346,12 @@ class _Bai2Parser:
         if amount == 0:
             raise LockboxRefused(record.line, "a credit of zero cannot be a receipt")
         remittance = " ".join(part for part in (customer_reference, text) if part)
+        # The text field is the record's last: it starts after every field before it.
+        text_start = len(joined) - len(raw_text) + (len(raw_text) - len(raw_text.lstrip()))
+        shift = len(remittance) - len(text) - text_start
+        remittance_breaks = tuple(
+            at + shift for at in breaks if text_start <= at < text_start + len(text)
+        )
         if len(remittance) > MAX_REMITTANCE_LENGTH:
             raise LockboxRefused(
                 record.line,
@@ -356,6 +379,7 @@ class _Bai2Parser:
             remittance=remittance or None,
             payer_account=None,
             key=key,
+            remittance_breaks=remittance_breaks,
         )
 
     # -- trailers --------------------------------------------------------------------------

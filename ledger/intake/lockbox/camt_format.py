@@ -505,6 +505,8 @@ class _CamtParser:
             remittance=transaction.remittance,
             payer_account=transaction.payer_account,
             key=key,
+            payer_name=transaction.payer,
+            where=f"entry {entry.number} at {transaction.path}",
         )
 
     # --- transaction details ------------------------------------------------------------------

@@ -172,9 +172,10 @@ def write_camt(
     stream.write(f"</{statement}>\n</{message}>\n</Document>\n".encode())
 
 
-def _reference(item: LockboxItem, salt: str) -> str:
-    # A bank reference that is the same for the same item and short enough for Max35Text.
-    digest = hashlib.blake2b(f"{salt}\x1f{item.batch}\x1f{item.item}".encode(), digest_size=12)
+def bank_reference(batch: str, item: str, salt: str) -> str:
+    """The bank reference :func:`camt_entries` gives a lockbox item: the same for the same item
+    and salt, and short enough for Max35Text."""
+    digest = hashlib.blake2b(f"{salt}\x1f{batch}\x1f{item}".encode(), digest_size=12)
     return f"R{digest.hexdigest()}"
 
 
@@ -192,7 +193,7 @@ def camt_entries(items: Iterable[LockboxItem], salt: str = "") -> Iterator[CamtE
         yield CamtEntry(
             amount=item.amount,
             booking_date=item.deposit_date,
-            bank_reference=_reference(item, salt),
+            bank_reference=bank_reference(item.batch, item.item, salt),
             transactions=(
                 CamtTransaction(
                     amount=item.amount,

@@ -13,6 +13,7 @@ from datetime import date
 from typing import NamedTuple
 
 from ledger.domain.money import Money
+from ledger.intake.lockbox.errors import LockboxRefused
 
 CSV_COLUMNS = (
     "batch",
@@ -58,6 +59,13 @@ class LockboxItem:
     # bank reference + date, …), so the same credit re-reported in another file is one receipt;
     # None: the key is the file's content hash + batch + item.
     key: str | None = None
+    # The payer's name as the bank gives it (camt RltdPties/Dbtr), kept on the receipt for a clerk.
+    payer_name: str | None = None
+    # Where the remittance joins a BAI2 record to its 88 continuation with a space (offsets of
+    # those spaces): a word cut there may be one word, which matching also reads glued.
+    remittance_breaks: tuple[int, ...] = ()
+    # Where a refusal names the check when it is not a line (camt: "entry 2 at …/TxDtls[1]").
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,24 @@ class _Check(NamedTuple):
     remittance: str | None = None
     payer_account: str | None = None
     key: str | None = None
+    payer_name: str | None = None
+    remittance_breaks: tuple[int, ...] = ()
+    # Where a refusal names the check when it is not a line (camt: "entry 2 at …/TxDtls[1]").
+    where: str | None = None
+
+
+class BankCredit(NamedTuple):
+    """A bank statement's credit as pass 1 meets it, for a caller that checks its bank key
+    against credits received before (:func:`~ledger.intake.lockbox.validate_file`)."""
+
+    key: str
+    amount: Money
+    line: int | None  # the BAI2 line (LockboxRefused.line); None for camt
+    where: str | None  # camt: "entry N at <element path>"; None for BAI2
+
+    def refused(self, reason: str) -> LockboxRefused:
+        """The file's refusal for this credit, placed as every refusal of its format is."""
+        return LockboxRefused(self.line, f"{self.where}: {reason}" if self.where else reason)
 
 
 def _format_minor(minor: int, places: int) -> str:

@@ -2,7 +2,8 @@
 
 Each pass opens the file, tells its format by its first line and runs that format's parser
 (:class:`_Reading`). Pass 1 also finds a ``batch,item`` that appears twice, in 8 bytes per check
-(:class:`_KeyDigests`).
+(:class:`_KeyDigests`), and hands a bank statement's keyed credits, a list at a time, to a
+caller that checks them against the credits received before.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import heapq
 from array import array
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 from ledger.domain.errors import InputRefused
 from ledger.domain.money import Money
+from ledger.domain.receipt import bank_credit_reported_again, bank_receipt_key
 from ledger.intake.lockbox.bai2_format import _Bai2Parser, looks_like_bai2
 from ledger.intake.lockbox.bai_format import _BaiParser
 from ledger.intake.lockbox.camt_format import _CamtParser, looks_like_xml
@@ -23,13 +25,17 @@ from ledger.intake.lockbox.errors import LockboxRefused
 from ledger.intake.lockbox.items import (
     CSV_HEADER,
     CSV_MATCHING_HEADER,
+    BankCredit,
     LockboxItem,
     LockboxSummary,
+    _Check,
 )
 from ledger.intake.lockbox.lines import _read_lines
 from ledger.intake.lockbox.profile import LockboxProfile, _default_profile
 
 _BOM = "\ufeff"
+# Bank credits handed to validate_file's check_bank_credits at a time: one lookup per list.
+BANK_CREDIT_BATCH = 5000
 
 
 class _Reading:
@@ -130,12 +136,20 @@ class _KeyDigests:
         return found
 
 
-def validate_file(path: str | Path, profile: LockboxProfile | None = None) -> LockboxSummary:
+def validate_file(
+    path: str | Path,
+    profile: LockboxProfile | None = None,
+    *,
+    check_bank_credits: Callable[[list[BankCredit]], object] | None = None,
+) -> LockboxSummary:
     """Read the lockbox file at ``path`` whole and check everything; pass 1 of 2.
 
     Checks structure, record order, amounts, dates, split checks, ``batch,item`` uniqueness and
     every control total, and hashes the file's bytes. ``profile`` (default: the bundled one)
-    describes BAI-style files; CSV files need none. Raises LockboxRefused naming the line and the
+    describes BAI-style files; CSV files need none. ``check_bank_credits``, when given, is
+    handed the credits that carry a bank key (BAI2, camt) in lists of up to
+    ``BANK_CREDIT_BATCH``, as they are read, to check them against what was received before (it
+    raises to refuse the file; memory stays flat). Raises LockboxRefused naming the line and the
     reason; OSError if the file cannot be read.
     """
     reading = _Reading(path, profile)
@@ -143,6 +157,7 @@ def validate_file(path: str | Path, profile: LockboxProfile | None = None) -> Lo
     totals: dict[str, int] = {}
     applied: dict[str, int] = {}
     items = 0
+    credits: list[BankCredit] = []
     for check in reading.checks:
         items += 1
         digests.add(_key_digest(check.batch, check.item))
@@ -150,6 +165,13 @@ def validate_file(path: str | Path, profile: LockboxProfile | None = None) -> Lo
         applied[check.currency] = applied.get(check.currency, 0) + sum(
             minor for _, minor in check.allocations
         )
+        if check_bank_credits is not None and check.key is not None:
+            credits.append(_bank_credit(check))
+            if len(credits) >= BANK_CREDIT_BATCH:
+                check_bank_credits(credits)
+                credits = []
+    if credits and check_bank_credits is not None:
+        check_bank_credits(credits)
     repeated = digests.repeated()
     if repeated:
         _refuse_repeated_key(path, reading.profile, repeated, reading.format)
@@ -166,6 +188,13 @@ def validate_file(path: str | Path, profile: LockboxProfile | None = None) -> Lo
     )
 
 
+def _bank_credit(check: _Check) -> BankCredit:
+    assert check.key is not None
+    amount = Money.from_minor(check.amount, check.currency)
+    # camt names an entry and its element path, BAI2 a line.
+    return BankCredit(check.key, amount, None if check.where else check.line, check.where)
+
+
 def _total(currency: str, minor: int, what: str) -> Money:
     try:
         return Money.from_minor(minor, currency)
@@ -179,25 +208,31 @@ def _refuse_repeated_key(
     path: str | Path, profile: LockboxProfile, repeated: set[int], file_format: str
 ) -> None:
     # Only a refused file gets this second pass, which learns where each suspect key was first.
-    first_seen: dict[tuple[str, str], int] = {}
+    first_seen: dict[tuple[str, str], tuple[int, Money]] = {}
     for check in _Reading(path, profile).checks:
         if _key_digest(check.batch, check.item) not in repeated:
             continue
         key = (check.batch, check.item)
-        first = first_seen.setdefault(key, check.line)
+        amount = Money.from_minor(check.amount, check.currency)
+        first, earlier = first_seen.setdefault(key, (check.line, amount))
         if first == check.line:
             continue
+        if check.key is not None:
+            # A bank's credit reported twice in one file: the same key, and, when the amounts
+            # differ, both of them (docs/rules.md section 13).
+            place = f"in entry {first}" if check.where else f"on line {first}"
+            seen = f"is reported first {place}"
+            bank_key = bank_receipt_key(check.key)
+            reason = bank_credit_reported_again(bank_key, earlier, amount, seen) or (
+                f"bank key {bank_key} {seen} with {earlier.display()}: a bank file reports "
+                "a credit once"
+            )
+            raise _bank_credit(check).refused(reason)
         if file_format == "csv":
             raise LockboxRefused(
                 check.line,
                 f"batch {check.batch} item {check.item} appears again, apart from its rows at "
                 f"line {first}: the rows of one check must be adjacent, and a check appears once",
-            )
-        if file_format.startswith("camt"):
-            raise LockboxRefused(
-                None,
-                f"entry {check.line}: account {check.batch} reports entry reference "
-                f"{check.item} again, first in entry {first}",
             )
         raise LockboxRefused(
             check.line,
@@ -229,4 +264,7 @@ def iter_items(path: str | Path, profile: LockboxProfile | None = None) -> Itera
             remittance=check.remittance,
             payer_account=check.payer_account,
             key=check.key,
+            payer_name=check.payer_name,
+            remittance_breaks=check.remittance_breaks,
+            where=check.where,
         )

@@ -1,7 +1,7 @@
 """Matching (docs/rules.md section 14): what it reads and what it records.
 
 - ``orders.number_key``: the order number as remittance text names it, backfilled with
-  :func:`ledger.domain.matching.order_key`, indexed; ``orders(customer_id)`` indexed, since
+  :func:`ledger.domain.remittance.order_key`, indexed; ``orders(customer_id)`` indexed, since
   matching reads a customer's open orders.
 - ``payer_accounts``: a payer's bank account registered to one customer.
 - ``org_units.matching``: an org unit's rules and tolerances (JSON; NULL means the defaults).
@@ -17,7 +17,7 @@ Create Date: 2026-12-03
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.domain.matching import order_key
+from ledger.domain.remittance import order_key
 
 revision = "0004"
 down_revision = "0003"

@@ -33,15 +33,15 @@ writing them to the WAL would be waste.
 SQLite has never had a balance trigger: the domain's ``Journal`` cannot be built unbalanced and
 ``arledger check`` verifies every journal (docs/rules.md section 9). Nothing changes there.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
