@@ -413,15 +413,10 @@ def run_phase(
     )
     rows = dump_rows(env.database_url, before)
     guarded_seconds, raw_seconds = guarded_and_raw(rows)
-    seconds = run["seconds"]
-    rate = items / seconds
+    references = camt_references(items, bank_file_id) if file_format == "camt054" else None
+    rate = items / run["seconds"]
     return {
-        **verify(
-            env,
-            file_id,
-            mess,
-            camt_references(items, bank_file_id) if file_format == "camt054" else None,
-        ),
+        **verify(env, file_id, mess, references),
         **run,
         # The headline: the pipeline against the raw floor (floor_* and ratio, issue 17); the
         # guarded floor beside it (guarded_*).

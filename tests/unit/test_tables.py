@@ -3,13 +3,16 @@ indexes render the DDL of their migration."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex
 
 from ledger.persistence import schema, tables
-from ledger.persistence.migrate import migration_module
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_mapped_class_is_declared_on_the_core_table_of_its_name() -> None:
