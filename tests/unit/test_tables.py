@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex
 
 from ledger.persistence import schema, tables
+from ledger.persistence.migrate import migration_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
