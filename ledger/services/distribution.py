@@ -10,7 +10,7 @@ dispatcher call :func:`distribute_receipts`.
 
 from __future__ import annotations
 
-import itertools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +25,10 @@ from ledger.domain.order_book import OrderBook, OrdersNeeded
 from ledger.domain.receipt import Receipt
 from ledger.domain.remittance import payer_key, reference_keys
 from ledger.persistence.unit_of_work import UnitOfWork
+
+# A batch is redone when an earlier receipt changes which orders a later one picks; the last
+# attempt reads every open order concerned.
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def distribute_receipts(
     its reason, for the exception queue, without holding up the others.
     """
     needed = OrdersNeeded()
-    for attempt in itertools.count():
+    for attempt in range(ATTEMPTS):
         with UnitOfWork(settings.database_url) as uow:
             receipts, payments = uow.receipts.lock_queued(receipt_ids, top_up)
             if not receipts:
@@ -68,9 +72,10 @@ def distribute_receipts(
             configs = uow.matching.configs_of(units)
             calendar = uow.reference.calendar()
             default_unit = settings.default_org_unit
-            # A third attempt reads every open order of every customer concerned: nothing is
-            # then left for matching to ask for.
-            book, seeking = _order_book(uow, receipts, configs, needed, everything=attempt >= 2)
+            # The last attempt reads every open order of every customer concerned and every
+            # order named so far: nothing is then left for matching to ask for.
+            last = attempt == ATTEMPTS - 1
+            book, seeking = _order_book(uow, receipts, configs, needed, everything=last)
             _load_picked(uow, book, seeking, units, default_unit, configs)
             journals: list[Journal] = []
             try:
@@ -96,11 +101,9 @@ def distribute_receipts(
             # until the commit, so every event that decided to wait on them has committed by now.
             waiting = uow.events.waiting_on(payments)
             uow.commit()
-        statuses: dict[str, int] = {}
-        for receipt in receipts:
-            statuses[receipt.status.value] = statuses.get(receipt.status.value, 0) + 1
-        return BatchResult(len(receipts), statuses, tuple(waiting))
-    raise AssertionError("unreachable")
+        statuses = Counter(receipt.status.value for receipt in receipts)
+        return BatchResult(len(receipts), dict(statuses), tuple(waiting))
+    raise RuntimeError(f"matching still asked for orders after {ATTEMPTS} attempts: {needed}")
 
 
 def _order_book(
@@ -186,9 +189,9 @@ def _load_picked(
     (locked) the orders matching picks that the book holds only as summaries, and every open
     order of the customers a rule must see all of; again, until matching asks for nothing
     more."""
+    if not receipts:
+        return
     for _ in range(3):
-        if not receipts:
-            return
         numbers: set[str] = set()
         customers: set[tuple[str, str]] = set()
         for receipt in receipts:
