@@ -9,8 +9,10 @@ the same order serialise instead of failing mid-transaction.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -23,7 +25,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Result, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 if TYPE_CHECKING:
@@ -94,6 +96,19 @@ _engines: dict[str, Engine] = {}
 # this many at once (the ingress does): a connection beyond it is opened for one use and closed,
 # and for PostgreSQL every new connection is a new backend process.
 POOL_SIZE = 5
+
+
+def plain_rows(result: Result[Any]) -> list[Any]:
+    """A result's rows as named tuples, for a loop that reads many columns of many rows: a
+    SQLAlchemy Row's attribute costs about ten times a named tuple's (a microsecond each), and
+    the copy pays for itself from the second column read."""
+    make = _row_type(tuple(result.keys()))._make
+    return [make(row) for row in result]
+
+
+@cache
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("PlainRow", columns)
 
 
 def get_engine(url: str) -> Engine:

@@ -31,7 +31,7 @@ from ledger.domain.receipt import ReceiptSplit
 from ledger.domain.remittance import order_key
 from ledger.persistence import schema
 from ledger.persistence.bulk import allocate_ids, bulk_update
-from ledger.persistence.db import among, among_param, is_postgres
+from ledger.persistence.db import among, among_param, is_postgres, plain_rows
 from ledger.persistence.derived import reversed_of, split_columns, write_offs_with_reversed
 from ledger.persistence.row_ids import row_ids
 from ledger.persistence.schema import (
@@ -235,35 +235,51 @@ def _aggregates(
     lines_by_order: dict[int, list[Line]] = defaultdict(list)
     line_rows = session.execute(lines, {"ids": ids})
     lines_by_id: dict[int, Line] = {}
-    currency_of = {row.id: row.currency for row in heads}
-    number_of = {row.id: row.number for row in heads}
-    line_ids: dict[int, dict[int, int]] = {row.id: {} for row in heads}
+    currency_of = {row[0]: row[3] for row in heads}  # id and currency (the heads' columns)
+    number_of = {row[0]: row[1] for row in heads}  # id and number
+    line_ids: dict[int, dict[int, int]] = {order_id: {} for order_id in number_of}
     loaded = _loaded_balances(session)
-    for row in line_rows:
-        currency = currency_of[row.order_id]
+    # Unpacked by position (the order of ``_order_statements``' lines): a Row's attribute costs
+    # ten times its index, and this loop reads every line of every order a batch touches.
+    for (
+        line_id,
+        order_id,
+        line_no,
+        product,
+        amount_minor,
+        balance_minor,
+        ar_account,
+        shipped,
+        priority,
+        subsystem_priority,
+        revenue_account,
+        writeoff_account,
+        inventoried,
+    ) in line_rows:
+        currency = currency_of[order_id]
         line = Line(
-            line_no=row.line_no,
-            product=row.product,
-            priority=line_priority(row.subsystem_priority, row.priority),
-            amount=Money.from_minor(row.amount_minor, currency),
-            balance=Money.from_minor(row.balance_minor, currency),
-            ar_account=row.ar_account,
-            revenue_account=row.revenue_account,
-            writeoff_account=row.writeoff_account,
-            inventoried=row.inventoried,
-            shipped=row.shipped,
+            line_no=line_no,
+            product=product,
+            priority=line_priority(subsystem_priority, priority),
+            amount=Money.from_minor(amount_minor, currency),
+            balance=Money.from_minor(balance_minor, currency),
+            ar_account=ar_account,
+            revenue_account=revenue_account,
+            writeoff_account=writeoff_account,
+            inventoried=inventoried,
+            shipped=shipped,
         )
-        lines_by_order[row.order_id].append(line)
-        lines_by_id[row.id] = line
-        line_ids[row.order_id][row.line_no] = row.id
-        loaded[row.id] = line.balance
+        lines_by_order[order_id].append(line)
+        lines_by_id[line_id] = line
+        line_ids[order_id][line_no] = line_id
+        loaded[line_id] = line.balance
     known = row_ids(session)
     for order_id, number in number_of.items():
         known.add_order(number, order_id, line_ids[order_id])
 
     # Rows come in id order, which is the order each line's write-offs were made in: a
     # write-off's place on its line is its key's ``n``.
-    for row in session.execute(write_offs, {"ids": ids}):
+    for row in plain_rows(session.execute(write_offs, {"ids": ids})):
         currency = currency_of[row.order_id]
         owner = lines_by_id[row.line_id]
         key = WriteOffKey(number_of[row.order_id], owner.line_no, len(owner.write_offs) + 1)
@@ -287,18 +303,28 @@ def _aggregates(
     paid = order_paid(session, [row.id for row in heads if row.bills_to_parent])
     return [
         Order(
-            number=row.number,
-            customer_id=row.customer_id,
-            currency=row.currency,
-            org_unit=row.org_unit,
-            credit_writeoff_account=row.credit_writeoff_account,
-            lines=lines_by_order[row.id],
-            bills_to_parent=row.bills_to_parent,
-            paid=Money.from_minor(paid.get(row.id, 0), row.currency),
-            order_date=row.order_date,
-            parent_id=row.parent_id,
+            number=number,
+            customer_id=customer_id,
+            currency=currency,
+            org_unit=org_unit,
+            credit_writeoff_account=credit_writeoff_account,
+            lines=lines_by_order[order_id],
+            bills_to_parent=bills_to_parent,
+            paid=Money.from_minor(paid.get(order_id, 0), currency),
+            order_date=order_date,
+            parent_id=parent_id,
         )
-        for row in heads
+        for (
+            order_id,
+            number,
+            customer_id,
+            currency,
+            org_unit,
+            credit_writeoff_account,
+            bills_to_parent,
+            order_date,
+            parent_id,
+        ) in heads
     ]
 
 

@@ -50,7 +50,7 @@ from ledger.domain.receipt import (
     bank_receipt_key,
 )
 from ledger.persistence.bulk import allocate_ids, bulk_insert, bulk_update
-from ledger.persistence.db import among_param, get_engine, is_postgres
+from ledger.persistence.db import among_param, get_engine, is_postgres, plain_rows
 from ledger.persistence.derived import receipt_splits
 from ledger.persistence.schema import INTAKE_EVENTS, JOURNALS, ORDERS, ORG_UNITS, RECEIPTS
 
@@ -493,14 +493,14 @@ def lock_queued_receipts(session: Session, receipt_ids: Collection[int], top_up:
     """The rows of these receipts still queued, locked in id order; with ``top_up``, up to that
     many other queued receipts too, oldest first, that no other transaction holds."""
     statements = _distribution_statements(is_postgres(session))
-    receipts = list(session.execute(statements.requested, {"ids": sorted(set(receipt_ids))}))
+    receipts = plain_rows(session.execute(statements.requested, {"ids": sorted(set(receipt_ids))}))
     if top_up > 0:
         # SKIP LOCKED: never wait for receipts another batch is distributing; whatever it
         # holds it will finish. Only the requested receipts are waited for, so every wait on
         # a receipt still happens before any order is locked.
-        receipts += session.execute(
-            statements.queued, {"ids": [r.id for r in receipts], "limit": top_up}
-        ).all()
+        receipts += plain_rows(
+            session.execute(statements.queued, {"ids": [r.id for r in receipts], "limit": top_up})
+        )
         receipts.sort(key=lambda r: r.id)
     return receipts
 

@@ -20,7 +20,7 @@ from ledger.domain.journal import Entry, Journal, Side, TxnType
 from ledger.domain.money import Money, format_minor
 from ledger.domain.order import Order, WriteOff, line_priority
 from ledger.domain.receipt import EventStatus, ReceiptSplit, ReceiptStatus
-from ledger.persistence.db import among_param, is_postgres
+from ledger.persistence.db import among_param, is_postgres, plain_rows
 from ledger.persistence.derived import receipt_splits, reversed_of, write_offs_with_reversed
 from ledger.persistence.row_ids import RowIds, row_ids
 from ledger.persistence.tables import (
@@ -136,20 +136,19 @@ def _assemble(
     # Order numbers and line numbers are looked up by id for just the orders and lines these
     # journals touch: joining the orders tables instead would scan them whole as they grow.
     statements = _journal_statements(is_postgres(session))
-    heads = session.execute(heads_query, params).all()
+    heads = plain_rows(session.execute(heads_query, params))
     journal_ids = [head.id for head in heads]
     line_rows: list[Any] = []
     for start in range(0, len(journal_ids), _CHUNK):
         line_rows += session.execute(
             statements.lines, {"ids": journal_ids[start : start + _CHUNK]}
         ).all()
-    order_ids = {row.order_id for row in line_rows if row.order_id is not None}
+    # By position (the columns of ``statements.lines``): a Row's attribute costs ten indexes.
+    order_ids = {row[4] for row in line_rows if row[4] is not None}
     order_ids |= {head.order_id for head in heads if head.order_id is not None}
     numbers = _lookup(session, statements.order_numbers, order_ids)
     line_nos = _lookup(
-        session,
-        statements.line_numbers,
-        {row.line_id for row in line_rows if row.line_id is not None},
+        session, statements.line_numbers, {row[5] for row in line_rows if row[5] is not None}
     )
     lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
     currency_of = {head.id: head.currency for head in heads}
