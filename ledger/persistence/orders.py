@@ -187,14 +187,16 @@ def load_summaries(
         among_param(ranked.c.owner, "complete", postgres=postgres),
     ]
     wanted += [ranked.c.balance.between(low, high) for low, high in sorted(set(ranges))]
-    rows = session.execute(
-        select(ranked).where(or_(*wanted)),
-        {
-            "customers": sorted(customers),
-            "numbers": sorted(numbers),
-            "complete": sorted(complete),
-        },
-    ).all()
+    rows = plain_rows(
+        session.execute(
+            select(ranked).where(or_(*wanted)),
+            {
+                "customers": sorted(customers),
+                "numbers": sorted(numbers),
+                "complete": sorted(complete),
+            },
+        )
+    )
     summaries: dict[str, OrderSummary] = {}
     stats: dict[tuple[str, str], tuple[int, int]] = {}
     read: dict[tuple[str, str], list[OrderSummary]] = defaultdict(list)
