@@ -78,6 +78,10 @@ class Settings(BaseModel):
     worker_concurrency: int = Field(
         default=2, ge=1, description="Default `arledger worker` processes."
     )
+    task_events: bool = Field(
+        default=False,
+        description="Celery task events always on (workers and senders); off: only while a monitor such as Flower asks for them.",
+    )
 
     def stripe_secrets(self) -> list[str]:
         """Every Stripe signing secret configured (two while one is being rolled)."""

@@ -3,10 +3,11 @@
 JSON only (a pickled message is refused, never deserialised); late acknowledgement with
 ``reject_on_worker_lost`` so a killed worker's message is redelivered; prefetch of one so a slow
 task never sits on others; hard and soft time limits; the queues, routes and beat schedule of
-``tasks.registry``; task events sent by the workers (received, started, succeeded, failed) and by
-every sender (sent), so that Flower and its Prometheus endpoint show each task (README,
-"Watching the workers"). Importing this module builds nothing: :func:`celery_app` builds the app the
-first time a process sends a message or starts a worker, and every later call returns it.
+``tasks.registry``. Task events are Celery's default: off until a monitor asks for them (Flower
+broadcasts ``enable_events`` every 5 s while it runs), or always on, the senders' ``task-sent``
+included, with ``ARLEDGER_TASK_EVENTS`` (README, "Watching the workers"). Importing this module
+builds nothing: :func:`celery_app` builds the app the first time a process sends a message or
+starts a worker, and every later call returns it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from config.settings import Settings, get_settings
 from tasks.registry import BEAT_SCHEDULE, QUEUES, RECEIPTS_QUEUE, ROUTES
 from workers.runtime import freeze_startup_heap
 
-_apps: dict[str, Celery] = {}
+_apps: dict[tuple[str, bool], Celery] = {}
 # A threaded server's first requests may all send at once: one builder at a time.
 _lock = threading.Lock()
 
@@ -30,15 +31,15 @@ _lock = threading.Lock()
 def celery_app(settings: Settings | None = None) -> Celery:
     """The process's Celery app for these settings' broker, built on first use."""
     settings = settings or get_settings()
-    broker = settings.broker_url or "memory://"
+    key = (settings.broker_url or "memory://", settings.task_events)
     with _lock:
-        app = _apps.get(broker)
+        app = _apps.get(key)
         if app is None:
-            app = _apps[broker] = _build(broker)
+            app = _apps[key] = _build(*key)
         return app
 
 
-def _build(broker_url: str) -> Celery:
+def _build(broker_url: str, task_events: bool) -> Celery:
     app = Celery("arledger", set_as_current=False)
     app.conf.update(
         broker_url=broker_url,
@@ -58,11 +59,12 @@ def _build(broker_url: str) -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_routes=ROUTES,
         task_create_missing_queues=False,
-        # Task events, for Flower: a few small broker messages per task, and a task here is a
-        # batch of receipts. With no monitor listening the broker drops them (Redis pub/sub;
-        # RabbitMQ's event exchange has no queue bound).
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events cost CPU on both sides of every task (docs/performance.md, "what task
+        # events cost"), so they are off unless asked for. A monitor's `enable_events` turns on
+        # the workers' (received, started, succeeded…); `task-sent` is the sender's own setting,
+        # which no remote command reaches.
+        worker_send_task_events=task_events,
+        task_send_sent_event=task_events,
         timezone="UTC",
         beat_schedule=BEAT_SCHEDULE,
     )

@@ -1,4 +1,5 @@
-"""The database URL the read commands take without pydantic is the one ``Settings`` reads."""
+"""The database URL the read commands take without pydantic is the one ``Settings`` reads; the
+switches ``Settings`` hands on to Celery."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from config.settings import Settings
 
 @pytest.fixture(autouse=True)
 def no_arledger_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("ARLEDGER_DATABASE_URL", "arledger_database_url", "ARLEDGER_BATCH_SIZE"):
+    for name in (
+        "ARLEDGER_DATABASE_URL",
+        "arledger_database_url",
+        "ARLEDGER_BATCH_SIZE",
+        "ARLEDGER_TASK_EVENTS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env unless a test writes one
 
@@ -47,3 +53,18 @@ def test_keyword_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPa
     assert Settings(database_url="sqlite:///given.db", batch_size=3).database_url == (
         "sqlite:///given.db"
     )
+
+
+def test_task_events_are_off_unless_asked_for_and_reach_both_sides_of_celery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers.celery_app import celery_app
+
+    quiet = celery_app(Settings(broker_url="memory://")).conf
+    assert (quiet.worker_send_task_events, quiet.task_send_sent_event) == (False, False)
+    monkeypatch.setenv("ARLEDGER_TASK_EVENTS", "true")
+    watched = celery_app(Settings(broker_url="memory://")).conf
+    assert (watched.worker_send_task_events, watched.task_send_sent_event) == (True, True)
+    monkeypatch.setenv("ARLEDGER_TASK_EVENTS", "sometimes")
+    with pytest.raises(ValueError, match="task_events"):
+        Settings()

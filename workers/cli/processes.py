@@ -51,6 +51,8 @@ def worker(
             f"--concurrency={concurrency or config.worker_concurrency}",
             "-Q",
             ",".join(wanted),
+            # Heartbeats stay on: they keep the event dispatcher open, so that a monitor's
+            # `enable_events` can switch task events on (celery/worker/consumer/events.py).
             "--without-gossip",
             "--without-mingle",
         ]
