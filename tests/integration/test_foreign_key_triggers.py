@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -289,6 +290,24 @@ def test_null_is_accepted_exactly_where_the_column_is_nullable(
             sql.Identifier(table), sql.Identifier(column)
         )
     )
+
+
+def test_sqlalchemy_raises_integrity_error_for_a_missing_parent_as_before(parents):
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.persistence.db import unit_of_work
+    from ledger.persistence.schema import RECEIPTS
+
+    row = good_row("receipts", parents, 1) | {
+        "customer_id": "C-404",
+        "received_date": date(2026, 11, 5),
+    }
+    with (
+        unit_of_work(parents["url"]) as session,
+        pytest.raises(IntegrityError, match="fk_receipts_customer_id_customers"),
+    ):
+        session.execute(insert(RECEIPTS), [row])
 
 
 def test_an_update_to_another_existing_parent_and_one_leaving_keys_alone_are_accepted(
