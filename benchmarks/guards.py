@@ -123,10 +123,10 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
         Variant(f"FK {name}", (f"ALTER TABLE {table} DROP CONSTRAINT {name}",))
         for name, table in foreign_keys
     ]
-    # 0009's keys: the table's check replaced by one without this key.
+    # 0009's keys: the table's check replaced by one without this key (named as the constraint).
     found += [
         Variant(
-            f"FK {name} (trigger)",
+            f"FK {name}",
             (keys.insert_check(table, [k for k in table_keys if k[0] != name]),),
         )
         for table, table_keys in checked.items()
