@@ -10,14 +10,19 @@ exactly the rows it wrote: ``benchmarks/floor.py``), or loads rows an earlier ru
 - with every guard live (the guarded floor) and with triggers and foreign-key checks off (the
   raw floor, as ``lockbox.py`` measures it; indexes stay);
 - with one guard removed: the journal balance check (migration 0008), the append-only triggers,
-  each foreign key of the tables written, each index and unique constraint of those tables (the
-  unique intake keys among them), every foreign key, every index but the primary keys.
+  each foreign key of the tables written (since migration 0009 a check of the statement-level
+  trigger of its table: the trigger's function is replaced by one without that key; any real
+  constraint left on those tables is dropped), each index and unique constraint of those tables
+  (the unique intake keys among them), every foreign key (0009's triggers on the tables written,
+  and any real constraint left), every index but the primary keys.
   ``ix_journal_lines_journal_id`` is removed together with the balance check, which reads each
   journal's lines through it (without it, the check would scan the table once per journal);
 - with ``--candidates``: the balance check replaced by each alternative weighed for migration 0008
   (0001's trigger per line; a deferred check per journal row plus a statement-level overflow check
-  of the lines; 0008's with logged tables; 0008's without the journals' own triggers), and the
-  foreign keys checked once per statement instead of once per row (see :func:`per_statement`).
+  of the lines; 0008's with logged tables; 0008's without the journals' own triggers); and the
+  foreign keys as they were before 0009 (real constraints, one check and one ``FOR KEY SHARE``
+  lock per row: 0009's downgrade), 0009's checks also locking the parents ``FOR KEY SHARE``, and
+  0009 with a statement-level UPDATE check over transition tables instead of its row-level one.
 
 Every variant starts from a copy of one prepared template (migrated, the rows the run's rows point
 at loaded). Variants run in ``--runs`` rounds, each round in a rotated order so that a slow minute
@@ -39,6 +44,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -73,6 +79,8 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
     """Every variant, read from the template's catalog: the guards of the tables written."""
     balance = migration_module("0008")
     drop_balance = tuple(balance.DROP_BALANCE_CHECK)
+    keys = migration_module("0009")
+    checked = {t: v for t, v in keys.REPLACED.items() if t in WRITTEN_TABLES}
     with psycopg.connect(template_url) as connection:
         tables = list(WRITTEN_TABLES)
         append_only = connection.execute(
@@ -95,15 +103,6 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
             "AND i.indrelid::regclass::text = ANY(%s) ORDER BY 2, 1",
             (tables,),
         ).fetchall()
-        references = connection.execute(
-            "SELECT c.conname, c.conrelid::regclass::text, a.attname, "
-            "c.confrelid::regclass::text, af.attname FROM pg_constraint c "
-            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-            "JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] "
-            "WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 "
-            "AND c.conrelid::regclass::text = ANY(%s) ORDER BY 2, 1",
-            (tables,),
-        ).fetchall()
     intake_tables = ("receipts", "lockbox_files")
 
     def drop_index(index: str, table: str, constraint: str | None) -> str:
@@ -124,6 +123,20 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
         Variant(f"FK {name}", (f"ALTER TABLE {table} DROP CONSTRAINT {name}",))
         for name, table in foreign_keys
     ]
+    # 0009's keys: the table's check replaced by one without this key (named as the constraint).
+    found += [
+        Variant(
+            f"FK {name}",
+            (keys.insert_check(table, [k for k in table_keys if k[0] != name]),),
+        )
+        for table, table_keys in checked.items()
+        for name, *_ in table_keys
+    ]
+    every_fk = (
+        *(f"ALTER TABLE {table} DROP CONSTRAINT {name}" for name, table in foreign_keys),
+        *(s for table, table_keys in checked.items() for s in keys.drop_checks(table, table_keys)),
+    )
+    count_fk = len(foreign_keys) + sum(map(len, checked.values()))
     for index, table, unique, constraint in indexes:
         kind = "unique intake key" if unique and table in intake_tables else "index"
         statements: tuple[str, ...] = (drop_index(index, table, constraint),)
@@ -131,10 +144,7 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
             kind, statements = "index (with the balance check)", (*drop_balance, *statements)
         found.append(Variant(f"{kind} {index}", statements))
     found += [
-        Variant(
-            f"every FK ({len(foreign_keys)})",
-            tuple(f"ALTER TABLE {table} DROP CONSTRAINT {name}" for name, table in foreign_keys),
-        ),
+        Variant(f"every FK ({count_fk})", every_fk),
         Variant(
             f"every index but primary keys ({len(indexes)}, with the balance check)",
             (*drop_balance, *(drop_index(i, t, c) for i, t, _u, c in indexes)),
@@ -159,7 +169,16 @@ def variants(template_url: str, candidates: bool) -> list[Variant]:
                 ("DROP TRIGGER journals_touch_insert ON journals",),
             ),
             Variant(
-                "candidate: foreign keys per statement (insert side)", per_statement(references)
+                "candidate: real foreign keys, one check per row (before 0009)",
+                tuple(keys.POSTGRES_DOWNGRADE),
+            ),
+            Variant(
+                "candidate: 0009 locking the parents FOR KEY SHARE",
+                tuple(keys.insert_check(t, k, lock=True) for t, k in checked.items()),
+            ),
+            Variant(
+                "candidate: 0009 with statement-level UPDATE checks",
+                tuple(statement_level_updates(keys, checked)),
             ),
         ]
     return found
@@ -211,34 +230,20 @@ PER_JOURNAL = (
 )
 
 
-def per_statement(references: Sequence[tuple[str, str, str, str, str]]) -> tuple[str, ...]:
-    """The foreign keys of the tables written replaced, for measurement only, by one
-    statement-level trigger per table that checks the statement's rows as a set: it locks the
-    rows they point at (``FOR KEY SHARE``, as a foreign key's check does) and refuses a value
-    with no row. The other half of a foreign key (refusing to delete or re-key a row still
-    pointed at) is left out: it never fires while the ledger is written."""
-    by_table: dict[str, list[tuple[str, str, str, str]]] = {}
-    for name, table, column, parent, key in references:
-        by_table.setdefault(table, []).append((name, column, parent, key))
-    statements: list[str] = []
-    for table, keys in by_table.items():
-        checks = "".join(
-            f"""
-            PERFORM 1 FROM {parent} p WHERE p.{key} IN (SELECT {column} FROM new_rows) FOR KEY SHARE;
-            IF EXISTS (SELECT 1 FROM new_rows n WHERE n.{column} IS NOT NULL
-                       AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = n.{column})) THEN
-                RAISE EXCEPTION '{name} violated' USING ERRCODE = 'foreign_key_violation';
-            END IF;"""
-            for name, column, parent, key in keys
-        )
+def statement_level_updates(keys: ModuleType, checked: dict) -> list[str]:
+    """0009's row-level UPDATE checks (fired only when an UPDATE sets a key column) replaced by
+    a statement-level trigger over the NEW transition table, as the INSERT check is; such a
+    trigger cannot be limited to some columns, so it fires for every UPDATE of the table."""
+    statements = []
+    for table, table_keys in checked.items():
         statements += [
-            *(f"ALTER TABLE {table} DROP CONSTRAINT {name}" for name, *_ in keys),
-            f"CREATE FUNCTION bench_fk_{table}() RETURNS trigger AS $$ BEGIN {checks}\n"
-            "RETURN NULL; END; $$ LANGUAGE plpgsql",
-            f"CREATE TRIGGER bench_fk_{table} AFTER INSERT ON {table} REFERENCING NEW TABLE AS "
-            f"new_rows FOR EACH STATEMENT EXECUTE FUNCTION bench_fk_{table}()",
+            f"DROP TRIGGER {table}_fk_update_{column} ON {table}" for _n, column, *_ in table_keys
         ]
-    return tuple(statements)
+        statements.append(
+            f"CREATE TRIGGER bench_fk_update_{table} AFTER UPDATE ON {table} REFERENCING NEW "
+            f"TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION arledger_fk_check_{table}()"
+        )
+    return statements
 
 
 def pipeline_rows(items: int) -> FloorRows:
@@ -335,7 +340,9 @@ def main() -> None:
         "--only", nargs="*", default=(), help="only the variants whose name has one of these words"
     )
     parser.add_argument(
-        "--candidates", action="store_true", help="also the alternatives to 0008's balance check"
+        "--candidates",
+        action="store_true",
+        help="also the alternatives to 0008's balance check and to 0009's foreign keys",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     args = parser.parse_args()

@@ -6,6 +6,11 @@ tables. Money columns are integer minor units (``*_minor``), never floats or num
 ledger proper — journals, journal lines, write-offs — are append-only (triggers refuse updates and
 deletes, see the initial migration). Alembic migrations in ``ledger/persistence/migrations``
 create these tables; keep the two in step.
+
+Every ``ForeignKey`` below is a real constraint on SQLite and defines the ORM's relationships. On
+PostgreSQL, the keys of ``journal_lines``, ``journals``, ``order_lines`` and ``receipts`` are
+enforced by triggers instead (migration 0009: checked once per statement, and the rows they point
+at can never be deleted or re-keyed); the other tables' keys are real constraints there too.
 """
 
 from __future__ import annotations

@@ -224,6 +224,7 @@ def test_the_guards_benchmark_times_the_floor_without_each_guard(clean_redis, tm
     assert again["rows_written"] == full["rows_written"]
     names = [row["guard"] for row in again["guards"]]
     assert "candidate: 0001's trigger per line" in names
+    assert "candidate: real foreign keys, one check per row (before 0009)" in names
     assert not any(name.startswith(("FK ", "unique intake key")) for name in names)
     assert all(len(row["runs"]) == 2 for row in again["guards"])
     assert set(again["calibration_ms"]) == {"before", "after"}
