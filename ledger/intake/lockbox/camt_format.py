@@ -182,13 +182,14 @@ class _Reader:
             data = self._stream.read(size if size > 0 else 1 << 16)
             self._digest.update(data)
             prolog.buffer += data
-            if prolog.complete(eof=not data):
-                self._prolog = None
-                return prolog.buffer
             if len(prolog.buffer) > _PROLOG_LIMIT:
+                # Each read before this one left the prolog unfinished.
                 raise LockboxRefused(
                     None, "more than 1 MiB precedes the root element: not a bank file"
                 )
+            if prolog.complete(eof=not data):
+                self._prolog = None
+                return prolog.buffer
 
 
 def _local(tag: str) -> str:
@@ -436,8 +437,10 @@ class _CamtParser:
                             self._path(holder),
                         )
                     entry_read = self._read(entry_element, entry_read, holder, entry)
-                    self._skip(holder, element, entry.number)
-                    self._foreign_element(element, entry.number)
+                    if element.getprevious() is not None:
+                        self._skip(holder, element, entry.number)
+                    if self._foreign:
+                        self._foreign_element(element, entry.number)
                     assert statement is not None
                     yield from self._transaction(statement, entry, element)
                     holder.remove(element)
@@ -535,10 +538,12 @@ class _CamtParser:
         cut = len(self._prefix)
         children = parent.iterchildren() if after is None else after.itersiblings()
         if isinstance(what, _Entry):
+            foreign = self._foreign
             for child in children:
                 if child is until:
                     break
-                self._foreign_element(child, what.number)
+                if foreign:
+                    self._foreign_element(child, what.number)
                 self._entry_child(what, child.tag[cut:], child)
                 after = child
         else:
