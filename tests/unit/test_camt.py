@@ -394,3 +394,33 @@ def test_comments_processing_instructions_and_prefixes_change_nothing(tmp_path):
             (i.key, i.amount, i.remittance, i.payer_account) for i in iter_items(path)
         ] == expected
         assert validate_file(path).items == len(expected)
+
+
+# --- pass 1 keeps what it accepted for pass 2 -----------------------------------------------------
+
+
+def test_pass_one_keeps_the_accepted_checks_and_pass_two_reads_them_unchanged(tmp_path):
+    path = write(tmp_path / "f.xml", mixed())
+    kept = tmp_path / "checks"
+    summary = validate_file(path, keep=kept)
+    assert kept.exists() and summary.items == 4
+    assert list(iter_items(path, kept=kept)) == list(iter_items(path))
+    # Read from the kept checks, not the XML: the file itself is not opened again.
+    path.unlink()
+    assert next(item.key for item in iter_items(path, kept=kept)).startswith(f"{ACCOUNT}:REF-1")
+
+
+def test_a_refused_file_keeps_nothing(tmp_path):
+    path = edit(write(tmp_path / "f.xml", mixed()), "<CdtDbtInd>CRDT", "<CdtDbtInd>CRD")
+    kept = tmp_path / "checks"
+    with pytest.raises(LockboxRefused, match="CdtDbtInd"):
+        validate_file(path, keep=kept)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_only_a_camt_file_is_kept(tmp_path):
+    kept = tmp_path / "checks"
+    for sample in sorted((ROOT / "ledger" / "data").glob("sample-*")):
+        if sample.suffix not in {".xml", ".json"}:
+            assert validate_file(sample, keep=kept).items > 0
+            assert not kept.exists() and not (tmp_path / "checks.part").exists()
