@@ -275,7 +275,10 @@ class _CamtParser:
         )
         declared: list[str] = []
         while True:
-            event, item = self._next()
+            try:
+                event, item = self._next()
+            except StopIteration:  # pragma: no cover - libxml2 refuses a file without a root
+                self._refuse(None, "not a camt.053 or camt.054 file: no Document element")
             if event != "start-ns":
                 break
             declared.append(item[1])
