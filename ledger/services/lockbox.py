@@ -86,12 +86,16 @@ def import_lockbox(
             shutil.copyfile(source, private)
         except OSError as exc:
             raise LockboxRefused(None, f"cannot read {source}: {exc.strerror}") from None
-        summary = validate_file(private, profile, check_bank_credits=_bank_credit_check(settings))
+        # A camt file's checks, kept by pass 1 for pass 2 (its XML is not parsed twice).
+        kept = Path(directory) / "checks"
+        summary = validate_file(
+            private, profile, check_bank_credits=_bank_credit_check(settings), keep=kept
+        )
         file_id, resumed = _record_file(settings, summary, name or source.name)
         if on_validated is not None:
             on_validated(summary)
         received = 0
-        items = iter_items(private, profile)
+        items = iter_items(private, profile, kept=kept)
         while chunk := list(islice(items, chunk_size)):
             with UnitOfWork(settings.database_url) as uow:
                 created, pending = _receive(uow, file_id, summary.sha256, chunk, resuming=resumed)

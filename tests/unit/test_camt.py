@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import resource
 import time
 from datetime import date
@@ -291,3 +292,135 @@ def test_an_xml_file_that_is_not_camt_is_refused_as_such(tmp_path):
         '<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>'
     )
     assert "not a camt.053 or camt.054 file" in refusal(path).reason
+
+
+# --- what precedes the root, and what libxml2 would otherwise take in its stride ----------------
+
+
+def body_of(tmp_path: Path) -> str:
+    return write(tmp_path / "body.xml", mixed()).read_text().split("\n", 1)[1]
+
+
+def test_a_doctype_after_a_long_comment_and_a_processing_instruction_is_refused(tmp_path):
+    # The comment spans several of the parser's reads: the DOCTYPE still never reaches libxml2.
+    comment = "<!-- " + "x" * 100_000 + " -->"
+    error = hostile(
+        tmp_path,
+        "late.xml",
+        f'<?xml version="1.0"?>\n{comment}<?pi data?>\n'
+        '<!DOCTYPE Document [<!ENTITY e "boom">]>\n' + body_of(tmp_path),
+    )
+    assert "DOCTYPE" in error.reason
+
+
+def test_an_encoding_that_could_hide_a_doctype_is_refused(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    # UTF-7 spells "<!DOCTYPE" without a "<" byte: libxml2 would decode it after the declaration.
+    doctype = f'<!DOCTYPE Document [<!ENTITY xxe SYSTEM "file://{secret}">]>'.encode("utf-7")
+    path = tmp_path / "utf7.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="UTF-7"?>\n' + doctype + b"\n")
+    error = refusal(path)
+    assert "UTF-7" in error.reason and SECRET not in str(error)
+
+
+def test_a_one_byte_encoding_that_writes_ascii_as_ascii_is_read(tmp_path):
+    text = write(tmp_path / "f.xml", mixed()).read_text()
+    path = tmp_path / "latin.xml"
+    path.write_bytes(
+        text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+        .replace("Acme", "Acmé")
+        .encode("latin-1")
+    )
+    assert next(item.payer_name for item in iter_items(path)) == "Acmé"
+
+
+def test_an_entity_reference_without_a_declaration_is_refused(tmp_path):
+    path = edit(write(tmp_path / "f.xml", mixed()), "<Ustrd>O-100</Ustrd>", "<Ustrd>&xxe;</Ustrd>")
+    assert "not well-formed XML" in refusal(path).reason
+
+
+def test_more_than_a_mebibyte_before_the_root_is_refused(tmp_path):
+    error = hostile(tmp_path, "long.xml", "<!-- " + "x" * (1 << 20) + " -->\n" + body_of(tmp_path))
+    assert "precedes the root element" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        # The root declares the schema-instance namespace, as banks' files do: a foreign element
+        # anywhere is still found, with its entry and path.
+        ("<Ustrd>O-100</Ustrd>", '<Ustrd xmlns="urn:x">O-100</Ustrd>', "entry 1 at "),
+        ("<Ustrd>O-100</Ustrd>", "<xsi:Ustrd>O-100</xsi:Ustrd>", "Ntry/NtryDtls/TxDtls/RmtInf"),
+        ("<Ustrd>O-100</Ustrd>", "<xml:Ustrd>O-100</xml:Ustrd>", "TxDtls/RmtInf"),
+        ("<CdtDbtInd>CRDT", '<X xmlns=""/><CdtDbtInd>CRDT', "entry 1 at "),
+        (
+            "<TxsSummry>",
+            '<Y xmlns="urn:y"/><TxsSummry>',
+            "at Document/BkToCstmrDbtCdtNtfctn/Ntfctn",
+        ),
+        ("<NtryDtls>", '<NtryDtls xmlns="urn:z">', "entry 1 at "),
+    ],
+)
+def test_a_foreign_element_anywhere_is_refused(tmp_path, old, new, where):
+    path = write(tmp_path / "f.xml", mixed())
+    edit(
+        path,
+        'camt.054.001.08">',
+        'camt.054.001.08" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
+    )
+    error = refusal(edit(path, old, new))
+    assert "is not in the file's namespace" in error.reason and where in error.reason
+
+
+def test_comments_processing_instructions_and_prefixes_change_nothing(tmp_path):
+    plain = write(tmp_path / "plain.xml", mixed())
+    expected = [(i.key, i.amount, i.remittance, i.payer_account) for i in iter_items(plain)]
+    text = plain.read_text()
+    commented = tmp_path / "commented.xml"
+    commented.write_text(
+        text.replace("<Ntry>", "<!-- entry --><?bank x?><Ntry>").replace(
+            "<Ustrd>", "<Ustrd><!-- c -->"
+        )
+    )
+    prefixed = tmp_path / "prefixed.xml"
+    prefixed.write_text(
+        re.sub(r"<(/?)([A-Za-z])", r"<\1c:\2", text).replace(
+            '<c:Document xmlns="', '<c:Document xmlns:c="'
+        )
+    )
+    for path in (commented, prefixed):
+        assert [
+            (i.key, i.amount, i.remittance, i.payer_account) for i in iter_items(path)
+        ] == expected
+        assert validate_file(path).items == len(expected)
+
+
+# --- pass 1 keeps what it accepted for pass 2 -----------------------------------------------------
+
+
+def test_pass_one_keeps_the_accepted_checks_and_pass_two_reads_them_unchanged(tmp_path):
+    path = write(tmp_path / "f.xml", mixed())
+    kept = tmp_path / "checks"
+    summary = validate_file(path, keep=kept)
+    assert kept.exists() and summary.items == 4
+    assert list(iter_items(path, kept=kept)) == list(iter_items(path))
+    # Read from the kept checks, not the XML: the file itself is not opened again.
+    path.unlink()
+    assert next(item.key for item in iter_items(path, kept=kept)).startswith(f"{ACCOUNT}:REF-1")
+
+
+def test_a_refused_file_keeps_nothing(tmp_path):
+    path = edit(write(tmp_path / "f.xml", mixed()), "<CdtDbtInd>CRDT", "<CdtDbtInd>CRD")
+    kept = tmp_path / "checks"
+    with pytest.raises(LockboxRefused, match="CdtDbtInd"):
+        validate_file(path, keep=kept)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_only_a_camt_file_is_kept(tmp_path):
+    kept = tmp_path / "checks"
+    for sample in sorted((ROOT / "ledger" / "data").glob("sample-*")):
+        if sample.suffix not in {".xml", ".json"}:
+            assert validate_file(sample, keep=kept).items > 0
+            assert not kept.exists() and not (tmp_path / "checks.part").exists()

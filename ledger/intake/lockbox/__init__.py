@@ -35,7 +35,7 @@ The modules, each importing only from those listed before it:
 - ``bai_records``: reading and writing one fixed-width record through a profile;
 - ``bai_format``: the BAI parser (record order and control totals);
 - ``bai2_format``: the BAI2 bank statement reader (detected by a first line starting ``01,``);
-- ``camt_format``: the ISO 20022 camt.053 / camt.054 parser (defused, streaming XML);
+- ``camt_format``: the ISO 20022 camt.053 / camt.054 parser (lxml, streaming, no DOCTYPE);
 - ``passes``: :func:`validate_file` and :func:`iter_items`, with the repeated-key check;
 - ``writer``: :func:`write_bai` and :func:`write_csv`;
 - ``bai2_writer``: :func:`~ledger.intake.lockbox.bai2_writer.write_bai2`, through the ``bai2``

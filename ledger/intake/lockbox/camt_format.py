@@ -1,11 +1,18 @@
-"""ISO 20022 camt.053 / camt.054 bank files: a streaming, defused parser (docs/rules.md section 13).
+"""ISO 20022 camt.053 / camt.054 bank files: a streaming, hardened parser (docs/rules.md section 13).
 
 :class:`_CamtParser` reads a camt.053 statement or camt.054 credit notification, versions
-.001.02 to .001.08 (told by the root's namespace), with ``defusedxml``'s ``iterparse``: a DTD,
-an entity declaration or an external reference refuses the file at once, so an XML bomb is never
-expanded and nothing an XXE file names is ever read. Each transaction (``TxDtls``) is handled
-when its element ends and then dropped from the tree, and each entry (``Ntry``) likewise, so
-memory stays flat whatever the number of entries.
+.001.02 to .001.08 (told by the root's namespace), with lxml's ``iterparse`` (libxml2) with
+entity resolution, DTD loading and network access switched off. Before libxml2 sees a byte,
+:class:`_Prolog` reads what precedes the root element: a ``DOCTYPE`` (so any entity
+declaration) refuses the file there, so an XML bomb is never expanded and nothing an XXE file
+names is ever read; an XML declaration may name only an encoding in which ASCII is ASCII, so
+no declaration can hide from that look.
+
+libxml2 reports only the structural elements (``Document``, the message, ``GrpHdr``, the
+statement, ``Ntry``, ``TxDtls``); what lies between them is read from the tree when the next of
+them comes, then dropped, so Python touches the elements the import reads and memory holds one
+entry's own elements at a time. That every element is in the file's namespace is checked by
+libxml2's own tree walk, looking for the namespaces the file declared besides its own.
 
 Every booked credit entry gives one check per ``TxDtls`` (the entry itself when it has none);
 debit entries are counted and skipped, entries not booked are skipped. Checked: each statement's
@@ -15,6 +22,7 @@ entry add up to its amount. Refusals name the entry number and the element path.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from collections.abc import Iterator
@@ -22,19 +30,28 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import BinaryIO, NoReturn
-from xml.etree.ElementTree import Element, ParseError
+from typing import Any, BinaryIO, NoReturn
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from lxml import etree
 
 from ledger.domain.errors import InputRefused
 from ledger.domain.money import currency_decimals
 from ledger.intake.lockbox.errors import LockboxRefused
 from ledger.intake.lockbox.items import MAX_REMITTANCE_LENGTH, _Check
 
+# lxml ships no type hints: its elements are Any to mypy.
+Element = Any
+
 _NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.(053|054)\.001\.0([2-8])")
 _ROOTS = {"053": ("BkToCstmrStmt", "Stmt"), "054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
+_MESSAGES = frozenset(tag for tag, _ in _ROOTS.values())
+# The elements libxml2 reports (in any namespace, so that a foreign one is refused as it comes).
+_XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"  # bound without a declaration
+_STRUCTURE = (
+    *(f"{{*}}{name}" for name in ("Document", "GrpHdr", "Ntry", "TxDtls", *_MESSAGES)),
+    *(f"{{*}}{name}" for _, name in _ROOTS.values()),
+    f"{{{_XML_NAMESPACE}}}*",
+)
 # ISO identifiers are Max35Text; a longer one is not a camt file, and keys must stay short.
 _MAX_IDENTIFIER = 35
 _AMOUNT = re.compile(r"\d{1,18}(\.\d{1,5})?")
@@ -42,6 +59,14 @@ _WHITESPACE = re.compile(r"\s+")
 # What no text we keep may hold (XML 1.0 already refuses C0 controls other than whitespace).
 _CONTROL = re.compile(r"[\x7f-\x9f]")
 _NOT_PROVIDED = "NOTPROVIDED"
+# What precedes the root element is read whole before libxml2 sees a byte; a bank file's is a
+# line or two.
+_PROLOG_LIMIT = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+_BLANK = b" \t\r\n"
+_ENCODING = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
+_ROOT_NAME = re.compile(rb"<([^ \t\r\n/>]*)[ \t\r\n/>]")
+_DOCTYPE = "the file declares a document type (DOCTYPE): bank files have none, refused unread"
 
 
 def looks_like_xml(path: Path) -> bool:
@@ -52,17 +77,119 @@ def looks_like_xml(path: Path) -> bool:
     return head[:1] == b"<"
 
 
-class _HashingReader:
-    """A binary file that hashes every byte it hands out (the file's SHA-256, read once)."""
+def _ascii_encoding(name: str) -> bool:
+    """Whether ``name`` is UTF-8 or a one-byte encoding that writes ASCII as ASCII.
+
+    Only in those can the prolog's markup be read from the bytes: UTF-7, UTF-16 or EBCDIC, which
+    libxml2 would switch to, could spell a DOCTYPE that the bytes do not show.
+    """
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return False
+    if codec == "utf-8":
+        return True
+    table = bytes(range(256)).decode(codec, errors="replace")
+    return len(table) == 256 and table[:128] == bytes(range(128)).decode("ascii")
+
+
+class _Prolog:
+    """What precedes the root element, read before libxml2 is handed any of it.
+
+    A DOCTYPE (or any other ``<!`` declaration) refuses the file here, and an XML declaration
+    may name only an encoding of :func:`_ascii_encoding`; the root must be named ``Document``.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = b""
+
+    def complete(self, eof: bool) -> bool:
+        """Whether the buffer holds the whole prolog and the root's name, all acceptable.
+
+        False asks for more bytes; at the end of the file an unfinished prolog goes to libxml2,
+        which refuses it. Raises LockboxRefused.
+        """
+        data = self.buffer
+        at = 3 if data.startswith(_BOM) else 0
+        head = data[at : at + 6]
+        if len(head) < 6 and b"<?xml ".startswith(head) and not eof:
+            return False
+        if head[:5] == b"<?xml" and head[5:6] and head[5:6] in _BLANK:
+            end = data.find(b"?>", at)
+            if end < 0:
+                return eof
+            match = _ENCODING.search(data, at, end)
+            if match is not None:
+                name = (match.group(1) or match.group(2) or b"").decode("ascii", "replace")
+                if not _ascii_encoding(name):
+                    raise LockboxRefused(
+                        None,
+                        f"the XML declaration names the encoding {name[:40]!r}: only UTF-8 and "
+                        "encodings that write ASCII as ASCII are read",
+                    )
+            at = end + 2
+        while True:
+            while at < len(data) and data[at] in _BLANK:
+                at += 1
+            rest = data[at : at + 4]
+            if len(rest) < 4 and b"<!--".startswith(rest) and not eof:
+                return False  # nothing, or the start of markup cut by the read
+            if rest == b"<!--":
+                end = data.find(b"-->", at + 4)
+                if end < 0:
+                    return eof
+                at = end + 3
+            elif rest[:2] == b"<?":
+                end = data.find(b"?>", at + 2)
+                if end < 0:
+                    return eof
+                at = end + 2
+            elif rest[:2] == b"<!":
+                raise LockboxRefused(None, _DOCTYPE)
+            else:
+                break
+        match = _ROOT_NAME.match(data, at)
+        if match is None:
+            # Text before the root, or its name cut by the read (libxml2 caps a name's length).
+            return eof or data[at : at + 1] != b"<" or len(data) - at > 65536
+        name = match.group(1)
+        if name.rpartition(b":")[2] != b"Document":
+            raise LockboxRefused(
+                None,
+                "not a camt.053 or camt.054 file: the root element is "
+                f"{name[:80].decode('utf-8', 'replace')}, expected Document in the namespace "
+                "urn:iso:std:iso:20022:tech:xsd:camt.05x.001.0N (N 2 to 8)",
+            )
+        return True
+
+
+class _Reader:
+    """The file as libxml2 reads it: every byte hashed (the file's SHA-256, read once), and the
+    prolog held back until :class:`_Prolog` has passed it."""
 
     def __init__(self, stream: BinaryIO, digest: hashlib._Hash) -> None:
         self._stream = stream
         self._digest = digest
+        self._prolog: _Prolog | None = _Prolog()
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._digest.update(data)
-        return data
+        prolog = self._prolog
+        if prolog is None:
+            data = self._stream.read(size)
+            self._digest.update(data)
+            return data
+        while True:
+            data = self._stream.read(size if size > 0 else 1 << 16)
+            self._digest.update(data)
+            prolog.buffer += data
+            if len(prolog.buffer) > _PROLOG_LIMIT:
+                # Each read before this one left the prolog unfinished.
+                raise LockboxRefused(
+                    None, "more than 1 MiB precedes the root element: not a bank file"
+                )
+            if prolog.complete(eof=not data):
+                self._prolog = None
+                return prolog.buffer
 
 
 def _local(tag: str) -> str:
@@ -71,7 +198,7 @@ def _local(tag: str) -> str:
 
 @dataclass(slots=True)
 class _Entry:
-    """An entry (``Ntry``) as its children end; its transactions are handled one by one."""
+    """An entry (``Ntry``) as its children are read; its transactions are handled one by one."""
 
     number: int  # in the file
     path: str
@@ -129,22 +256,41 @@ class _CamtParser:
         self.debits_skipped = 0
         self.message_id: str | None = None
         self.entry_number = 0
+        # "{uri}*" for each namespace other than the file's that the file declared so far ("{}*"
+        # for none): only elements in those can be foreign, so libxml2 looks for them.
+        self._foreign: tuple[str, ...] = ()
         self._stream = path.open("rb")
-        self._events = iterparse(
-            _HashingReader(self._stream, digest),
-            events=("start", "end"),
-            forbid_dtd=True,
-            forbid_entities=True,
-            forbid_external=True,
+        self._events = etree.iterparse(
+            _Reader(self._stream, digest),
+            events=("start", "end", "start-ns"),
+            tag=_STRUCTURE,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            attribute_defaults=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
         )
-        event, root = self._next()
-        if event != "start":  # pragma: no cover - the first event always starts the root
-            self._refuse(None, "no root element")
+        declared: list[str] = []
+        while True:
+            try:
+                event, item = self._next()
+            except StopIteration:  # pragma: no cover - libxml2 refuses a file without a root
+                self._refuse(None, "not a camt.053 or camt.054 file: no Document element")
+            if event != "start-ns":
+                break
+            declared.append(item[1])
+        root = item.getroottree().getroot()
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+            # _Prolog refuses any DOCTYPE before libxml2 sees it; this is the second lock.
+            self._refuse(None, _DOCTYPE)
         match = (
             _NAMESPACE.fullmatch(root.tag[1:].partition("}")[0]) if root.tag[:1] == "{" else None
         )
         if _local(root.tag) != "Document" or match is None:
-            self._stream.close()
             self._refuse(
                 None,
                 f"not a camt.053 or camt.054 file: the root element is {root.tag}, expected "
@@ -156,22 +302,64 @@ class _CamtParser:
         self.namespace = root.tag[1:].partition("}")[0]
         self.message_tag, self.statement_tag = _ROOTS[self.kind]
         self.root = root
+        self._prefix = f"{{{self.namespace}}}"
+        for uri in declared:
+            self._declare(uri)
+        if root.nsmap.get(None) != self.namespace:
+            self._declare("")  # a prefixed root: its unprefixed descendants are in no namespace
+        self._tags = {
+            name: self._prefix + name
+            for name in (
+                "Amt",
+                "AmtDtls",
+                "TxAmt",
+                "Refs",
+                "EndToEndId",
+                "AcctSvcrRef",
+                "RltdPties",
+                "Dbtr",
+                "Pty",
+                "Nm",
+                "DbtrAcct",
+                "Id",
+                "IBAN",
+                "Othr",
+                "RmtInf",
+                "Ustrd",
+                "Strd",
+                "RfrdDocInf",
+                "Nb",
+                "CdtrRefInf",
+                "Ref",
+                "Cd",
+                "Dt",
+                "DtTm",
+                "TtlNtries",
+                "NbOfNtries",
+                "Sum",
+                "MsgId",
+            )
+        }
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _next(self) -> tuple[str, Element]:
+    def _declare(self, uri: str) -> None:
+        pattern = f"{{{uri}}}*"
+        if uri != self.namespace and pattern not in self._foreign:
+            self._foreign = (*self._foreign, pattern)
+
+    def _next(self) -> tuple[str, Any]:
         try:
             return next(self._events)  # type: ignore[no-any-return]
         except StopIteration:
             self._stream.close()
             raise
-        except DefusedXmlException as exc:
+        except etree.LxmlError as exc:
             self._stream.close()
-            raise LockboxRefused(None, _defused_reason(exc)) from None
-        except ParseError as exc:
+            raise _malformed(exc) from None
+        except LockboxRefused:
             self._stream.close()
-            line = exc.position[0] if exc.position else None
-            raise LockboxRefused(line, "not well-formed XML") from None
+            raise
 
     def _refuse(self, entry: int | None, reason: str, path: str | None = None) -> NoReturn:
         self._stream.close()
@@ -189,90 +377,207 @@ class _CamtParser:
         finally:
             self._stream.close()
 
+    def _path(self, element: Element) -> str:
+        """The path of ``element``'s parent, from Document: where a foreign element is."""
+        cut = len(self._prefix)
+        ancestors = [ancestor.tag[cut:] for ancestor in element.iterancestors()]
+        return "/".join(reversed(ancestors))
+
+    def _foreign_element(self, element: Element, entry: int | None) -> None:
+        """Refuses the file if ``element`` or a descendant is outside the file's namespace."""
+        if not self._foreign:
+            return
+        found = next(element.iter(*self._foreign), None)
+        if found is not None:
+            self._refuse(
+                entry,
+                f"element {found.tag[:80]} is not in the file's namespace {self.namespace}",
+                self._path(found),
+            )
+
     def _walk(self) -> Iterator[_Check]:
-        # The elements from Document to the current one; an element's depth is its place in this
-        # stack (Document 1, the message 2, a statement 3, an entry 4, …). Elements deeper than
-        # a transaction are read through their ancestors, so the loop only counts them.
-        stack: list[Element] = [self.root]
-        prefix = f"{{{self.namespace}}}"
+        # The elements libxml2 reports are placed by their parents: a statement must be a child
+        # of the current message, an entry of the current statement, a transaction a child of a
+        # child of the current entry; one elsewhere is read with what holds it. What lies
+        # between them is read (and checked) when the next of them comes. A transaction, an
+        # entry, a statement is removed once handled, so the tree holds one entry at a time.
+        prefix = self._prefix
         cut = len(prefix)
+        root = self.root
+        message: Element = None
+        statement_element: Element = None
+        statement_read: Element = None  # the statement's last child read
+        entry_element: Element = None
+        entry_read: Element = None  # the entry's last child read
         statement: _Statement | None = None
         statements = 0
         entry: _Entry | None = None
         message_seen = False
         try:
             for event, element in self._events:
+                if event == "start-ns":
+                    self._declare(element[1])
+                    continue
                 tag = element.tag
                 if not tag.startswith(prefix):
                     self._refuse(
                         entry.number if entry else None,
                         f"element {tag[:80]} is not in the file's namespace {self.namespace}",
-                        _path(stack, cut),
+                        self._path(element),
                     )
-                if event == "start":
-                    stack.append(element)
-                    depth = len(stack)
-                    if depth > 4:
+                name = tag[cut:]
+                if name == "TxDtls":
+                    if event == "start" or entry is None:
                         continue
-                    name = tag[cut:]
-                    if depth == 2 and name != self.message_tag:
-                        self._refuse(None, f"expected {self.message_tag}", _path(stack, cut))
-                    elif depth == 3 and name == self.statement_tag:
-                        if self.message_id is None:
-                            self._refuse(None, "GrpHdr/MsgId must come first", _path(stack, cut))
-                        statements += 1
-                        statement = _Statement(
-                            statements, f"{self.message_tag}/{name}[{statements}]"
+                    holder = element.getparent()
+                    if holder.getparent() is not entry_element:
+                        continue
+                    if not holder.tag.startswith(prefix):
+                        self._refuse(
+                            entry.number,
+                            f"element {holder.tag[:80]} is not in the file's namespace "
+                            f"{self.namespace}",
+                            self._path(holder),
                         )
-                    elif depth == 4 and name == "Ntry" and statement is not None:
+                    entry_read = self._read(entry_element, entry_read, holder, entry)
+                    if element.getprevious() is not None:
+                        self._skip(holder, element, entry.number)
+                    if self._foreign:
+                        self._foreign_element(element, entry.number)
+                    assert statement is not None
+                    yield from self._transaction(statement, entry, element)
+                    holder.remove(element)
+                    continue
+                parent = element.getparent()
+                if name == "Ntry":
+                    if parent is not statement_element or statement is None:
+                        continue
+                    if event == "start":
+                        statement_read = self._read(
+                            statement_element, statement_read, element, statement
+                        )
                         statement.entries += 1
                         self.entry_number += 1
                         entry = _Entry(
                             self.entry_number, f"{statement.path}/Ntry[{statement.entries}]"
                         )
+                        entry_element, entry_read = element, None
                         if statement.account is None:
                             self._refuse(
                                 entry.number,
                                 "the account (Acct) must come before the entries",
                                 entry.path,
                             )
-                    continue
-                depth = len(stack)
-                stack.pop()
-                if depth > 6 or (statement is None and depth > 3):
-                    continue
-                name = tag[cut:]
-                if depth == 5 and entry is not None:
-                    self._entry_child(entry, name, element)
-                elif depth == 6:
-                    if name == "TxDtls" and statement is not None and entry is not None:
-                        yield from self._transaction(statement, entry, element)
-                        stack[-1].remove(element)
-                elif depth == 4 and statement is not None:
-                    if name == "Ntry" and entry is not None:
+                    elif entry is not None:
+                        self._read(entry_element, entry_read, None, entry)
                         yield from self._close_entry(statement, entry)
-                        stack[-1].remove(element)
-                        entry = None
+                        statement_element.remove(element)
+                        entry = entry_element = entry_read = None
+                elif name == self.statement_tag:
+                    if parent is not message or message is None:
+                        continue
+                    if event == "start":
+                        self._skip(message, element, None)
+                        if self.message_id is None:
+                            self._refuse(
+                                None,
+                                "GrpHdr/MsgId must come first",
+                                f"Document/{self.message_tag}/{name}",
+                            )
+                        statements += 1
+                        statement = _Statement(
+                            statements, f"{self.message_tag}/{name}[{statements}]"
+                        )
+                        statement_element, statement_read = element, None
+                    elif statement is not None:
+                        self._read(statement_element, statement_read, None, statement)
+                        self._close_statement(statement)
+                        message.remove(element)
+                        statement = statement_element = statement_read = None
+                elif name == "GrpHdr":
+                    if event == "end" and parent is message and message is not None:
+                        self._skip(message, element, None)
+                        self._foreign_element(element, None)
+                        self._group_header(element)
+                        message_seen = True
+                        message.remove(element)
+                elif name in _MESSAGES:
+                    if parent is not root:
+                        continue
+                    if event == "start":
+                        self._misplaced(element)
+                        if name != self.message_tag:
+                            self._refuse(None, f"expected {self.message_tag}", f"Document/{name}")
+                        message = element
                     else:
-                        self._statement_child(statement, name, element)
-                elif depth == 3 and name == "GrpHdr":
-                    self._group_header(element)
-                    message_seen = True
-                elif depth == 3 and name == self.statement_tag and statement is not None:
-                    self._close_statement(statement)
-                    stack[-1].remove(element)
-                    statement = None
-        except DefusedXmlException as exc:
+                        self._skip(element, None, None)
+                        root.remove(element)
+                        message = None
+                elif name == "Document" and element is root and event == "end":
+                    self._misplaced(None)
+        except etree.LxmlError as exc:
             self._stream.close()
-            raise LockboxRefused(None, _defused_reason(exc)) from None
-        except ParseError as exc:
-            self._stream.close()
-            line = exc.position[0] if exc.position else None
-            raise LockboxRefused(line, "not well-formed XML") from None
+            raise _malformed(exc) from None
         if not message_seen:
             self._refuse(None, f"{self.message_tag}/GrpHdr is missing")
         if statements == 0:
             self._refuse(None, f"the file has no {self.statement_tag}")
+
+    def _read(
+        self,
+        parent: Element,
+        after: Element,
+        until: Element,
+        what: _Entry | _Statement,
+    ) -> Element:
+        """Reads ``parent``'s children after ``after`` (from the first for None) and before
+        ``until`` (to the last for None) as an entry's or a statement's, in file order, each
+        checked for foreign elements first; returns the last one read (``after`` if none).
+
+        They stay in the tree (they go with their entry or statement): a removal costs more
+        than a mark.
+        """
+        # Each child is in the file's namespace: a foreign one is refused first.
+        cut = len(self._prefix)
+        children = parent.iterchildren() if after is None else after.itersiblings()
+        if isinstance(what, _Entry):
+            foreign = self._foreign
+            for child in children:
+                if child is until:
+                    break
+                if foreign:
+                    self._foreign_element(child, what.number)
+                self._entry_child(what, child.tag[cut:], child)
+                after = child
+        else:
+            for child in children:
+                if child is until:
+                    break
+                self._foreign_element(child, None)
+                self._statement_child(what, child.tag[cut:], child)
+                after = child
+        return after
+
+    def _skip(self, parent: Element, until: Element, entry: int | None) -> None:
+        """Checks ``parent``'s children before ``until`` (all for None) for foreign elements,
+        then removes them: elements the import does not read."""
+        skipped = []
+        for child in parent:
+            if child is until:
+                break
+            self._foreign_element(child, entry)
+            skipped.append(child)
+        for child in skipped:
+            parent.remove(child)
+
+    def _misplaced(self, until: Element) -> None:
+        """Refuses any child of Document before ``until`` (all for None): only the message
+        belongs there, and each is removed when read."""
+        for child in self.root:
+            if child is until:
+                break
+            self._foreign_element(child, None)
+            self._refuse(None, f"expected {self.message_tag}", f"Document/{_local(child.tag)}")
 
     # --- the group header and the statement ------------------------------------------------------
 
@@ -377,9 +682,11 @@ class _CamtParser:
         self._entry_ready(entry, entry.path)
         entry.transactions += 1
         path = f"{entry.path}/NtryDtls/TxDtls[{entry.transactions}]"
-        amount_element = self._child(element, "Amt")
+        tags = self._tags
+        children = self._children(element)
+        amount_element = children.get(tags["Amt"])
         if amount_element is None:
-            details = self._child(element, "AmtDtls")
+            details = children.get(tags["AmtDtls"])
             transaction = self._child(details, "TxAmt") if details is not None else None
             amount_element = self._child(transaction, "Amt") if transaction is not None else None
             amount_path = f"{path}/AmtDtls/TxAmt/Amt"
@@ -398,12 +705,17 @@ class _CamtParser:
                 entry.transactions_total += amount
             else:
                 entry.other_currency = True
-        refs = self._child(element, "Refs")
+        refs = children.get(tags["Refs"])
         end_to_end = reference = None
         if refs is not None:
-            end_to_end = self._optional_identifier(refs, "EndToEndId", entry.number, f"{path}/Refs")
-            reference = self._optional_identifier(refs, "AcctSvcrRef", entry.number, f"{path}/Refs")
-        payer, payer_account = self._parties(element, entry.number, path)
+            references = self._children(refs)
+            end_to_end = self._optional_identifier(
+                references, "EndToEndId", entry.number, f"{path}/Refs"
+            )
+            reference = self._optional_identifier(
+                references, "AcctSvcrRef", entry.number, f"{path}/Refs"
+            )
+        payer, payer_account = self._parties(children.get(tags["RltdPties"]), entry.number, path)
         found = _Transaction(
             position=entry.transactions,
             path=path,
@@ -413,7 +725,7 @@ class _CamtParser:
             reference=reference,
             payer=payer,
             payer_account=payer_account,
-            remittance=self._remittance(element, entry.number, path),
+            remittance=self._remittance(children.get(tags["RmtInf"]), entry.number, path),
         )
         if entry.transactions == 1:
             entry.pending = found
@@ -512,12 +824,12 @@ class _CamtParser:
     # --- transaction details ------------------------------------------------------------------
 
     def _parties(
-        self, transaction: Element, entry: int, path: str
+        self, parties: Element | None, entry: int, path: str
     ) -> tuple[str | None, str | None]:
-        parties = self._child(transaction, "RltdPties")
         if parties is None:
             return None, None
-        debtor = self._child(parties, "Dbtr")
+        children = self._children(parties)
+        debtor = children.get(self._tags["Dbtr"])
         name: str | None = None
         if debtor is not None:
             # Version .08 wraps the party in Pty (Party40Choice); earlier versions do not.
@@ -525,13 +837,12 @@ class _CamtParser:
             name = self._text(
                 party if party is not None else debtor, "Nm", entry, f"{path}/RltdPties/Dbtr"
             )
-        account = self._child(parties, "DbtrAcct")
+        account = children.get(self._tags["DbtrAcct"])
         account_id = self._child(account, "Id") if account is not None else None
         payer_account = _account(self, account_id, entry, f"{path}/RltdPties/DbtrAcct/Id")
         return name, payer_account
 
-    def _remittance(self, transaction: Element, entry: int, path: str) -> str | None:
-        information = self._child(transaction, "RmtInf")
+    def _remittance(self, information: Element | None, entry: int, path: str) -> str | None:
         if information is None:
             return None
         parts: list[str] = []
@@ -557,11 +868,30 @@ class _CamtParser:
     # --- values ----------------------------------------------------------------------------------
 
     def _child(self, element: Element | None, name: str) -> Element | None:
+        """``element``'s first child ``name`` in the file's namespace (``find``'s answer, without
+        its path parsing: these elements have a child or two)."""
         if element is None:
             return None
-        return element.find(f"{{{self.namespace}}}{name}")
+        tag = self._tags.get(name) or self._prefix + name
+        for child in element:
+            if child.tag == tag:
+                return child
+        return None
+
+    def _children(self, element: Element) -> dict[str, Element]:
+        """``element``'s first child of each tag, read once for the several looked up."""
+        children: dict[str, Element] = {}
+        for child in element:
+            children.setdefault(child.tag, child)
+        return children
 
     def _clean(self, text: str | None, entry: int | None, path: str) -> str:
+        if text is None:
+            return ""
+        if text.isprintable() and "  " not in text:
+            # The common case, and the same answer: the only blank a printable text can hold is
+            # the space, and it has no control character.
+            return text.strip()
         value = _WHITESPACE.sub(" ", text or "").strip()
         if _CONTROL.search(value):
             self._refuse(entry, "control character in the text", path)
@@ -588,8 +918,10 @@ class _CamtParser:
             self._refuse(entry, f"longer than {_MAX_IDENTIFIER} characters", path)
         return value
 
-    def _optional_identifier(self, parent: Element, name: str, entry: int, path: str) -> str | None:
-        element = self._child(parent, name)
+    def _optional_identifier(
+        self, children: dict[str, Element], name: str, entry: int, path: str
+    ) -> str | None:
+        element = children.get(self._tags[name])
         return None if element is None else self._identifier(element, entry, f"{path}/{name}")
 
     def _decimal(self, text: str, entry: int | None, path: str) -> Decimal:
@@ -614,8 +946,9 @@ class _CamtParser:
         return int(minor), currency
 
     def _date(self, element: Element, entry: int, path: str) -> date:
-        day = self._child(element, "Dt")
-        moment = self._child(element, "DtTm")
+        children = self._children(element)
+        day = children.get(self._tags["Dt"])
+        moment = children.get(self._tags["DtTm"])
         text = (day.text if day is not None else moment.text if moment is not None else None) or ""
         try:
             return date.fromisoformat(text.strip()[:10])
@@ -628,17 +961,14 @@ def _account(
 ) -> str | None:
     if account_id is None:
         return None
-    iban = parser._child(account_id, "IBAN")
+    children = parser._children(account_id)
+    iban = children.get(parser._tags["IBAN"])
     if iban is not None:
         return parser._identifier(iban, entry, f"{path}/IBAN")
-    other = parser._child(account_id, "Othr")
+    other = children.get(parser._tags["Othr"])
     if other is not None:
         return parser._text(other, "Id", entry, f"{path}/Othr")
     return None
-
-
-def _path(stack: list[Element], cut: int) -> str:
-    return "/".join(element.tag[cut:] for element in stack)
 
 
 def _decimal_text(minor: int, currency: str | None) -> str:
@@ -646,11 +976,11 @@ def _decimal_text(minor: int, currency: str | None) -> str:
     return str(Decimal(minor).scaleb(-places))
 
 
-def _defused_reason(exc: DefusedXmlException) -> str:
-    # Never the exception's text: it may carry a system id (a path or URL the file names).
-    kind = type(exc).__name__
-    if kind == "DTDForbidden":
-        return "the file declares a document type (DOCTYPE): bank files have none, refused unread"
-    if kind == "EntitiesForbidden":
-        return "the file declares an entity: refused unread"
-    return "the file refers to an external resource: refused unread"
+def _malformed(exc: Exception) -> LockboxRefused:
+    # Never libxml2's message: it may quote the file. The line is the error's, else the log's.
+    line = getattr(exc, "lineno", None) or None
+    if line is None:
+        log = getattr(exc, "error_log", None)
+        last = log.last_error if log is not None else None
+        line = last.line if last is not None and last.line > 0 else None
+    return LockboxRefused(line, "not well-formed XML")
