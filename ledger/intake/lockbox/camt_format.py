@@ -3,10 +3,8 @@
 :class:`_CamtParser` reads a camt.053 statement or camt.054 credit notification, versions
 .001.02 to .001.08 (told by the root's namespace), with lxml's ``iterparse`` (libxml2) with
 entity resolution, DTD loading and network access switched off. Before libxml2 sees a byte,
-:class:`_Prolog` reads what precedes the root element: a ``DOCTYPE`` (so any entity
-declaration) refuses the file there, so an XML bomb is never expanded and nothing an XXE file
-names is ever read; an XML declaration may name only an encoding in which ASCII is ASCII, so
-no declaration can hide from that look.
+:mod:`~ledger.intake.lockbox.camt_prolog` reads what precedes the root element and refuses a
+``DOCTYPE`` there, so an XML bomb is never expanded and nothing an XXE file names is ever read.
 
 libxml2 reports only the structural elements (``Document``, the message, ``GrpHdr``, the
 statement, ``Ntry``, ``TxDtls``); what lies between them is read from the tree when the next of
@@ -22,7 +20,6 @@ entry add up to its amount. Refusals name the entry number and the element path.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 from collections.abc import Iterator
@@ -30,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 from lxml import etree
 
 from ledger.domain.errors import InputRefused
 from ledger.domain.money import currency_decimals
+from ledger.intake.lockbox.camt_prolog import DOCTYPE_REFUSED, PrologGuard
 from ledger.intake.lockbox.errors import LockboxRefused
 from ledger.intake.lockbox.items import MAX_REMITTANCE_LENGTH, _Check
 
@@ -59,14 +57,6 @@ _WHITESPACE = re.compile(r"\s+")
 # What no text we keep may hold (XML 1.0 already refuses C0 controls other than whitespace).
 _CONTROL = re.compile(r"[\x7f-\x9f]")
 _NOT_PROVIDED = "NOTPROVIDED"
-# What precedes the root element is read whole before libxml2 sees a byte; a bank file's is a
-# line or two.
-_PROLOG_LIMIT = 1 << 20
-_BOM = b"\xef\xbb\xbf"
-_BLANK = b" \t\r\n"
-_ENCODING = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
-_ROOT_NAME = re.compile(rb"<([^ \t\r\n/>]*)[ \t\r\n/>]")
-_DOCTYPE = "the file declares a document type (DOCTYPE): bank files have none, refused unread"
 
 
 def looks_like_xml(path: Path) -> bool:
@@ -75,121 +65,6 @@ def looks_like_xml(path: Path) -> bool:
         head = stream.read(64)
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return head[:1] == b"<"
-
-
-def _ascii_encoding(name: str) -> bool:
-    """Whether ``name`` is UTF-8 or a one-byte encoding that writes ASCII as ASCII.
-
-    Only in those can the prolog's markup be read from the bytes: UTF-7, UTF-16 or EBCDIC, which
-    libxml2 would switch to, could spell a DOCTYPE that the bytes do not show.
-    """
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        return False
-    if codec == "utf-8":
-        return True
-    table = bytes(range(256)).decode(codec, errors="replace")
-    return len(table) == 256 and table[:128] == bytes(range(128)).decode("ascii")
-
-
-class _Prolog:
-    """What precedes the root element, read before libxml2 is handed any of it.
-
-    A DOCTYPE (or any other ``<!`` declaration) refuses the file here, and an XML declaration
-    may name only an encoding of :func:`_ascii_encoding`; the root must be named ``Document``.
-    """
-
-    def __init__(self) -> None:
-        self.buffer = b""
-
-    def complete(self, eof: bool) -> bool:
-        """Whether the buffer holds the whole prolog and the root's name, all acceptable.
-
-        False asks for more bytes; at the end of the file an unfinished prolog goes to libxml2,
-        which refuses it. Raises LockboxRefused.
-        """
-        data = self.buffer
-        at = 3 if data.startswith(_BOM) else 0
-        head = data[at : at + 6]
-        if len(head) < 6 and b"<?xml ".startswith(head) and not eof:
-            return False
-        if head[:5] == b"<?xml" and head[5:6] and head[5:6] in _BLANK:
-            end = data.find(b"?>", at)
-            if end < 0:
-                return eof
-            match = _ENCODING.search(data, at, end)
-            if match is not None:
-                name = (match.group(1) or match.group(2) or b"").decode("ascii", "replace")
-                if not _ascii_encoding(name):
-                    raise LockboxRefused(
-                        None,
-                        f"the XML declaration names the encoding {name[:40]!r}: only UTF-8 and "
-                        "encodings that write ASCII as ASCII are read",
-                    )
-            at = end + 2
-        while True:
-            while at < len(data) and data[at] in _BLANK:
-                at += 1
-            rest = data[at : at + 4]
-            if len(rest) < 4 and b"<!--".startswith(rest) and not eof:
-                return False  # nothing, or the start of markup cut by the read
-            if rest == b"<!--":
-                end = data.find(b"-->", at + 4)
-                if end < 0:
-                    return eof
-                at = end + 3
-            elif rest[:2] == b"<?":
-                end = data.find(b"?>", at + 2)
-                if end < 0:
-                    return eof
-                at = end + 2
-            elif rest[:2] == b"<!":
-                raise LockboxRefused(None, _DOCTYPE)
-            else:
-                break
-        match = _ROOT_NAME.match(data, at)
-        if match is None:
-            # Text before the root, or its name cut by the read (libxml2 caps a name's length).
-            return eof or data[at : at + 1] != b"<" or len(data) - at > 65536
-        name = match.group(1)
-        if name.rpartition(b":")[2] != b"Document":
-            raise LockboxRefused(
-                None,
-                "not a camt.053 or camt.054 file: the root element is "
-                f"{name[:80].decode('utf-8', 'replace')}, expected Document in the namespace "
-                "urn:iso:std:iso:20022:tech:xsd:camt.05x.001.0N (N 2 to 8)",
-            )
-        return True
-
-
-class _Reader:
-    """The file as libxml2 reads it: every byte hashed (the file's SHA-256, read once), and the
-    prolog held back until :class:`_Prolog` has passed it."""
-
-    def __init__(self, stream: BinaryIO, digest: hashlib._Hash) -> None:
-        self._stream = stream
-        self._digest = digest
-        self._prolog: _Prolog | None = _Prolog()
-
-    def read(self, size: int = -1) -> bytes:
-        prolog = self._prolog
-        if prolog is None:
-            data = self._stream.read(size)
-            self._digest.update(data)
-            return data
-        while True:
-            data = self._stream.read(size if size > 0 else 1 << 16)
-            self._digest.update(data)
-            prolog.buffer += data
-            if len(prolog.buffer) > _PROLOG_LIMIT:
-                # Each read before this one left the prolog unfinished.
-                raise LockboxRefused(
-                    None, "more than 1 MiB precedes the root element: not a bank file"
-                )
-            if prolog.complete(eof=not data):
-                self._prolog = None
-                return prolog.buffer
 
 
 def _local(tag: str) -> str:
@@ -261,7 +136,7 @@ class _CamtParser:
         self._foreign: tuple[str, ...] = ()
         self._stream = path.open("rb")
         self._events = etree.iterparse(
-            _Reader(self._stream, digest),
+            PrologGuard(self._stream, digest),
             events=("start", "end", "start-ns"),
             tag=_STRUCTURE,
             resolve_entities=False,
@@ -285,8 +160,8 @@ class _CamtParser:
         root = item.getroottree().getroot()
         docinfo = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-            # _Prolog refuses any DOCTYPE before libxml2 sees it; this is the second lock.
-            self._refuse(None, _DOCTYPE)
+            # PrologGuard refuses any DOCTYPE before libxml2 sees it; this is the second lock.
+            self._refuse(None, DOCTYPE_REFUSED)
         match = (
             _NAMESPACE.fullmatch(root.tag[1:].partition("}")[0]) if root.tag[:1] == "{" else None
         )
