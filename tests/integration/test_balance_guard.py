@@ -11,20 +11,17 @@ the statements a bug or a careless script could send.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from alembic import command
-from psycopg import sql
 
 from config.settings import Settings
 from ledger.intake.inputs import validate_load_file
-from ledger.persistence.db import get_engine
-from ledger.persistence.migrate import alembic_config, upgrade
+from ledger.persistence.migrate import upgrade
 from ledger.services.receipts import load_file
-from tests.support.databases import PG_ADMIN_URL, admin_connect, reset_postgres
+from tests.support.databases import migrate, reset_postgres, throwaway_postgres, triggers
 from tests.support.paths import SAMPLE
 
 LINE = "INSERT INTO journal_lines (id, journal_id, account, debit_minor, credit_minor) VALUES "
@@ -191,11 +188,7 @@ def test_lines_written_after_an_early_check_are_checked_again_at_commit(connecti
 
 
 def test_downgrade_restores_the_per_line_trigger_and_upgrade_the_check_at_commit():
-    name = f"arledger_test_downgrade_{uuid.uuid4().hex[:8]}"
-    with admin_connect() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
+    with throwaway_postgres("arledger_test_downgrade") as url:
         upgrade(url)
         migrate(url, command.downgrade, "0007")
         assert triggers(url) >= {"journal_lines_balance"}
@@ -203,20 +196,3 @@ def test_downgrade_restores_the_per_line_trigger_and_upgrade_the_check_at_commit
         migrate(url, command.upgrade, "head")
         assert "journal_lines_balance" not in triggers(url)
         assert triggers(url) >= {"journal_balance_at_commit", "journal_lines_touch_insert"}
-    finally:
-        get_engine(url).dispose()
-        with admin_connect() as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def migrate(url: str, step, revision: str) -> None:
-    config = alembic_config()
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        step(config, revision)
-
-
-def triggers(url: str) -> set[str]:
-    with psycopg.connect(url) as connection:
-        rows = connection.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall()
-    return {row[0] for row in rows}

@@ -11,7 +11,6 @@ Plain psycopg, no ORM: these are the statements a bug or a careless script could
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -23,10 +22,9 @@ from psycopg import sql
 
 from config.settings import Settings
 from ledger.intake.inputs import validate_load_file
-from ledger.persistence.db import get_engine
-from ledger.persistence.migrate import alembic_config, migration_module, upgrade
+from ledger.persistence.migrate import migration_module, upgrade
 from ledger.services.receipts import load_file
-from tests.support.databases import PG_ADMIN_URL, admin_connect, reset_postgres
+from tests.support.databases import migrate, reset_postgres, throwaway_postgres, triggers
 from tests.support.paths import SAMPLE
 
 MIGRATION = migration_module("0009")
@@ -410,11 +408,7 @@ def test_truncating_the_parents_with_their_children_is_accepted(connection):
 
 
 def test_downgrade_restores_the_foreign_keys_of_0008_and_upgrade_the_triggers():
-    name = f"arledger_test_fk_downgrade_{uuid.uuid4().hex[:8]}"
-    with admin_connect() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
+    with throwaway_postgres("arledger_test_fk_downgrade") as url:
         upgrade(url, "0008")
         before = foreign_keys(url)
         assert len(before) >= 16
@@ -434,17 +428,6 @@ def test_downgrade_restores_the_foreign_keys_of_0008_and_upgrade_the_triggers():
         }
         migrate(url, command.upgrade, "head")
         assert set(before) - set(foreign_keys(url)) == replaced
-    finally:
-        get_engine(url).dispose()
-        with admin_connect() as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def migrate(url: str, step, revision: str) -> None:
-    config = alembic_config()
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        step(config, revision)
 
 
 def foreign_keys(url: str) -> dict[str, tuple[str, str, str]]:
@@ -455,12 +438,6 @@ def foreign_keys(url: str) -> dict[str, tuple[str, str, str]]:
             "condeferrable::text || condeferred::text FROM pg_constraint WHERE contype = 'f'"
         ).fetchall()
     return {row[0]: tuple(row[1:]) for row in rows}
-
-
-def triggers(url: str) -> set[str]:
-    with psycopg.connect(url) as connection:
-        rows = connection.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall()
-    return {row[0] for row in rows}
 
 
 def functions(url: str) -> set[str]:

@@ -7,13 +7,17 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy.orm import Session
 
 from ledger.persistence.db import get_engine
+from ledger.persistence.migrate import alembic_config
 
 PG_ADMIN_URL = os.environ.get(
     "ARLEDGER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -32,6 +36,36 @@ def admin_connect() -> psycopg.Connection:
             "Start it (scripts/test does) or set ARLEDGER_TEST_PG_ADMIN_URL.",
             pytrace=False,
         )
+
+
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str]:
+    """A new empty PostgreSQL database for one test (its URL), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin_connect() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin_connect() as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def migrate(url: str, step: Callable[..., object], revision: str) -> None:
+    """Alembic's ``command.upgrade`` or ``command.downgrade`` to ``revision`` on ``url``."""
+    config = alembic_config()
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        step(config, revision)
+
+
+def triggers(url: str) -> set[str]:
+    """The names of the database's own (not internal) triggers."""
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall()
+    return {row[0] for row in rows}
 
 
 def reset_postgres(url: str) -> None:
