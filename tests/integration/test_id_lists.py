@@ -2,7 +2,8 @@
 
 It must select exactly the rows it names, for any number of ids (none included), and on
 PostgreSQL keep one SQL text whatever the number: that is what lets psycopg prepare the
-statement once instead of parsing a new text for every batch size.
+statement once instead of parsing a new text for every batch size. Beside it, `plain_rows`, the
+named tuples those queries' rows are read as.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import Settings
-from ledger.persistence.db import among, is_postgres, unit_of_work
+from ledger.persistence.db import among, is_postgres, plain_rows, unit_of_work
 from ledger.persistence.schema import ORDERS
 
 
@@ -45,3 +46,14 @@ def test_among_keeps_one_sql_text_on_postgresql(loaded: Settings) -> None:
             assert sql([1]) == sql([1, 2, 3]) == sql(list(range(500)))
         else:  # SQLite has no arrays: an IN list, one text per length
             assert sql([1]) != sql([1, 2, 3])
+
+
+def test_plain_rows_are_the_rows_with_their_column_names(loaded: Settings) -> None:
+    # The hot loops read columns by name from these: the same values, in the same order.
+    statement = select(ORDERS.c.id, ORDERS.c.number, ORDERS.c.currency).order_by(ORDERS.c.id)
+    with unit_of_work(loaded.database_url) as session:
+        rows = session.execute(statement).all()
+        plain = plain_rows(session.execute(statement))
+    assert rows and [tuple(row) for row in plain] == [tuple(row) for row in rows]
+    assert [row.number for row in plain] == [row.number for row in rows]
+    assert plain[0]._fields == ("id", "number", "currency")
