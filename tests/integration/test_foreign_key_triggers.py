@@ -28,6 +28,7 @@ from tests.support.databases import migrate, reset_postgres, throwaway_postgres,
 from tests.support.paths import SAMPLE
 
 MIGRATION = migration_module("0009")
+MIGRATION_0010 = migration_module("0010")
 KEYS = [
     (table, *key) for table, keys in MIGRATION.REPLACED.items() for key in keys
 ]  # (table, constraint, column, parent, parent key)
@@ -316,6 +317,49 @@ def test_an_update_to_another_existing_parent_and_one_leaving_keys_alone_are_acc
     connection.execute("UPDATE order_lines SET balance_minor = balance_minor")
 
 
+def test_every_check_probes_the_parents_key_index_whatever_the_statements_size(connection, parents):
+    """0010: a check's plan, kept for the session, is an index probe per distinct value, whether
+    the session's first statement wrote one row or the next one thousands; never a scan of the
+    parent, whose cost would grow with the ledger. auto_explain shows the plans of the nested
+    statements as notices."""
+    plans: list[str] = []
+    connection.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+    connection.execute("LOAD 'auto_explain'")
+    connection.execute("SET auto_explain.log_min_duration = 0")
+    connection.execute("SET auto_explain.log_nested_statements = on")
+    connection.execute("SET auto_explain.log_level = notice")
+    for table in MIGRATION.REPLACED:
+        insert(connection, table, [good_row(table, parents, 1)])
+        copy(connection, table, [good_row(table, parents, n) for n in range(2, 2002)])
+    checks = [plan for plan in plans if "new_rows" in plan and "NOT EXISTS" in plan]
+    assert len(checks) == 2 * len(KEYS)
+    for plan in checks:
+        assert "Nested Loop Anti Join" in plan, plan
+        assert "Seq Scan" not in plan and "Hash" not in plan.replace("HashAggregate", ""), plan
+
+
+def test_a_bulk_statement_is_checked_by_a_plan_of_its_own_and_still_refuses_a_missing_parent(
+    connection, parents
+):
+    """From 0010's ``PLANNED_FROM`` rows a statement takes 0009's planned checks: a good bulk COPY
+    passes, one missing parent among as many rows is refused, the session's settings are left as
+    they were, and a one-row statement after it is refused as before."""
+    bulk = MIGRATION_0010.PLANNED_FROM
+    rows = [good_row("journal_lines", parents, n) | {"id": 100_000 + n} for n in range(bulk)]
+    copy(connection, "journal_lines", rows)
+    assert connection.execute("SHOW enable_hashjoin").fetchone() == ("on",)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation) as refused, connection.transaction():
+        rows[bulk // 2] = rows[bulk // 2] | {"line_id": missing("line_id")}
+        copy(connection, "journal_lines", [row | {"id": row["id"] + bulk} for row in rows])
+    assert "fk_journal_lines_line_id_order_lines" in str(refused.value)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), connection.transaction():
+        insert(
+            connection,
+            "journal_lines",
+            [good_row("journal_lines", parents, 1) | {"journal_id": missing("journal_id")}],
+        )
+
+
 # The referenced row of each parent, as the ``parents`` fixture made them.
 def referenced_row(parent: str, parents: dict[str, Any]) -> Any:
     return {
@@ -413,6 +457,10 @@ def test_downgrade_restores_the_foreign_keys_of_0008_and_upgrade_the_triggers():
         before = foreign_keys(url)
         assert len(before) >= 16
         migrate(url, command.upgrade, "head")
+        assert "enable_hashjoin=off" in check_settings(url)
+        migrate(url, command.downgrade, "0009")
+        assert check_settings(url) == ""  # 0009's own checks, planned per statement, are back
+        migrate(url, command.upgrade, "head")
         replaced = {name for keys in MIGRATION.REPLACED.values() for name, *_ in keys}
         assert set(before) - set(foreign_keys(url)) == replaced
         assert len(replaced) == 16
@@ -446,3 +494,13 @@ def functions(url: str) -> set[str]:
             "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
         ).fetchall()
     return {row[0] for row in rows}
+
+
+def check_settings(url: str) -> str:
+    """The settings ``journal_lines``' key check runs under (0010's fixed plan; none before)."""
+    with psycopg.connect(url) as connection:
+        (config,) = connection.execute(
+            "SELECT coalesce(array_to_string(proconfig, ','), '') FROM pg_proc "
+            "WHERE proname = 'arledger_fk_check_journal_lines'"
+        ).fetchone()
+    return str(config)

@@ -107,7 +107,20 @@ def insert_check(table: str, keys: Sequence[tuple[str, str, str, str]], lock: bo
     """The function the statement-level INSERT trigger of ``table`` runs: each of ``keys``
     checked over the statement's rows (``new_rows``) by one anti-join. ``lock``: also lock the
     parents ``FOR KEY SHARE`` as the constraint's check does (benchmarks/guards.py measures it;
-    the migration does not, see the docstring).
+    the migration does not, see the docstring)."""
+    return f"""
+    CREATE OR REPLACE FUNCTION arledger_fk_check_{table}() RETURNS trigger AS $$
+    DECLARE
+        bad text;
+    BEGIN{key_checks(table, keys, lock)}
+        RETURN NULL;
+    END;
+    $$ LANGUAGE plpgsql
+    """
+
+
+def key_checks(table: str, keys: Sequence[tuple[str, str, str, str]], lock: bool = False) -> str:
+    """The PL/pgSQL of ``insert_check``'s checks (0010 keeps them for its bulk statements).
 
     Each check is an ``EXECUTE``, planned for the statement at hand: PL/pgSQL would plan a static
     query once per session, with the row count of the first statement's transition table, and
@@ -135,15 +148,7 @@ def insert_check(table: str, keys: Sequence[tuple[str, str, str, str]], lock: bo
                       TABLE = '{table}', COLUMN = '{column}';
         END IF;"""
         )
-    return f"""
-    CREATE OR REPLACE FUNCTION arledger_fk_check_{table}() RETURNS trigger AS $$
-    DECLARE
-        bad text;
-    BEGIN{"".join(checks)}
-        RETURN NULL;
-    END;
-    $$ LANGUAGE plpgsql
-    """
+    return "".join(checks)
 
 
 # One key column changed by an UPDATE (arguments: constraint, column, parent, key).
