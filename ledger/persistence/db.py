@@ -91,7 +91,7 @@ def _among(
     return column.in_(bindparam(name, values, expanding=True, unique=unique))
 
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, bool], Engine] = {}
 # Connections each engine keeps open. A caller that runs database work on threads runs at most
 # this many at once (the ingress does): a connection beyond it is opened for one use and closed,
 # and for PostgreSQL every new connection is a new backend process.
@@ -111,17 +111,38 @@ def _row_type(columns: tuple[str, ...]) -> Any:
     return namedtuple("PlainRow", columns)
 
 
-def get_engine(url: str) -> Engine:
-    """One engine (and pool) per database URL per process."""
-    engine = _engines.get(url)
+# PostgreSQL's default costs price a random page read as four hundred tuples read in sequence,
+# as if from disk: for a batch's thousand keys it took a hash or merge join over a whole table
+# (every order line, every receipt), and a batch's cost grew with the ledger
+# (docs/performance.md, "Plans by key"). A session that reaches every row by key runs with those
+# off, so every join is a nested loop over an index; a disabled plan costs more than
+# jit_above_cost, so JIT goes off with them.
+BY_KEY_OPTIONS = " ".join(
+    f"-c {name}=off" for name in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "jit")
+)
+
+
+def get_engine(url: str, *, by_key: bool = False) -> Engine:
+    """One engine (and pool) per database URL per process; on PostgreSQL, with ``by_key``, a
+    second one whose sessions are planned for work that reaches every row by key (a
+    distribution batch): ``BY_KEY_OPTIONS``. SQLite has one engine per URL either way."""
+    engine = _engines.get((url, by_key))
     if engine is None:
         sa_url = normalise_url(url)
         if sa_url.startswith("sqlite"):
-            engine = create_engine(sa_url, connect_args={"timeout": 60})
-            _configure_sqlite(engine)
+            engine = _engines.get((url, not by_key))
+            if engine is None:
+                engine = create_engine(sa_url, connect_args={"timeout": 60})
+                _configure_sqlite(engine)
         else:
-            engine = create_engine(sa_url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=5)
-        _engines[url] = engine
+            engine = create_engine(
+                sa_url,
+                pool_pre_ping=True,
+                pool_size=POOL_SIZE,
+                max_overflow=5,
+                connect_args={"options": BY_KEY_OPTIONS} if by_key else {},
+            )
+        _engines[(url, by_key)] = engine
     return engine
 
 
@@ -144,7 +165,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def dispose_engines() -> None:
     """Close every pooled connection (after a fork, or at the end of a test run)."""
-    for engine in _engines.values():
+    for engine in set(_engines.values()):
         engine.dispose()
     _engines.clear()
 

@@ -36,11 +36,16 @@ class UnitOfWork:
 
     session: Session
 
-    def __init__(self, url: str | None = None, *, session: Session | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, session: Session | None = None, by_key: bool = False
+    ) -> None:
+        """``by_key``: every statement of the transaction reaches its rows by key (a distribution
+        batch, a gateway event), so it is planned that way (``get_engine``'s ``by_key``)."""
         if (url is None) == (session is None):
             raise ValueError("a unit of work is opened from a URL or joins a session, not both")
         self._url = url
         self._owned = session is None
+        self._by_key = by_key
         if session is not None:
             self.session = session
 
@@ -52,7 +57,8 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         if self._owned:
             assert self._url is not None
-            self.session = Session(get_engine(self._url), expire_on_commit=False, autoflush=False)
+            engine = get_engine(self._url, by_key=self._by_key)
+            self.session = Session(engine, expire_on_commit=False, autoflush=False)
         return self
 
     def __exit__(

@@ -62,7 +62,7 @@ def distribute_receipts(
     """
     needed = OrdersNeeded()
     for attempt in range(ATTEMPTS):
-        with UnitOfWork(settings.database_url) as uow:
+        with UnitOfWork(settings.database_url, by_key=True) as uow:
             receipts, payments = uow.receipts.lock_queued(receipt_ids, top_up)
             if not receipts:
                 return BatchResult(0, {}, ())

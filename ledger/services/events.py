@@ -130,7 +130,7 @@ def process_event(settings: Settings, event_row: int) -> EventOutcome:
     received or distributed yet; fails (for the exception queue) when it asks for more than the
     payment still holds.
     """
-    with UnitOfWork(settings.database_url) as uow:
+    with UnitOfWork(settings.database_url, by_key=True) as uow:
         row = uow.events.lock_row(event_row)
         if row is None:
             raise InputRefused(f"unknown event {event_row}", field="event")

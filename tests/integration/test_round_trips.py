@@ -38,17 +38,20 @@ from tests.support.sinks import FlakySink
 def statements(settings: Settings) -> Iterator[list[str]]:
     """The SQL texts run on this database while the block runs (SQLite's BEGIN left out)."""
     seen: list[str] = []
-    engine = get_engine(settings.database_url)
+    # Distribution batches run on the engine planned by key (one engine on SQLite).
+    engines = {get_engine(settings.database_url, by_key=by_key) for by_key in (False, True)}
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if not statement.startswith("BEGIN"):
             seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", note)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", note)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", note)
 
 
 def test_ids_for_several_tables_come_ascending_and_fresh(loaded: Settings) -> None:
