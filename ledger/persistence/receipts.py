@@ -336,6 +336,19 @@ class ReceiptRepository:
         """Each receipt's applied / unapplied / reversed split (docs/rules.md section 9.3)."""
         return receipt_splits(self._session, receipt_ids)
 
+    def any_queued_in_file(self, file_id: int) -> bool:
+        """Whether a receipt of a lockbox file still waits for distribution: the first one found
+        through the status index ends the look (``queued_in_file`` counts them all)."""
+        return bool(
+            self._session.execute(
+                select(
+                    select(RECEIPTS.c.id)
+                    .where(RECEIPTS.c.status == "queued", RECEIPTS.c.lockbox_file_id == file_id)
+                    .exists()
+                )
+            ).scalar_one()
+        )
+
     def queued_in_file(self, file_id: int) -> int:
         """How many receipts of a lockbox file still wait for distribution (the status index)."""
         return int(

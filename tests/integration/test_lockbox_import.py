@@ -8,7 +8,13 @@ from sqlalchemy import func, select
 from ledger.domain.money import Money
 from ledger.persistence.db import unit_of_work
 from ledger.persistence.schema import RECEIPTS
-from ledger.services.lockbox import DuplicateLockboxFile, file_summary, import_lockbox
+from ledger.services.lockbox import (
+    DuplicateLockboxFile,
+    distributed,
+    file_summary,
+    import_lockbox,
+    progress,
+)
 from ledger.services.receipts import reverse_receipt
 from tasks import dispatch
 from tests.support.paths import ROOT
@@ -44,6 +50,25 @@ def test_an_import_that_died_half_way_is_resumed_not_refused(loaded):
     assert (summary["items"], summary["pending_items"]) == (5, 0)  # every check, once, distributed
     with pytest.raises(DuplicateLockboxFile):
         import_lockbox(loaded, SAMPLE_LOCKBOX)
+
+
+def test_progress_and_the_end_of_distribution_follow_the_queued_checks(loaded):
+    held: list[int] = []
+    imported = import_lockbox(loaded, SAMPLE_LOCKBOX, chunk_size=2, on_received=held.extend)
+    assert (progress(loaded, imported.file_id), distributed(loaded, imported.file_id)) == (
+        (0, 5),
+        False,
+    )
+    dispatch.distribute(loaded, held[:2])
+    assert (progress(loaded, imported.file_id), distributed(loaded, imported.file_id)) == (
+        (2, 5),
+        False,
+    )
+    dispatch.distribute(loaded, held[2:])
+    assert (progress(loaded, imported.file_id), distributed(loaded, imported.file_id)) == (
+        (5, 5),
+        True,
+    )
 
 
 def test_the_file_read_is_the_file_validated(loaded, tmp_path):
