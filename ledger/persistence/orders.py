@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from functools import cache
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, or_, select, union_all, update
@@ -279,9 +280,11 @@ def _aggregates(
     for order_id, number in number_of.items():
         known.add_order(number, order_id, line_ids[order_id])
 
-    # Rows come in id order, which is the order each line's write-offs were made in: a
-    # write-off's place on its line is its key's ``n``.
-    for row in plain_rows(session.execute(write_offs, {"ids": ids})):
+    # In id order, the order each line's write-offs were made in: a write-off's place on its line
+    # is its key's ``n``. Sorted here, not by the query: an ORDER BY id lets PostgreSQL walk the
+    # whole primary key instead of looking the batch's orders up in the order_id index.
+    rows = sorted(plain_rows(session.execute(write_offs, {"ids": ids})), key=attrgetter("id"))
+    for row in rows:
         currency = currency_of[row.order_id]
         owner = lines_by_id[row.line_id]
         key = WriteOffKey(number_of[row.order_id], owner.line_no, len(owner.write_offs) + 1)
@@ -386,10 +389,8 @@ def _order_statements(postgres: bool) -> _OrderStatements:
         .join(SUBSYSTEMS, SUBSYSTEMS.c.code == PRODUCTS.c.subsystem)
         .where(among_param(LINES.c.order_id, "ids", postgres=postgres))
     )
-    write_offs = (
-        write_offs_with_reversed()
-        .where(among_param(WRITE_OFFS.c.order_id, "ids", postgres=postgres))
-        .order_by(WRITE_OFFS.c.id)
+    write_offs = write_offs_with_reversed().where(
+        among_param(WRITE_OFFS.c.order_id, "ids", postgres=postgres)
     )
     return _OrderStatements(
         heads=by_id,
