@@ -490,7 +490,8 @@ def run_pipeline(
         file_id = json.loads(out)["id"]
         settings = env.settings
         # Polled for the end only: a count of the queued receipts, as the progress bar takes it,
-        # cost PostgreSQL 28 ms a poll at N = 100,000 (docs/performance.md, "Plans by key").
+        # cost PostgreSQL 28 ms a poll at N = 100,000 (docs/performance.md, "What the
+        # pipeline's own statements cost").
         while not (distributed(settings, file_id) and unpublished_count(settings) == 0):
             time.sleep(0.25)
         seconds = time.monotonic() - t0

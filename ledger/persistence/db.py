@@ -113,9 +113,9 @@ def _row_type(columns: tuple[str, ...]) -> Any:
 
 # PostgreSQL's default costs price a random page read as four hundred tuples read in sequence,
 # as if from disk: for a batch's thousand keys it took a hash or merge join over a whole table
-# (every order line, every receipt), and a batch's cost grew with the ledger
-# (docs/performance.md, "Plans by key"). A session that reaches every row by key runs with those
-# off, so every join is a nested loop over an index; a disabled plan costs more than
+# (every order line, every receipt), and a batch's cost grew with the ledger (docs/performance.md,
+# "What the pipeline's own statements cost"). A session that reaches every row by key runs with
+# those off, so every join is a nested loop over an index; a disabled plan costs more than
 # jit_above_cost, so JIT goes off with them.
 BY_KEY_OPTIONS = " ".join(
     f"-c {name}=off" for name in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "jit")

@@ -2,9 +2,9 @@
 per session (issue 17).
 
 0009 checked each key column of a statement's rows by an anti-join that ``EXECUTE`` planned for
-the statement at hand. Measured in the pipeline (``pg_stat_statements`` with nested statements,
-docs/performance.md, "Foreign-key checks that probe"), that cost a fixed planning price per
-statement and per key, which dominated the gateway's writes of a few rows, and the planner took a
+the statement at hand. Measured in the pipeline (``pg_stat_statements`` with nested statements;
+docs/performance.md, "What the pipeline's own statements cost"), that cost a planning price per
+statement and key, which dominated the gateway's writes of a few rows, and the planner took a
 hash anti-join reading the whole parent for a batch of a few hundred rows: at N = 20,000 the
 ``order_lines`` check of each 2,200-line batch read all 60,000 lines, so its cost grew with the
 ledger, against docs/rules.md's "cost per receipt does not grow with the database".
@@ -12,10 +12,12 @@ ledger, against docs/rules.md's "cost per receipt does not grow with the databas
 Each check is now one static query per key column: the statement's distinct non-NULL values,
 each probed in the parent's unique key index (a nested-loop anti-join, ``LIMIT 1``). The
 function's own settings (``enable_hashjoin``, ``enable_mergejoin``, ``enable_seqscan`` off) fix
-that plan whatever the sizes the first statement of a session had, so PL/pgSQL plans it once per
-session and the cost of a statement is its distinct keys times one index probe, whatever the size
-of the parent. Every other part of 0009 stands: the same keys, the same error (constraint, column
-and one offending value), NULL passing, the row-level UPDATE checks and the parents' refusals.
+that plan whatever the sizes of a session's first statement, so PL/pgSQL plans it once per
+session and a statement costs its distinct keys times one index probe, whatever the size of the
+parent. A statement of ``PLANNED_FROM`` rows or more (a bulk load) keeps 0009's checks, planned
+for it with the planner's usual choices, where one scan of the parent is cheaper than the probes.
+Every other part of 0009 stands: the same keys, the same error (constraint, column and one
+offending value), NULL passing, the row-level UPDATE checks and the parents' refusals.
 
 Downgrade restores 0009's functions.
 
@@ -44,8 +46,8 @@ PLAN_SETTINGS = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan")
 
 # From this many rows a statement (a bulk load, never a distribution batch: those are at most
 # 5,000 receipts, about 22,000 lines) is checked by 0009's query, planned for it, where a scan of
-# the parent costs less than one probe per key (docs/performance.md, "Foreign-key checks that
-# probe").
+# the parent costs less than one probe per key (docs/performance.md, "What the pipeline's own
+# statements cost").
 PLANNED_FROM = 50_000
 
 
