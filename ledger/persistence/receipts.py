@@ -339,25 +339,21 @@ class ReceiptRepository:
     def any_queued_in_file(self, file_id: int) -> bool:
         """Whether a receipt of a lockbox file still waits for distribution: the first one found
         through the status index ends the look (``queued_in_file`` counts them all)."""
-        return bool(
-            self._session.execute(
-                select(
-                    select(RECEIPTS.c.id)
-                    .where(RECEIPTS.c.status == "queued", RECEIPTS.c.lockbox_file_id == file_id)
-                    .exists()
-                )
-            ).scalar_one()
-        )
+        waiting = select(RECEIPTS.c.id).where(*_queued_in_file(file_id)).exists()
+        return bool(self._session.execute(select(waiting)).scalar_one())
 
     def queued_in_file(self, file_id: int) -> int:
         """How many receipts of a lockbox file still wait for distribution (the status index)."""
         return int(
             self._session.execute(
-                select(func.count()).where(
-                    RECEIPTS.c.status == "queued", RECEIPTS.c.lockbox_file_id == file_id
-                )
+                select(func.count()).where(*_queued_in_file(file_id))
             ).scalar_one()
         )
+
+
+def _queued_in_file(file_id: int) -> tuple[Any, Any]:
+    """A lockbox file's receipts still waiting for distribution (found by the status index)."""
+    return RECEIPTS.c.status == ReceiptStatus.QUEUED.value, RECEIPTS.c.lockbox_file_id == file_id
 
 
 def lockbox_key(sha256: str, item: LockboxItem) -> str:

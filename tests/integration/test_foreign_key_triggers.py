@@ -230,26 +230,17 @@ def test_an_insert_naming_a_missing_parent_is_refused(
     assert raised.value.diag.column_name == column
 
 
+@pytest.mark.parametrize(("write", "bad_at"), [(insert, 1), (copy, 2)], ids=["insert", "copy"])
 @pytest.mark.parametrize(("table", "name", "column", "parent", "key"), KEYS, ids=key_ids(KEYS))
-def test_one_bad_row_among_good_ones_refuses_the_multi_row_insert(
-    connection, parents, table, name, column, parent, key
+def test_one_bad_row_among_good_ones_refuses_the_multi_row_insert_and_the_copy(
+    connection, parents, table, name, column, parent, key, write, bad_at
 ):
     rows = [good_row(table, parents, n) for n in (1, 2, 3)]
-    rows[1][column] = missing(column)
+    rows[bad_at][column] = missing(column)
     with pytest.raises(
         psycopg.errors.ForeignKeyViolation, match=refusal(name, column, parent, missing(column))
     ):
-        insert(connection, table, rows)
-
-
-@pytest.mark.parametrize(("table", "name", "column", "parent", "key"), KEYS, ids=key_ids(KEYS))
-def test_one_bad_row_refuses_the_copy(connection, parents, table, name, column, parent, key):
-    rows = [good_row(table, parents, n) for n in (1, 2, 3)]
-    rows[2][column] = missing(column)
-    with pytest.raises(
-        psycopg.errors.ForeignKeyViolation, match=refusal(name, column, parent, missing(column))
-    ):
-        copy(connection, table, rows)
+        write(connection, table, rows)
 
 
 @pytest.mark.parametrize(("table", "name", "column", "parent", "key"), KEYS, ids=key_ids(KEYS))
