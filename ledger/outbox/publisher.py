@@ -8,18 +8,19 @@ A sink that fails raises before the cursor moves: the same journals go again nex
 same order, so delivery is at least once and never out of order. Consumers drop repeats by the
 journal ``id`` every object carries.
 
-Sinks: a JSON-lines file (one journal per line, appended and fsynced) or the Redis stream
+Sinks: a JSON-lines file (one journal per line, UTF-8, appended and fsynced) or the Redis stream
 ``arledger:gl`` (one entry per journal, the journal JSON in field ``journal``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
+
+import orjson
 
 from config.settings import Settings
 from ledger.persistence.outbox import Pending
@@ -45,8 +46,10 @@ class FileSink:
     def publish(self, journals: list[dict[str, Any]]) -> None:
         if not journals:
             return
-        payload = "".join(json.dumps(journal, separators=(",", ":")) + "\n" for journal in journals)
-        with self.path.open("a", encoding="utf-8") as handle:
+        payload = b"".join(
+            orjson.dumps(journal, option=orjson.OPT_APPEND_NEWLINE) for journal in journals
+        )
+        with self.path.open("ab") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -70,7 +73,7 @@ class RedisStreamSink:
             return
         pipeline = self.client.pipeline(transaction=False)
         for journal in journals:
-            pipeline.xadd(self.stream, {"journal": json.dumps(journal, separators=(",", ":"))})
+            pipeline.xadd(self.stream, {"journal": orjson.dumps(journal)})
         pipeline.execute()
 
     def describe(self) -> str:
