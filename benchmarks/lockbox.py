@@ -65,6 +65,7 @@ from benchmarks.floor import dump_rows, guarded_and_raw, high_water
 from benchmarks.support import (
     ARLEDGER,
     Environment,
+    calibration_ms,
     cpu_seconds,
     customer_of,
     environment,
@@ -614,6 +615,9 @@ def main() -> None:
         print(json.dumps(report) if args.json else json.dumps(report, indent=2))
         return
     env = environment()
+    # How fast the machine was around the run (benchmarks.support.calibration_ms): compare runs
+    # at a similar figure only.
+    calibration = {"before": calibration_ms()}
     try:
         with tempfile.TemporaryDirectory(prefix="arledger-bench-") as directory:
             workdir = Path(directory)
@@ -659,6 +663,9 @@ def main() -> None:
                 )
     finally:
         env.close()
+    calibration["after"] = calibration_ms()
+    report["calibration_ms"] = calibration
+    print(f"calibration_ms {calibration}", file=sys.stderr)
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
 
 

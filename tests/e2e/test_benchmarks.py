@@ -89,6 +89,7 @@ def test_the_lockbox_benchmark_runs_the_pipeline_and_its_floor_at_two_sizes(clea
         assert run["rows_written"]["receipts"] == run["items"]
         assert run["rows_written"]["journals"] >= run["items"]
     assert report["per_item_cost_ratio"] > 0
+    assert set(report["calibration_ms"]) == {"before", "after"}
     assert bench_databases() - before == set()  # its databases are dropped (others may come and go)
 
 
