@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from config.settings import Settings
+from ledger.persistence.outbox import Written
 from tasks import jobs
 from tasks.registry import TaskName
 
@@ -68,7 +69,9 @@ def process_events(settings: Settings, event_rows: Sequence[int]) -> None:
             follow_up(settings, jobs.process_event(settings, row))
 
 
-def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
+def publish(
+    settings: Settings, *, here: bool = False, written: Written | None = None
+) -> dict[str, Any]:
     """Publish pending journals: as a task on the gl queue, or — with no broker, or ``here`` (a
     worker that has just committed a batch) — now, in this process.
 
@@ -83,7 +86,7 @@ def publish(settings: Settings, *, here: bool = False) -> dict[str, Any]:
         send(settings, TaskName.PUBLISH_GL, [])
         return {"sent": True}
     try:
-        outcome = jobs.publish(settings)
+        outcome = jobs.publish(settings, written)
     except Exception as exc:
         if not settings.broker_url and not isinstance(exc, OSError):
             raise
@@ -136,7 +139,7 @@ def follow_up(
     ``here`` to publish the journals it just committed itself (see ``publish``)."""
     intake(settings, outcome.receipts, outcome.events)
     if and_publish and outcome.publish:
-        publish(settings, here=here)
+        publish(settings, here=here, written=outcome.written)
     elif outcome.publish_later:
         publish_later(settings)
 

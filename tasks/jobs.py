@@ -18,6 +18,7 @@ from pydantic import StrictInt, TypeAdapter, ValidationError
 from config.settings import Settings
 from ledger.domain.errors import InputRefused
 from ledger.outbox.publisher import PublisherBusy, publish_pending
+from ledger.persistence.outbox import Written
 from ledger.services import distribution, events, operations
 from tasks.registry import TOP_UP, TaskName
 
@@ -31,6 +32,8 @@ class Outcome:
     events: list[int] = field(default_factory=list)
     publish: bool = False
     publish_later: bool = False
+    # The commit the job made, for a publish in this process to send without reading it back.
+    written: Written | None = None
 
 
 def distribute(settings: Settings, receipt_ids: list[int], *, top_up: int = 0) -> Outcome:
@@ -39,6 +42,7 @@ def distribute(settings: Settings, receipt_ids: list[int], *, top_up: int = 0) -
         {"distributed": batch.distributed, "statuses": batch.statuses},
         events=list(batch.waiting_events),
         publish=batch.distributed > 0,
+        written=batch.written,
     )
 
 
@@ -52,11 +56,12 @@ def process_event(settings: Settings, event_row: int) -> Outcome:
     )
 
 
-def publish(settings: Settings) -> Outcome:
-    """Publish what is pending. When another publisher holds the cursor it will deliver what is
+def publish(settings: Settings, written: Written | None = None) -> Outcome:
+    """Publish what is pending (``written``: the commit this process just made, see
+    ``publish_pending``). When another publisher holds the cursor it will deliver what is
     pending now; asking again a moment later covers what commits just after it finishes."""
     try:
-        return Outcome({"published": publish_pending(settings)})
+        return Outcome({"published": publish_pending(settings, written=written)})
     except PublisherBusy:
         return Outcome({"published": 0, "busy": True}, publish_later=True)
 

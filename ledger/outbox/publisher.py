@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from config.settings import Settings
-from ledger.persistence.outbox import Pending
+from ledger.persistence.outbox import Pending, Written
 from ledger.persistence.unit_of_work import UnitOfWork, reading
 
 STREAM = "arledger:gl"
@@ -107,10 +107,19 @@ class PublisherBusy(Exception):
     """Another publisher holds the cursor; it delivers what is pending, in order."""
 
 
-def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits: int = 500) -> int:
+def publish_pending(
+    settings: Settings,
+    sink: Sink | None = None,
+    *,
+    max_commits: int = 500,
+    written: Written | None = None,
+) -> int:
     """Publish every unpublished journal, a bounded number of commits per transaction, and
     return how many journals went out. Raises whatever the sink raises, having marked nothing
     that the sink did not take.
+
+    ``written`` is the commit this process has just made. When it is the next one the cursor
+    waits for, its journals go as they were written, not read back; any other position reads.
 
     When another publisher is at work this one waits for it (up to ``LOCK_WAIT_MS``) and then
     publishes what is left — usually the commit that asked for this publish, a few milliseconds
@@ -120,7 +129,8 @@ def publish_pending(settings: Settings, sink: Sink | None = None, *, max_commits
     sink = sink or sink_for(settings)
     published = 0
     while True:
-        taken = _publish_some(settings, sink, max_commits)
+        taken = _publish_some(settings, sink, max_commits, written)
+        written = None  # the first round published it, or found it delivered or behind others
         if taken is None:
             if published:
                 return published
@@ -143,7 +153,9 @@ def pending_after(uow: UnitOfWork, cursor: int, max_commits: int) -> Pending:
     return Pending(*journals_after(uow.session, cursor, max_commits))
 
 
-def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int, int] | None:
+def _publish_some(
+    settings: Settings, sink: Sink, max_commits: int, written: Written | None
+) -> tuple[int, int] | None:
     """One round: (commits, journals) delivered, or None when another publisher kept the
     cursor's lock longer than ``LOCK_WAIT_MS``."""
     with UnitOfWork(settings.database_url) as uow:
@@ -154,7 +166,11 @@ def _publish_some(settings: Settings, sink: Sink, max_commits: int) -> tuple[int
         cursor = uow.outbox.lock_cursor()
         if cursor is None:
             return None
-        pending = pending_after(uow, cursor, max_commits)
+        if written is not None and cursor == written.seq - 1:
+            # Sequence numbers are dense and given in commit order: the next commit is this one.
+            pending = Pending(written.journals(), written.seq, 1)
+        else:
+            pending = pending_after(uow, cursor, max_commits)
         if pending.last_seq is None:
             return 0, 0
         sink.publish(pending.journals)

@@ -7,6 +7,8 @@ locks the cursor, reads the journals of the commits after it and moves it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -38,6 +40,15 @@ class Pending(NamedTuple):
     journals: list[dict[str, Any]]
     last_seq: int | None  # the last commit they come from; None when there is none
     commits: int
+
+
+@dataclass(frozen=True)
+class Written:
+    """A commit this process has just made: its sequence number and its journals as the
+    publisher sends them (built when called, from what was written)."""
+
+    seq: int
+    journals: Callable[[], list[dict[str, Any]]]
 
 
 class OutboxRepository:

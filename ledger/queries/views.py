@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -225,11 +225,25 @@ def _line_json(
 def journal_dict(session: Session, journal: Journal) -> dict[str, Any]:
     """A journal this session wrote, or one not stored at all — a dry-run preview, whose ids
     are None — in the same shape. Its keys are already the numbers the JSON shows."""
+    return _written_json(journal, row_ids(session))
+
+
+def written_journals(
+    session: Session, journals: Sequence[Journal]
+) -> Callable[[], list[dict[str, Any]]]:
+    """The journals this session has just written, as :func:`journals_after` would read them
+    back once committed, built when called (after the session has closed, by the publisher):
+    the worker that made a commit publishes it without reading it again."""
+    known = row_ids(session)
+    return lambda: [_written_json(journal, known) for journal in journals]
+
+
+def _written_json(journal: Journal, known: RowIds) -> dict[str, Any]:
     lines = [
         _line_json(e.account, e.debit.minor, e.credit.minor, journal.currency, e.order, e.line_no)
         for e in journal.entries
     ]
-    return _journal_json(_Head(journal, row_ids(session)), journal.order, lines)
+    return _journal_json(_Head(journal, known), journal.order, lines)
 
 
 class _Head:

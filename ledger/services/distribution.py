@@ -24,7 +24,9 @@ from ledger.domain.matching_config import MatchConfig
 from ledger.domain.order_book import OrderBook, OrdersNeeded
 from ledger.domain.receipt import Receipt
 from ledger.domain.remittance import payer_key, reference_keys
+from ledger.persistence.outbox import Written
 from ledger.persistence.unit_of_work import UnitOfWork
+from ledger.queries.views import written_journals
 
 # A batch is redone when an earlier receipt changes which orders a later one picks; the last
 # attempt reads every open order concerned.
@@ -40,6 +42,8 @@ class BatchResult:
     # Refunds and disputes naming the payments just distributed, found before the commit: they
     # can go now.
     waiting_events: tuple[int, ...]
+    # The batch's commit, for this process to publish without reading it back.
+    written: Written | None = None
 
 
 def distribute_receipts(
@@ -94,15 +98,16 @@ def distribute_receipts(
                 )
                 continue
             now = datetime.now(UTC)
-            uow.journals.write(journals, book.orders())
+            seq = uow.journals.write(journals, book.orders())
             uow.receipts.save_statuses(receipts, now)
             # Read here, not after the commit in a transaction of its own: a refund or dispute
             # locks its payment's receipt row before deciding to wait, and these rows are locked
             # until the commit, so every event that decided to wait on them has committed by now.
             waiting = uow.events.waiting_on(payments)
+            written = None if seq is None else Written(seq, written_journals(uow.session, journals))
             uow.commit()
         statuses = Counter(receipt.status.value for receipt in receipts)
-        return BatchResult(len(receipts), dict(statuses), tuple(waiting))
+        return BatchResult(len(receipts), dict(statuses), tuple(waiting), written)
     raise RuntimeError(f"matching still asked for orders after {ATTEMPTS} attempts: {needed}")
 
 

@@ -28,10 +28,14 @@ from ledger.outbox.publisher import (
     unpublished_count,
 )
 from ledger.persistence.db import unit_of_work
-from ledger.queries.views import journal_ids
-from ledger.services.receipts import submit_receipt
+from ledger.queries.views import journal_ids, journals_after
+from ledger.services.distribution import distribute_receipts
+from ledger.services.receipts import WriteOffRequest, create_write_off, submit_receipt
+from tests.support.databases import statements
 from tests.support.receipts import receive
 from tests.support.sinks import FlakySink
+
+NOV = date(2026, 11, 5)
 
 
 def all_ids(settings: Settings) -> list[int]:
@@ -156,7 +160,7 @@ def test_a_workers_publish_that_fails_after_its_batch_hands_over_to_the_gl_task(
 ):
     from tasks import dispatch, jobs
 
-    def lost_connection(settings: Settings) -> jobs.Outcome:
+    def lost_connection(settings: Settings, written: object = None) -> jobs.Outcome:
         raise OperationalError("SELECT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(jobs, "publish", lost_connection)
@@ -179,7 +183,9 @@ def test_a_publish_that_finds_the_cursor_held_asks_again_within_a_few_seconds(
     from tasks import dispatch, jobs
 
     monkeypatch.setattr(
-        jobs, "publish", lambda settings: jobs.Outcome({"published": 0}, publish_later=True)
+        jobs,
+        "publish",
+        lambda settings, written=None: jobs.Outcome({"published": 0}, publish_later=True),
     )
     broker = redis.Redis.from_url(clean_redis)
     settings = loaded.model_copy(update={"broker_url": clean_redis})
@@ -192,3 +198,76 @@ def test_a_publish_that_finds_the_cursor_held_asks_again_within_a_few_seconds(
     # docs/rules.md section 8: never an ETA or countdown beyond a few seconds.
     eta = datetime.fromisoformat(message["headers"]["eta"])
     assert 0 < (eta - asked_at).total_seconds() <= 2
+
+
+# --- a worker publishes the batch it wrote ------------------------------------------------------
+
+
+def _mixed_batch(settings: Settings) -> list[int]:
+    """Queued receipts whose batch writes every kind of journal a distribution writes: payments,
+    a reversal of a write-off a later overpayment pays back, unapplied money with and without an
+    order, a split check."""
+    create_write_off(settings, WriteOffRequest("O-100", 1, "25.00", "BAD_DEBT", posting_date=NOV))
+    usd = lambda text: Money.parse(text, "USD")  # noqa: E731
+    requests = [
+        # O-100 owes 325.00 after the write-off: 340.00 pays it, reverses the write-off, and
+        # leaves the rest unapplied on the order's customer.
+        ReceiptRequest("operator", "W-1", usd("340.00"), NOV, allocations=(("O-100", usd("340.00")),)),
+        ReceiptRequest("operator", "W-2", usd("30.00"), NOV, allocations=(("O-101", usd("30.00")),)),
+        ReceiptRequest(
+            "operator", "W-3", usd("50.00"), NOV,
+            allocations=(("O-101", usd("20.00")), ("O-102", usd("30.00"))), customer="C-2",
+        ),
+        ReceiptRequest("operator", "W-4", usd("12.00"), NOV, allocations=(("O-404", usd("12.00")),)),
+    ]  # fmt: skip
+    return [submit_receipt(settings, request).receipt_id for request in requests]
+
+
+def test_a_worker_publishes_the_batch_it_wrote_exactly_as_a_read_of_it(loaded: Settings):
+    """The batch's journals go as written, in the three statements of the cursor alone, and are
+    the objects a read of that commit gives (``gl journals --json``), byte for byte."""
+    ids = _mixed_batch(loaded)
+    publish_pending(loaded, FlakySink(set()))  # the sample's and the write-off's journals
+    batch = distribute_receipts(loaded, ids)
+    assert batch.written is not None
+    sink = FlakySink(set())
+    with statements(loaded) as seen:
+        published = publish_pending(loaded, sink, written=batch.written)
+    with unit_of_work(loaded.database_url) as session:
+        read, last, commits = journals_after(session, batch.written.seq - 1, 1)
+    assert (last, commits) == (batch.written.seq, 1)
+    assert published == len(sink.received) == len(read)
+    assert [json.dumps(j) for j in sink.received] == [json.dumps(j) for j in read]
+    kinds = {journal["type"] for journal in read}
+    assert {"RECEIPT", "WRITE_OFF_REVERSAL", "UNAPPLIED"} <= kinds, kinds
+    assert any(journal["write_off"] is not None for journal in read)
+    assert len(seen) <= 3  # where the cursor is, its lock, its move: no read of the journals
+    assert unpublished_count(loaded) == 0
+
+
+def test_a_batch_behind_another_unpublished_commit_is_read_with_it_in_commit_order(
+    loaded: Settings,
+):
+    """Written journals are only a shortcut for the next commit: a batch behind others is read
+    back with them, in order; one already delivered is not sent again."""
+    ids = _mixed_batch(loaded)
+    publish_pending(loaded, FlakySink(set()))
+    first = distribute_receipts(loaded, ids[:2])
+    second = distribute_receipts(loaded, _mixed_batch_more(loaded))
+    assert first.written is not None and second.written is not None
+    sink = FlakySink(set())
+    publish_pending(loaded, sink, written=second.written)
+    with unit_of_work(loaded.database_url) as session:
+        expected, last, commits = journals_after(session, first.written.seq - 1, 10)
+    assert (last, commits) == (second.written.seq, 2)
+    assert [j["id"] for j in sink.received] == [j["id"] for j in expected]
+    assert sink.received == expected
+    again = FlakySink(set())
+    assert publish_pending(loaded, again, written=second.written) == 0
+    assert again.received == []
+
+
+def _mixed_batch_more(settings: Settings) -> list[int]:
+    amount = Money.parse("5.00", "USD")
+    request = ReceiptRequest("operator", "W-5", amount, NOV, allocations=(("O-102", amount),))
+    return [submit_receipt(settings, request).receipt_id]

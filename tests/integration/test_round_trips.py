@@ -11,12 +11,9 @@ cursor caught up. SQLite's ``BEGIN IMMEDIATE`` is not counted: PostgreSQL's BEGI
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from config.settings import Settings
 from ledger.domain.money import Money
@@ -24,34 +21,15 @@ from ledger.intake.commands import ReceiptRequest
 from ledger.intake.gateway import GatewayEvent
 from ledger.outbox.publisher import publish_pending, unpublished_count
 from ledger.persistence.bulk import allocate_id_blocks, allocate_ids, open_commit
-from ledger.persistence.db import get_engine, is_postgres, unit_of_work
+from ledger.persistence.db import is_postgres, unit_of_work
 from ledger.persistence.schema import COMMITS, JOURNAL_LINES, JOURNALS
 from ledger.services.distribution import distribute_receipts
 from ledger.services.events import submit_event
 from ledger.services.operations import sweep
 from ledger.services.receipts import submit_automated, submit_receipt
+from tests.support.databases import statements
 from tests.support.receipts import paying_o100, receive
 from tests.support.sinks import FlakySink
-
-
-@contextmanager
-def statements(settings: Settings) -> Iterator[list[str]]:
-    """The SQL texts run on this database while the block runs (SQLite's BEGIN left out)."""
-    seen: list[str] = []
-    # Distribution batches run on the engine planned by key (one engine on SQLite).
-    engines = {get_engine(settings.database_url, by_key=by_key) for by_key in (False, True)}
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith("BEGIN"):
-            seen.append(statement)
-
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", note)
 
 
 def test_ids_for_several_tables_come_ascending_and_fresh(loaded: Settings) -> None:

@@ -10,12 +10,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from config.settings import Settings
 from ledger.persistence.db import get_engine
 from ledger.persistence.migrate import alembic_config
 
@@ -164,3 +167,23 @@ REDIS_BASE = os.environ.get("ARLEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 def redis_database_number() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
     return 15 - (int(worker.removeprefix("gw")) + 1) % 8
+
+
+@contextmanager
+def statements(settings: Settings) -> Iterator[list[str]]:
+    """The SQL texts run on this database while the block runs (SQLite's BEGIN left out)."""
+    seen: list[str] = []
+    # Distribution batches run on the engine planned by key (one engine on SQLite).
+    engines = {get_engine(settings.database_url, by_key=by_key) for by_key in (False, True)}
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", note)
