@@ -239,10 +239,13 @@ def written_journals(
 
 
 def _written_json(journal: Journal, known: RowIds) -> dict[str, Any]:
-    lines = [
-        _line_json(e.account, e.debit.minor, e.credit.minor, journal.currency, e.order, e.line_no)
-        for e in journal.entries
-    ]
+    currency = journal.currency
+    lines = []
+    for e in journal.entries:
+        # One conversion per entry: ``Entry.debit`` and ``credit`` each build Money, one a zero.
+        minor = e.amount.minor
+        debit, credit = (minor, 0) if e.side is Side.DEBIT else (0, minor)
+        lines.append(_line_json(e.account, debit, credit, currency, e.order, e.line_no))
     return _journal_json(_Head(journal, known), journal.order, lines)
 
 
